@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# airflow-init (one-shot, starts as root): hand the named volumes to their users, migrate
+# the metadata database, create or refresh the admin user. Any failure stops the stack.
+set -euo pipefail
+: "${AIRFLOW_ADMIN_USER:?AIRFLOW_ADMIN_USER is not set}"
+: "${AIRFLOW_ADMIN_PASSWORD:?AIRFLOW_ADMIN_PASSWORD is not set}"
+
+# Stage containers run as 1000:1000 and write the run folders and the model export.
+for dir in /volumes/data /volumes/models; do
+  [ -d "$dir" ] && chown 1000:1000 "$dir"
+done
+chown -R 50000:0 /opt/airflow/logs
+
+as_airflow() { setpriv --reuid=50000 --regid=0 --init-groups -- "$@"; }
+
+echo "airflow-init: migrating the metadata database"
+as_airflow airflow db migrate
+
+if as_airflow airflow users list --output plain | awk '{print $2}' | grep -qx "$AIRFLOW_ADMIN_USER"; then
+  echo "airflow-init: admin user '$AIRFLOW_ADMIN_USER' exists; syncing its password with .env"
+  as_airflow airflow users reset-password --username "$AIRFLOW_ADMIN_USER" --password "$AIRFLOW_ADMIN_PASSWORD"
+else
+  echo "airflow-init: creating admin user '$AIRFLOW_ADMIN_USER'"
+  as_airflow airflow users create --role Admin --username "$AIRFLOW_ADMIN_USER" \
+    --password "$AIRFLOW_ADMIN_PASSWORD" --firstname CarPrice --lastname Admin \
+    --email admin@example.com
+fi
+echo "airflow-init: done"
