@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Shared by docker-start-full.sh, docker-stop-full.sh and docker-reset-full.sh (sourced).
+# Needs only bash and Docker Engine with Compose v2 on the host.
+#
+# Environment:
+#   CARPRICE_ENV_FILE     settings file (default: .env beside the compose file)
+#   COMPOSE_PROJECT_NAME  overrides the one in the settings file
+#   any variable of .env.example overrides the settings file too (ports, images, ...)
+
+STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+COMPOSE_FILE_PATH="$STACK_DIR/docker-compose-full.yml"
+ENV_FILE="${CARPRICE_ENV_FILE:-$STACK_DIR/.env}"
+STAGE_LABEL=io.carprice.project
+
+log() { printf '[carprice] %s\n' "$*"; }
+warn() { printf '[carprice] WARNING: %s\n' "$*" >&2; }
+die() { printf '[carprice] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Value of KEY in the settings file (empty when absent).
+env_file_get() {
+  [ -f "$ENV_FILE" ] || return 0
+  sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1
+}
+
+# Set KEY=VALUE in the settings file (replaces the line or appends one).
+env_file_set() {
+  local key="$1" value="$2" tmp
+  tmp="$(mktemp "$ENV_FILE.XXXXXX")"
+  if grep -q "^$key=" "$ENV_FILE"; then
+    awk -v k="$key" -v v="$value" 'index($0, k "=") == 1 { print k "=" v; next } { print }' \
+      "$ENV_FILE" > "$tmp"
+  else
+    cat "$ENV_FILE" > "$tmp"
+    printf '%s=%s\n' "$key" "$value" >> "$tmp"
+  fi
+  chmod 600 "$tmp"
+  mv "$tmp" "$ENV_FILE"
+}
+
+# The effective value of a setting: environment first, then the settings file, then $2.
+setting() {
+  local key="$1" default="${2:-}" value
+  value="${!key:-}"
+  [ -n "$value" ] || value="$(env_file_get "$key")"
+  printf '%s' "${value:-$default}"
+}
+
+require_engine() {
+  command -v docker >/dev/null 2>&1 || die "docker CLI not found: install Docker Engine with Compose v2"
+  docker info >/dev/null 2>&1 || die "no Docker engine answers (is dockerd running, may $(id -un) use it?); \
+on machines without a registry: eval \"\$(../shared/offline-images/build.sh)\""
+  docker compose version >/dev/null 2>&1 || die "Docker Compose v2 (\`docker compose\`) not found"
+}
+
+# Project name and the derived names the DAG uses (network, volumes).
+load_project() {
+  PROJECT="$(setting COMPOSE_PROJECT_NAME carprice)"
+  export COMPOSE_PROJECT_NAME="$PROJECT"
+}
+
+compose() {
+  docker compose --project-directory "$STACK_DIR" -f "$COMPOSE_FILE_PATH" \
+    --env-file "$ENV_FILE" -p "$PROJECT" "$@"
+}
+
+# Stage containers are started by the DAG, not by Compose: find them by label.
+remove_stage_containers() {
+  local ids
+  ids="$(docker ps -aq --filter "label=$STAGE_LABEL=$PROJECT")"
+  if [ -n "$ids" ]; then
+    log "removing $(wc -w <<< "$ids" | tr -d ' ') stage container(s) of project $PROJECT"
+    # shellcheck disable=SC2086  # one id per word
+    docker rm -f $ids >/dev/null
+  fi
+}
