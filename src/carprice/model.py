@@ -1,0 +1,122 @@
+"""The price model: one scikit-learn pipeline (encoding + gradient boosting on log
+price) plus a split-conformal prediction interval calibrated on held-out rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from carprice import schema
+
+# Native categorical support in HGB takes at most 255 bins; rarer values share one code.
+MAX_CATEGORIES = 250
+OUTPUT_COLUMNS = ("price_dh", "lower_dh", "upper_dh")
+
+
+def build_pipeline(learning_rate: float = 0.1, max_iter: int = 500, max_leaf_nodes: int = 31,
+                   min_samples_leaf: int = 20, l2_regularization: float = 0.0,
+                   interactions: bool = False, random_state: int = 0) -> Pipeline:
+    """Encoding + boosting on log price. Without interactions every tree uses one
+    feature, an additive model in log price, i.e. price = product of factors."""
+    encode = ColumnTransformer(
+        [
+            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                   max_categories=MAX_CATEGORIES), list(schema.CATEGORICAL)),
+            ("num", "passthrough", [*schema.NUMERIC, *schema.BOOLEAN]),
+        ],
+        verbose_feature_names_out=False,
+    )
+    n_cat = len(schema.CATEGORICAL)
+    n_all = len(schema.FEATURES)
+    boost = HistGradientBoostingRegressor(
+        learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
+        min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
+        categorical_features=[i < n_cat for i in range(n_all)],
+        interaction_cst=None if interactions else "no_interactions",
+        early_stopping=False, random_state=random_state,
+    )
+    return Pipeline([("encode", encode), ("boost", boost)])
+
+
+def conformal_quantile(abs_residuals: np.ndarray, coverage: float) -> float:
+    """Split-conformal radius: the ceil((n+1)c)/n empirical quantile of |residuals|."""
+    n = len(abs_residuals)
+    if n == 0:
+        raise ValueError("no calibration rows for the prediction interval")
+    level = min(1.0, math.ceil((n + 1) * coverage) / n)
+    return float(np.quantile(abs_residuals, level, method="higher"))
+
+
+class CarPriceModel(RegressorMixin, BaseEstimator):
+    """Predicts price_dh; ``predict_interval`` adds the conformal interval."""
+
+    def __init__(self, learning_rate: float = 0.1, max_iter: int = 500,
+                 max_leaf_nodes: int = 31, min_samples_leaf: int = 20,
+                 l2_regularization: float = 0.0, interactions: bool = False,
+                 interval_coverage: float = 0.8, random_state: int = 0):
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.interactions = interactions
+        self.interval_coverage = interval_coverage
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: pd.Series, X_calib: pd.DataFrame | None = None,
+            y_calib: pd.Series | None = None) -> CarPriceModel:
+        """Fit on (X, y); calibrate the interval on (X_calib, y_calib), never on X."""
+        if (np.asarray(y) <= 0).any():
+            raise ValueError("prices must be positive to model log(price)")
+        self.pipeline_ = build_pipeline(
+            self.learning_rate, self.max_iter, self.max_leaf_nodes, self.min_samples_leaf,
+            self.l2_regularization, self.interactions, self.random_state)
+        self.pipeline_.fit(X[list(schema.FEATURES)], np.log(np.asarray(y, dtype=float)))
+        self.q_log_ = 0.0
+        if X_calib is not None and y_calib is not None:
+            residuals = np.log(np.asarray(y_calib, dtype=float)) - self._predict_log(X_calib)
+            self.q_log_ = conformal_quantile(np.abs(residuals), self.interval_coverage)
+        self.categories_ = {
+            col: [str(v) for v in cats]
+            for col, cats in zip(schema.CATEGORICAL,
+                                 self.pipeline_.named_steps["encode"].named_transformers_["cat"]
+                                 .categories_, strict=True)
+        }
+        return self
+
+    def _predict_log(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict(X[list(schema.FEATURES)])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.exp(self._predict_log(X))
+
+    def predict_interval(self, X: pd.DataFrame) -> pd.DataFrame:
+        log_pred = self._predict_log(X)
+        return pd.DataFrame(
+            {
+                "price_dh": np.exp(log_pred),
+                "lower_dh": np.exp(log_pred - self.q_log_),
+                "upper_dh": np.exp(log_pred + self.q_log_),
+            },
+            index=X.index,
+        )
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(schema.FEATURES)
+
+
+def from_params(model_params: dict, random_state: int = 0) -> CarPriceModel:
+    keys = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
+            "l2_regularization", "interactions", "interval_coverage")
+    return CarPriceModel(**{k: model_params[k] for k in keys if k in model_params},
+                         random_state=random_state)

@@ -1,0 +1,60 @@
+"""ingest: read the configured source into raw.parquet; skip if data and params
+are unchanged since a completed pipeline run (unless run.force)."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from carprice import sources
+from carprice.stages.runner import StageContext, StageSkipped, main, params_hash
+
+COMPLETED = ("promoted", "refused")
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    digest = hashlib.sha256(",".join(frame.columns).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def previous_run_with(fingerprint: str, experiment_id: str) -> str | None:
+    """An earlier pipeline run that completed on the same data and params."""
+    runs = MlflowClient().search_runs(
+        [experiment_id], filter_string=f"tags.`carprice.fingerprint` = '{fingerprint}'",
+        max_results=50)
+    done = [r for r in runs if r.data.tags.get("carprice.outcome") in COMPLETED]
+    return done[0].data.tags.get("carprice.pipeline_run_id") if done else None
+
+
+def run(ctx: StageContext) -> dict:
+    data = ctx.params["data"]
+    raw = sources.load(data)
+    raw.to_parquet(ctx.path("raw.parquet"), index=False)
+    info = {"source": data["source"], "rows": len(raw), "columns": len(raw.columns),
+            "data_hash": data_hash(raw), "params_hash": params_hash(ctx.params)}
+    if data["source"] == "synthetic":
+        info["noise_sigma"] = float(data["noise_sigma"])
+    else:
+        info["csv_uri"] = data["csv_uri"]
+    fingerprint = f"{info['data_hash']}-{info['params_hash']}"
+    info["fingerprint"] = fingerprint
+    client = MlflowClient()
+    parent = ctx.run_info["parent_run_id"]
+    client.set_tag(parent, "carprice.fingerprint", fingerprint)
+    client.set_tag(parent, "carprice.data_hash", info["data_hash"])
+    mlflow.log_params({"source": data["source"], "rows": len(raw), **info})
+    ctx.write_json("ingest_info.json", info)  # read by later stages even when skipped here
+    earlier = previous_run_with(fingerprint, ctx.run_info["experiment_id"])
+    if earlier and earlier != ctx.run_id and not ctx.params["run"]["force"]:
+        raise StageSkipped(f"data and params unchanged since pipeline run {earlier} "
+                           "(trigger with force=true to retrain)")
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(main("ingest", run))

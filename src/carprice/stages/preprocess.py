@@ -1,0 +1,42 @@
+"""preprocess: split clean.parquet into train / valid / test with no overlap.
+
+Encoders are part of the model pipeline and are fit on train only (see model.py).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import mlflow
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from carprice.stages.runner import StageContext, main
+
+SPLITS = ("train", "valid", "test")
+
+
+def split(frame: pd.DataFrame, valid_size: float, test_size: float,
+          seed: int) -> dict[str, pd.DataFrame]:
+    if not 0 < valid_size < 1 or not 0 < test_size < 1 or valid_size + test_size >= 1:
+        raise ValueError(f"bad split sizes valid={valid_size} test={test_size}")
+    rest, test = train_test_split(frame, test_size=test_size, random_state=seed)
+    train, valid = train_test_split(rest, test_size=valid_size / (1 - test_size),
+                                    random_state=seed)
+    return {"train": train, "valid": valid, "test": test}
+
+
+def run(ctx: StageContext) -> dict:
+    clean = pd.read_parquet(ctx.path("clean.parquet"))
+    p = ctx.params["split"]
+    parts = split(clean, float(p["valid_size"]), float(p["test_size"]), int(p["seed"]))
+    sizes = {}
+    for name, part in parts.items():
+        part.to_parquet(ctx.path(f"{name}.parquet"), index=False)
+        sizes[f"{name}_rows"] = len(part)
+    mlflow.log_metrics(sizes)
+    return sizes
+
+
+if __name__ == "__main__":
+    sys.exit(main("preprocess", run))

@@ -1,0 +1,29 @@
+"""promote_staging: apply the gate decision; point ``staging`` at the candidate or
+skip (refused, clearly labelled) with the reasons tagged on the version."""
+
+from __future__ import annotations
+
+import sys
+
+from mlflow import MlflowClient
+
+from carprice.pipeline import STAGING_ALIAS
+from carprice.registry import move_alias, tag_version
+from carprice.stages.runner import StageContext, StageSkipped, main
+
+
+def run(ctx: StageContext) -> dict:
+    evaluation = ctx.read_json("evaluation.json")
+    version = evaluation["model_version"]
+    decision = evaluation["decision"]
+    client = MlflowClient()
+    if not decision["passed"]:
+        tag_version(client, ctx.model_name, version, {"promotion": "refused by gate"})
+        failed = [r for r in decision["reasons"] if r.startswith("FAIL")]
+        raise StageSkipped(f"gate refused v{version}: {'; '.join(failed)}")
+    move_alias(client, ctx.model_name, STAGING_ALIAS, version, reason="passed the gate")
+    return {"model_version": version, "alias": STAGING_ALIAS, "gate": decision["label"]}
+
+
+if __name__ == "__main__":
+    sys.exit(main("promote_staging", run))

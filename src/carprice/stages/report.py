@@ -1,0 +1,67 @@
+"""report: summarise the run from the stages' summaries, close the parent MLflow run
+and fail if any stage failed, so a broken pipeline never ends green."""
+
+from __future__ import annotations
+
+import sys
+
+from mlflow import MlflowClient
+
+from carprice import pipeline
+from carprice.stages.runner import (
+    STATUS_FAILED,
+    STATUS_SKIPPED,
+    StageContext,
+    StageFailed,
+    main,
+)
+
+
+def outcome(summaries: dict[str, dict | None]) -> tuple[str, str]:
+    """(outcome, explanation): promoted, refused, unchanged or failed."""
+    for stage in pipeline.STAGES[:-1]:
+        s = summaries.get(stage)
+        if s is None:
+            return "failed", f"{stage} did not run or did not finish"
+        if s["status"] == STATUS_FAILED:
+            return "failed", f"{stage} failed: {s.get('reason', '')}"
+        if s["status"] == STATUS_SKIPPED:
+            kind = "unchanged" if stage == "ingest" else "refused"
+            return kind, s.get("reason", "")
+    v = summaries["promote_production"].get("model_version")
+    return "promoted", f"v{v} is now {pipeline.PRODUCTION_ALIAS}"
+
+
+def markdown(run_id: str, result: str, why: str, summaries: dict[str, dict | None]) -> str:
+    lines = [f"# Pipeline run {run_id}: {result.upper()}", "", why, "", "| stage | status | seconds |",
+             "|---|---|---|"]
+    for stage in pipeline.STAGES[:-1]:
+        s = summaries.get(stage) or {}
+        lines.append(f"| {stage} | {s.get('status', 'not run')} | {s.get('seconds', '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(ctx: StageContext) -> dict:
+    summaries = {s: ctx.summary(s) for s in pipeline.STAGES[:-1]}
+    result, why = outcome(summaries)
+    ctx.path("pipeline_report.md").write_text(markdown(ctx.run_id, result, why, summaries))
+    report = {"outcome": result, "explanation": why, "stages": summaries}
+    for name in ("evaluation.json",):
+        if ctx.path(name).is_file():
+            report["evaluation"] = ctx.read_json(name)
+    ctx.write_json("pipeline_report.json", report)
+
+    client = MlflowClient()
+    parent = ctx.run_info["parent_run_id"]
+    client.log_artifact(parent, str(ctx.path("pipeline_report.md")))
+    client.log_artifact(parent, str(ctx.path("pipeline_report.json")))
+    client.set_tag(parent, "carprice.outcome", result)
+    client.set_tag(parent, "carprice.explanation", why[:5000])
+    client.set_terminated(parent, "FAILED" if result == "failed" else "FINISHED")
+    if result == "failed":
+        raise StageFailed(f"pipeline failed: {why}")
+    return {"outcome": result, "explanation": why}
+
+
+if __name__ == "__main__":
+    sys.exit(main("report", run))

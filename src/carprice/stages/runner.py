@@ -1,0 +1,221 @@
+"""What every stage shares: arguments, the run folder, MLflow runs, the exit contract.
+
+Contract: read inputs from the run folder and params, write outputs there, log to
+MLflow under the pipeline's parent run, print ONE JSON summary as the LAST output line,
+and exit 0 (done), SKIP_EXIT_CODE (deliberately skipped) or 1 (failed, one-line reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from carprice import pipeline
+
+# Progress bars would bury the one-line JSON summary in the logs.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+RUN_FILE = "run.json"
+STATUS_OK, STATUS_SKIPPED, STATUS_FAILED = "ok", "skipped", "failed"
+
+
+class StageSkipped(Exception):
+    """Nothing to do (unchanged data, refused candidate); not a failure."""
+
+
+class StageFailed(RuntimeError):
+    """A failure already explained in one line (no traceback needed)."""
+
+
+@dataclass
+class StageContext:
+    stage: str
+    run_id: str
+    run_dir: Path
+    models_dir: Path
+    params: dict
+    dag_id: str
+
+    def path(self, name: str) -> Path:
+        return self.run_dir / name
+
+    def read_json(self, name: str) -> dict:
+        path = self.path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{name} missing in {self.run_dir}: run the earlier stages first")
+        return json.loads(path.read_text())
+
+    def write_json(self, name: str, obj: dict) -> Path:
+        path = self.path(name)
+        path.write_text(json.dumps(obj, indent=2, default=str))
+        return path
+
+    def summary(self, stage: str) -> dict | None:
+        """An earlier stage's summary in this run, if it ran."""
+        path = self.path(f"{stage}.json")
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @property
+    def model_name(self) -> str:
+        return self.params["registry"]["model_name"]
+
+    @property
+    def run_info(self) -> dict:
+        return self.read_json(RUN_FILE)
+
+    def version_tags(self) -> dict:
+        """Provenance tags every registered version carries."""
+        return {
+            "pipeline_run_id": self.run_id,
+            "airflow_dag_id": self.dag_id,
+            "git_commit": git_commit(),
+            "image": os.environ.get("CARPRICE_IMAGE", "local"),
+            "mlflow_parent_run_id": self.run_info.get("parent_run_id", ""),
+        }
+
+
+def git_commit() -> str:
+    if os.environ.get("CARPRICE_GIT_COMMIT"):
+        return os.environ["CARPRICE_GIT_COMMIT"]
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def params_hash(params: dict) -> str:
+    """Hash of the params that change the model (run.force excluded)."""
+    relevant = {k: v for k, v in params.items() if k != "run"}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parse_args(stage: str, argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"carprice {stage}", description=f"Run the {stage} stage.")
+    parser.add_argument("--run-id", default=os.environ.get(pipeline.ENV_RUN_ID, "local"),
+                        help="pipeline run id; the run folder is data/runs/<run id>")
+    parser.add_argument("--data-dir", default=os.environ.get(pipeline.ENV_DATA_DIR, "data"))
+    parser.add_argument("--models-dir", default=os.environ.get(pipeline.ENV_MODELS_DIR, "models"))
+    parser.add_argument("--params", default=None, help="params file (default params.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a param, e.g. --set model.max_iter=300 (repeatable)")
+    parser.add_argument("--soft-skip", action="store_true",
+                        help="exit 0 instead of %d when the stage is skipped (for dvc repro)"
+                        % pipeline.SKIP_EXIT_CODE)
+    return parser.parse_args(argv)
+
+
+def make_context(stage: str, args: argparse.Namespace) -> StageContext:
+    params = pipeline.load_params(args.params, pipeline.parse_set_args(args.set))
+    run_dir = Path(args.data_dir) / "runs" / pipeline.safe_name(args.run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return StageContext(stage=stage, run_id=args.run_id, run_dir=run_dir,
+                        models_dir=Path(args.models_dir), params=params,
+                        dag_id=os.environ.get("CARPRICE_DAG_ID", "local"))
+
+
+def upstream_skip(ctx: StageContext) -> str | None:
+    """Reason to skip because an earlier stage of this run was skipped."""
+    for earlier in pipeline.STAGES[: pipeline.STAGES.index(ctx.stage)]:
+        summary = ctx.summary(earlier)
+        if summary and summary.get("status") == STATUS_SKIPPED:
+            return f"{earlier} skipped: {summary.get('reason', '')}"
+    return None
+
+
+def ensure_parent_run(ctx: StageContext) -> str:
+    """The pipeline's parent MLflow run, created by the first stage of the run folder."""
+    from mlflow import MlflowClient  # deferred: bare installs (Airflow image) lack mlflow
+
+    run_file = ctx.path(RUN_FILE)
+    if run_file.is_file():
+        return json.loads(run_file.read_text())["parent_run_id"]
+    client = MlflowClient()
+    name = ctx.params["registry"]["experiment"]
+    exp = client.get_experiment_by_name(name)
+    exp_id = exp.experiment_id if exp else client.create_experiment(name)
+    parent = client.create_run(exp_id, run_name=f"pipeline {ctx.run_id}", tags={
+        "carprice.pipeline_run_id": ctx.run_id, "carprice.dag_id": ctx.dag_id,
+        "carprice.git_commit": git_commit()})
+    ctx.write_json(RUN_FILE, {"run_id": ctx.run_id, "parent_run_id": parent.info.run_id,
+                              "experiment_id": exp_id, "started": time.time()})
+    return parent.info.run_id
+
+
+def _execute(ctx: StageContext, func: Callable[[StageContext], dict]) -> dict:
+    import mlflow
+    from mlflow import MlflowClient
+
+    parent_id = ensure_parent_run(ctx)
+    exp_id = ctx.run_info["experiment_id"]
+    child = MlflowClient().create_run(exp_id, run_name=ctx.stage, tags={
+        "mlflow.parentRunId": parent_id, "carprice.stage": ctx.stage,
+        "carprice.pipeline_run_id": ctx.run_id})
+    with mlflow.start_run(run_id=child.info.run_id):
+        return func(ctx) or {}
+
+
+def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | None = None) -> int:
+    """Run one stage and return its exit code (callers pass it to sys.exit)."""
+    started = time.time()
+    args = parse_args(stage, argv)
+    summary: dict = {"stage": stage}
+    try:
+        ctx = make_context(stage, args)
+        summary["run_id"] = ctx.run_id
+        reason = upstream_skip(ctx) if stage != "report" else None
+        if reason:
+            raise StageSkipped(reason)
+        summary.update(_execute(ctx, func))
+        summary["status"] = STATUS_OK
+        code = 0
+    except StageSkipped as exc:
+        summary.update(status=STATUS_SKIPPED, reason=str(exc))
+        code = 0 if args.soft_skip else pipeline.SKIP_EXIT_CODE
+    except Exception as exc:  # noqa: BLE001 - the contract: one line, non-zero exit
+        reason = one_line(exc)
+        if not isinstance(exc, EXPECTED_ERRORS):
+            traceback.print_exc(file=sys.stderr)  # a bug: keep the trace for the log
+        print(f"error: {stage} failed: {reason}", file=sys.stderr, flush=True)
+        summary.update(status=STATUS_FAILED, reason=reason)
+        code = 1
+    summary["seconds"] = round(time.time() - started, 2)
+    if "ctx" in locals():
+        ctx.write_json(f"{stage}.json", summary)
+    sys.stderr.flush()
+    print(json.dumps(summary, default=str), flush=True)
+    return code
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from carprice.pipeline import ParamsError
+
+    errors: list[type[BaseException]] = [ParamsError, FileNotFoundError, StageFailed]
+    try:
+        from carprice.registry import RegistryError
+        from carprice.sources import SourceError
+        from carprice.sources.csv_source import CsvError
+        from carprice.validation import ValidationError
+
+        errors += [RegistryError, SourceError, CsvError, ValidationError]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+EXPECTED_ERRORS = _expected_errors()

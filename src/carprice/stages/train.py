@@ -1,0 +1,67 @@
+"""train: fit the model on train, calibrate its interval on valid, log it to MLflow
+with a signature and an input example, and register a new version."""
+
+from __future__ import annotations
+
+import sys
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from carprice import metrics, schema
+from carprice.model import from_params
+from carprice.registry import tag_version
+from carprice.serving import CarPricePyfunc, to_model_input
+from carprice.stages.runner import StageContext, main
+
+
+def pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("scikit-learn", "pandas", "numpy", "pyarrow",
+                                           "mlflow-skinny")]
+
+
+def run(ctx: StageContext) -> dict:
+    train = pd.read_parquet(ctx.path("train.parquet"))
+    valid = pd.read_parquet(ctx.path("valid.parquet"))
+    model_params = ctx.params["model"]
+    model = from_params(model_params, random_state=int(ctx.params["split"]["seed"]))
+    model.fit(train, train[schema.TARGET], valid, valid[schema.TARGET])
+
+    pred = model.predict_interval(valid)
+    sigma = ctx.read_json("ingest_info.json").get("noise_sigma")
+    valid_metrics = metrics.regression_metrics(valid[schema.TARGET], pred, sigma)
+    mlflow.log_params({f"model.{k}": v for k, v in model_params.items()})
+    mlflow.log_params({"train_rows": len(train), "valid_rows": len(valid)})
+    mlflow.log_metrics({f"valid_{k}": v for k, v in valid_metrics.items()})
+    mlflow.log_metric("conformal_q_log", model.q_log_)
+
+    example = to_model_input(valid.head(5))
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=CarPricePyfunc(model),
+        signature=infer_signature(example, model.predict_interval(example)),
+        input_example=example,
+        pip_requirements=pip_requirements(),
+        metadata={"categories": model.categories_, "interval_coverage": model.interval_coverage},
+    )
+    registered = mlflow.register_model(info.model_uri, ctx.model_name)
+    version = str(registered.version)
+    data_hash = ctx.read_json("ingest_info.json")["data_hash"]
+    tag_version(mlflow.MlflowClient(), ctx.model_name, version, {
+        **ctx.version_tags(), "data_hash": data_hash, "train_rows": len(train),
+        "valid_rmse_log": round(valid_metrics["rmse_log"], 5),
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "gate_decision": "pending"})
+    out = {"model_name": ctx.model_name, "model_version": version,
+           "model_uri": f"models:/{ctx.model_name}/{version}",
+           "valid_rmse_log": round(valid_metrics["rmse_log"], 5),
+           "conformal_q_log": round(model.q_log_, 5)}
+    ctx.write_json("train_info.json", out)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main("train", run))

@@ -1,0 +1,35 @@
+"""validate_staging: load the staging version (pinned) with the serving code and
+check its answers on fixed examples before it may reach production."""
+
+from __future__ import annotations
+
+import sys
+
+import mlflow
+from mlflow import MlflowClient
+
+from carprice.pipeline import STAGING_ALIAS
+from carprice.registry import RegistryError, tag_version, version_for_alias
+from carprice.serving import smoke_check
+from carprice.stages.runner import StageContext, main
+
+
+def run(ctx: StageContext) -> dict:
+    version = ctx.read_json("evaluation.json")["model_version"]
+    client = MlflowClient()
+    staged = version_for_alias(client, ctx.model_name, STAGING_ALIAS)
+    if staged is None or str(staged.version) != version:
+        raise RegistryError(f"{STAGING_ALIAS} no longer points at v{version}")
+    model = mlflow.pyfunc.load_model(f"models:/{ctx.model_name}/{version}")
+    try:
+        result = smoke_check(model)
+    except Exception:
+        tag_version(client, ctx.model_name, version, {"smoke_check": "failed"})
+        raise
+    tag_version(client, ctx.model_name, version, {"smoke_check": "passed"})
+    mlflow.log_dict(result, "smoke_check.json")
+    return {"model_version": version, **result}
+
+
+if __name__ == "__main__":
+    sys.exit(main("validate_staging", run))

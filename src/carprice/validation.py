@@ -1,0 +1,243 @@
+"""Coercion and checks of raw frames against the data contract (schema.py).
+
+Used by the validate stage (whole datasets, with thresholds) and by serving
+(row by row: invalid rows are reported, valid ones still scored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from carprice import schema
+
+REQUIRED: tuple[str, ...] = (*schema.CATEGORICAL, *schema.NUMERIC)
+_TRUE = {"true", "1", "oui", "yes", "vrai", "x", "1.0"}
+_FALSE = {"false", "0", "non", "no", "faux", "0.0"}
+
+
+class ValidationError(ValueError):
+    """Data that breaks the contract or a threshold, with a one-line reason."""
+
+    def __init__(self, message: str, report: dict | None = None):
+        super().__init__(message)
+        self.report = report  # the full report, when one could be computed
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_rows: int = 200
+    max_missing_share: float = 0.3
+    max_drop_share: float = 0.1
+    max_duplicate_share: float = 0.2
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return series.isna()
+    return series.isna() | series.astype("str").str.strip().isin(["", "nan", "None", "NaN"])
+
+
+def parse_number(series: pd.Series) -> pd.Series:
+    """Numbers from text such as '50 000 - 54 999' (midpoint), '6 CV', '1980 ou plus ancien'."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype("float64")
+    text = series.astype("str").str.replace(r"(?<=\d)[\s\u00a0\u202f.](?=\d{3}\b)", "", regex=True)
+    numbers = text.str.extractall(r"((?:^-)?\d+(?:[.,]\d+)?)")[0].str.replace(",", ".")
+    numbers = numbers.astype("float64")
+    return numbers.groupby(level=0).mean().reindex(series.index)
+
+
+def parse_bool(series: pd.Series) -> pd.Series:
+    """True/False/NaN from booleans or text such as 'Oui', 'True', '1'."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype("object")
+    text = series.astype("str")
+    folded = text.map({v: schema.fold(v) for v in text.unique()})
+    out = pd.Series(np.nan, index=series.index, dtype="object")
+    out[folded.isin(_TRUE)] = True
+    out[folded.isin(_FALSE)] = False
+    return out
+
+
+def parse_category(series: pd.Series, column: str) -> pd.Series:
+    """Known labels matched ignoring accents and case; others kept as typed; blanks NaN."""
+    text = series.astype("str").str.strip()
+    canonical = schema.CANONICAL.get(column, {})
+    lookup = {v: canonical.get(schema.fold(v), v) for v in text.unique()}
+    mapped = text.map(lookup)
+    return mapped.where(~_blank(series)).astype("object")
+
+
+def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Contract columns parsed to their types (NaN where blank or unreadable).
+
+    Returns the frame and, per column, how many non-blank values could not be read.
+    """
+    out, unreadable = {}, {}
+    for col in schema.COLUMNS:
+        if col not in raw:
+            continue
+        series = raw[col]
+        if col in schema.CATEGORICAL:
+            out[col] = parse_category(series, col)
+            continue
+        parsed = parse_bool(series) if col in schema.BOOLEAN else parse_number(series)
+        bad = int((parsed.isna() & ~_blank(series)).sum())
+        if bad:
+            unreadable[col] = bad
+        out[col] = parsed
+    return pd.DataFrame(out, index=raw.index), unreadable
+
+
+def row_problems(typed: pd.DataFrame, require_target: bool) -> pd.DataFrame:
+    """One boolean column per rule; True where the row breaks it."""
+    rules = {}
+    for col, (lo, hi) in schema.RANGES.items():
+        if col not in typed or (col == schema.TARGET and not require_target):
+            continue
+        rules[f"{col} outside {lo:g}..{hi:g}"] = typed[col].notna() & ~typed[col].between(lo, hi)
+    if require_target:
+        rules[f"{schema.TARGET} missing"] = typed[schema.TARGET].isna()
+    for col, allowed in schema.CLOSED_CATEGORIES.items():
+        if col in typed:
+            values = typed[col]
+            rules[f"{col} not one of {', '.join(allowed)}"] = values.notna() & ~values.isin(allowed)
+    return pd.DataFrame(rules, index=typed.index, dtype=bool)
+
+
+def describe_problems(typed: pd.DataFrame, problems: pd.DataFrame) -> pd.Series:
+    """A readable reason for each invalid row, e.g. "year 1890 outside 1970..2027"."""
+    bad = problems.any(axis=1)
+    reasons = pd.Series("", index=typed.index, dtype="object")
+    for rule in problems.columns:
+        col = rule.split(" ", 1)[0]
+        hit = problems[rule] & bad
+        if not hit.any():
+            continue
+        shown = typed.loc[hit, col].astype("str") if col in typed else ""
+        text = (col + " " + shown.map(repr) + " " + rule.split(" ", 1)[1]) if col in typed else rule
+        reasons[hit] = reasons[hit].where(reasons[hit] == "", reasons[hit] + "; ") + text
+    return reasons[bad]
+
+
+def finalize(typed: pd.DataFrame) -> pd.DataFrame:
+    """Valid rows -> the clean frame the model sees: blanks filled, contract dtypes."""
+    frame = typed.copy()
+    for col in schema.CATEGORICAL:
+        frame[col] = frame[col].fillna(schema.MISSING_CATEGORY)
+    for col in schema.BOOLEAN:
+        frame[col] = frame[col].fillna(False) if col in frame else False
+    cols = [c for c in schema.COLUMNS if c in frame]
+    return frame[cols].astype({c: schema.DTYPES[c] for c in cols})
+
+
+def missing_columns(frame: pd.DataFrame, require_target: bool) -> list[str]:
+    required = (*REQUIRED, schema.TARGET) if require_target else REQUIRED
+    return [c for c in required if c not in frame.columns]
+
+
+def prepare_features(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Serving path: (clean features of valid rows, errors with columns row/problem)."""
+    missing = missing_columns(raw, require_target=False)
+    if missing:
+        raise ValidationError(f"missing columns: {', '.join(missing)}")
+    typed, _ = coerce(raw)
+    reasons = describe_problems(typed, row_problems(typed, require_target=False))
+    errors = pd.DataFrame({"row": reasons.index, "problem": reasons.to_numpy()})
+    clean = finalize(typed.drop(index=reasons.index))
+    return clean[list(schema.FEATURES)], errors
+
+
+def validate_dataset(raw: pd.DataFrame, limits: Thresholds) -> tuple[pd.DataFrame, dict]:
+    """Training path: the clean frame and a report; ValidationError if a threshold breaks."""
+    if raw.empty:
+        raise ValidationError("dataset has no rows")
+    missing = missing_columns(raw, require_target=True)
+    if missing:
+        raise ValidationError(f"missing columns: {', '.join(missing)}")
+    n_in = len(raw)
+    typed, unreadable = coerce(raw)
+    missing_share = {c: round(float(typed[c].isna().mean()), 4) for c in typed.columns}
+    problems = row_problems(typed, require_target=True)
+    bad = problems.any(axis=1)
+    kept = typed[~bad]
+    duplicated = kept.duplicated()
+    clean = finalize(kept[~duplicated])
+
+    failures = []
+    for col in schema.FEATURES:
+        if missing_share.get(col, 0) > limits.max_missing_share:
+            failures.append(f"column {col} is {missing_share[col]:.0%} missing "
+                            f"(max {limits.max_missing_share:.0%})")
+    drop_share = float(bad.mean())
+    dup_share = float(duplicated.sum() / n_in)
+    if drop_share > limits.max_drop_share:
+        worst = problems.sum().sort_values(ascending=False)
+        detail = ", ".join(f"{int(v)} {k}" for k, v in worst[worst > 0].head(3).items())
+        failures.append(f"{drop_share:.1%} of rows invalid (max {limits.max_drop_share:.0%}): "
+                        f"{detail}")
+    if dup_share > limits.max_duplicate_share:
+        failures.append(f"{dup_share:.1%} of rows are duplicates "
+                        f"(max {limits.max_duplicate_share:.0%})")
+    if len(clean) < limits.min_rows:
+        failures.append(f"only {len(clean)} valid rows (min {limits.min_rows})")
+
+    price = clean[schema.TARGET]
+    report = {
+        "passed": not failures,
+        "failures": failures,
+        "rows_in": n_in,
+        "rows_out": len(clean),
+        "rows_invalid": int(bad.sum()),
+        "rows_duplicate": int(duplicated.sum()),
+        "invalid_by_rule": {k: int(v) for k, v in problems.sum().items() if v},
+        "unreadable_values": unreadable,
+        "missing_share": missing_share,
+        "absent_optional_columns": [c for c in schema.BOOLEAN if c not in raw.columns],
+        "unknown_categories": {
+            col: _unknown(clean[col], known) for col, known in schema.OPEN_CATEGORIES.items()
+        },
+        "target": {
+            "min": float(price.min()) if len(price) else None,
+            "median": float(price.median()) if len(price) else None,
+            "max": float(price.max()) if len(price) else None,
+            "log_std": float(np.log(price).std()) if len(price) > 1 else None,
+        },
+    }
+    if failures:
+        raise ValidationError("; ".join(failures), report)
+    return clean, report
+
+
+def _unknown(values: pd.Series, known: tuple[str, ...]) -> dict:
+    unknown = values[~values.isin([*known, schema.MISSING_CATEGORY])]
+    return {"share": round(float(len(unknown) / max(len(values), 1)), 4),
+            "top": unknown.value_counts().head(5).to_dict()}
+
+
+def summary_markdown(report: dict) -> str:
+    """The report as a short readable page."""
+    lines = [
+        f"# Data validation: {'PASSED' if report['passed'] else 'FAILED'}",
+        "",
+        f"- rows in: {report['rows_in']}, rows out: {report['rows_out']}",
+        f"- invalid rows: {report['rows_invalid']}, duplicates: {report['rows_duplicate']}",
+    ]
+    lines += [f"- FAILURE: {f}" for f in report["failures"]]
+    if report["invalid_by_rule"]:
+        lines += ["", "## Invalid rows by rule", ""]
+        lines += [f"- {k}: {v}" for k, v in report["invalid_by_rule"].items()]
+    if report["unreadable_values"]:
+        lines += ["", "## Unreadable values", ""]
+        lines += [f"- {k}: {v}" for k, v in report["unreadable_values"].items()]
+    lines += ["", "## Missing share", ""]
+    lines += [f"- {k}: {v:.1%}" for k, v in report["missing_share"].items() if v]
+    lines += ["", "## Unseen categories (kept; the model treats them as new)", ""]
+    lines += [f"- {k}: {v['share']:.1%} {v['top']}" for k, v in report["unknown_categories"].items()]
+    t = report["target"]
+    lines += ["", f"## Target {schema.TARGET}", "", f"- min {t['min']}, median {t['median']}, "
+              f"max {t['max']}, std(log) {t['log_std']}"]
+    return "\n".join(lines) + "\n"
