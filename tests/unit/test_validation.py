@@ -1,0 +1,126 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from carprice import schema
+from carprice.sources.synthetic import generate
+from carprice.validation import (
+    Thresholds,
+    ValidationError,
+    parse_bool,
+    parse_number,
+    prepare_features,
+    summary_markdown,
+    validate_dataset,
+)
+
+LIMITS = Thresholds(min_rows=10, max_missing_share=0.3, max_drop_share=0.1,
+                    max_duplicate_share=0.2)
+
+
+@pytest.fixture
+def frame():
+    return generate(400, seed=11)
+
+
+def test_clean_data_passes_with_a_full_report(frame):
+    clean, report = validate_dataset(frame, LIMITS)
+    assert report["passed"] and report["rows_out"] == 400 and not report["failures"]
+    assert list(clean.columns) == list(schema.COLUMNS)
+    assert "PASSED" in summary_markdown(report)
+
+
+def test_empty_file():
+    with pytest.raises(ValidationError, match="no rows"):
+        validate_dataset(generate(5).iloc[0:0], LIMITS)
+
+
+def test_missing_columns_are_named(frame):
+    with pytest.raises(ValidationError, match="missing columns: year, price_dh"):
+        validate_dataset(frame.drop(columns=["year", "price_dh"]), LIMITS)
+
+
+def test_optional_equipment_columns_default_to_false(frame):
+    clean, report = validate_dataset(frame.drop(columns=["sunroof"]), LIMITS)
+    assert report["absent_optional_columns"] == ["sunroof"] and not clean.sunroof.any()
+
+
+@pytest.mark.parametrize("column, value, rule", [
+    ("price_dh", 0, "price_dh outside"),
+    ("price_dh", -5000, "price_dh outside"),
+    ("price_dh", np.nan, "price_dh missing"),
+    ("year", 1890, "year outside"),
+    ("year", 2090, "year outside"),
+    ("mileage_km", -1, "mileage_km outside"),
+    ("fuel_type", "Nuclear", "fuel_type not one of"),
+])
+def test_bad_values_drop_rows_and_too_many_fail_the_run(frame, column, value, rule):
+    few = frame.copy()
+    few[column] = few[column].astype(object)
+    few.loc[:9, column] = value  # 2.5%: dropped and reported
+    clean, report = validate_dataset(few, LIMITS)
+    assert report["rows_out"] == 390
+    assert any(k.startswith(rule) for k in report["invalid_by_rule"])
+    many = few.copy()
+    many.loc[:99, column] = value  # 25%: over max_drop_share
+    with pytest.raises(ValidationError, match=rf"25\.0% of rows invalid \(max 10%\).*{rule}"):
+        validate_dataset(many, LIMITS)
+
+
+def test_nan_heavy_column_fails_with_its_name(frame):
+    frame = frame.astype({"mileage_km": object})
+    frame.loc[:199, "mileage_km"] = None
+    with pytest.raises(ValidationError, match="column mileage_km is 50% missing") as err:
+        validate_dataset(frame, LIMITS)
+    assert err.value.report["missing_share"]["mileage_km"] == 0.5
+
+
+def test_unknown_open_categories_are_kept_and_reported(frame):
+    frame["brand"] = frame["brand"].astype(object)
+    frame.loc[:49, "brand"] = "Lada"
+    clean, report = validate_dataset(frame, LIMITS)
+    assert report["rows_out"] == 400
+    assert report["unknown_categories"]["brand"]["top"] == {"Lada": 50}
+
+
+def test_duplicates_are_dropped_then_fail_above_the_limit(frame):
+    doubled = pd.concat([frame, frame.head(40)], ignore_index=True)
+    clean, report = validate_dataset(doubled, LIMITS)
+    assert report["rows_duplicate"] == 40 and len(clean) == 400
+    with pytest.raises(ValidationError, match="duplicates"):
+        validate_dataset(pd.concat([frame] * 2, ignore_index=True), LIMITS)
+
+
+def test_too_few_rows(frame):
+    with pytest.raises(ValidationError, match="only 5 valid rows"):
+        validate_dataset(frame.head(5), LIMITS)
+
+
+def test_text_numbers_and_booleans():
+    assert parse_number(pd.Series(["50 000 - 54 999", "6 CV", "1.234", "abc", None])).tolist()[:3] \
+        == [52499.5, 6.0, 1234.0]
+    assert parse_bool(pd.Series(["Oui", "non", "TRUE", "0", "peut-être"])).tolist()[:4] \
+        == [True, False, True, False]
+
+
+def test_unreadable_values_are_counted(frame):
+    raw = frame.astype(str)
+    raw.loc[:4, "year"] = "recent"
+    _, report = validate_dataset(raw, LIMITS)
+    assert report["unreadable_values"] == {"year": 5}
+
+
+def test_serving_reports_bad_rows_and_keeps_good_ones(frame):
+    raw = frame.drop(columns=[schema.TARGET]).head(6).astype(object)
+    raw.loc[1, "year"] = 1800
+    raw.loc[3, "gearbox"] = "CVT"
+    clean, errors = prepare_features(raw)
+    assert list(clean.index) == [0, 2, 4, 5]
+    assert errors.row.tolist() == [1, 3]
+    assert "year '1800.0' outside 1970..2027" in errors.problem.iloc[0]
+    assert "gearbox 'CVT' not one of" in errors.problem.iloc[1]
+
+
+def test_serving_needs_the_core_columns():
+    with pytest.raises(ValidationError, match="missing columns"):
+        prepare_features(pd.DataFrame({"brand": ["Dacia"]}))
