@@ -1,0 +1,323 @@
+"""CarPrice: price a used car with the model the pipeline promoted to production.
+
+    MLFLOW_TRACKING_URI=http://127.0.0.1:5000 streamlit run app/streamlit_app.py
+
+The logic (alias resolution, loading by pinned version, fallback to the exported copy,
+scoring, registry history, evaluation artifacts) lives in carprice.predictor; this file
+only lays out the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from carprice import predictor
+
+predictor.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
+
+import altair as alt  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from carprice import catalog, schema  # noqa: E402
+from carprice.serving import smoke_examples  # noqa: E402
+from carprice.sources.csv_source import CsvError  # noqa: E402
+from carprice.validation import ValidationError  # noqa: E402
+
+TTL = predictor.alias_ttl()
+SOURCE_LABEL = {"registry": "MLflow registry", "export": "exported copy (MLflow unreachable)"}
+METRIC_LABELS = {"rmse_log": "RMSE (log)", "mape": "MAPE", "r2": "R²", "coverage": "80% coverage"}
+
+
+# ---------------------------------------------------------------- cached model access
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def current_resolution(name: str, uri: str | None, export_dir: str) -> predictor.Resolution:
+    """The production alias resolved to a pinned version, re-read every TTL seconds."""
+    return predictor.resolve_production(name, uri or "", Path(export_dir))
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
+def cached_model(cache_key: str, _resolution: predictor.Resolution):
+    """One loaded model per pinned version (or export); kept across reruns and sessions."""
+    return predictor.load_model(_resolution)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def cached_history(name: str, uri: str) -> pd.DataFrame:
+    return predictor.registry_history(name, uri)
+
+
+@st.cache_data(ttl=3600, show_spinner="Downloading the evaluation…")
+def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFrame]:
+    return predictor.evaluation_tables(name, version, uri)
+
+
+def serving_model() -> tuple[predictor.Resolution, object | None]:
+    """(resolution, loaded model); falls back to the export when the registry copy fails."""
+    name, uri = predictor.model_name(), predictor.tracking_uri()
+    export_dir = predictor.models_dir()
+    res = current_resolution(name, uri, str(export_dir))
+    if res.model_uri is None:
+        return res, None
+    try:
+        return res, cached_model(res.cache_key, res)
+    except Exception as exc:  # noqa: BLE001 - shown as a banner, never a traceback
+        problem = f"cannot load {res.model_uri}: {predictor.one_line(exc)}"
+    if res.source == "registry":
+        res = predictor.export_resolution(name, export_dir, problem, uri)
+        if res.model_uri is not None:
+            try:
+                return res, cached_model(res.cache_key, res)
+            except Exception as exc:  # noqa: BLE001
+                problem = f"{problem}; cannot load the exported copy: {predictor.one_line(exc)}"
+    return predictor.Resolution("none", name, problem=problem, tracking_uri=uri), None
+
+
+# ---------------------------------------------------------------- page parts
+
+
+def fmt_dh(value: float) -> str:
+    return f"{round(value, -2):,.0f} DH".replace(",", " ")
+
+
+def sidebar(res: predictor.Resolution) -> None:
+    with st.sidebar:
+        st.header("Served model")
+        if res.source == "none":
+            st.write("No model is served yet.")
+        else:
+            info = res.info
+            st.markdown(f"**{res.model_name} v{res.version}**  \nfrom the "
+                        f"{SOURCE_LABEL[res.source]}")
+            # Plain text, not st.metric: the prediction is the page's only metric, which
+            # browser tests read at [data-testid='stMetricValue'].
+            shown = [f"{label} **{value:.1%}**" if key in {"mape", "coverage"}
+                     else f"{label} **{value:.3f}**"
+                     for key, label in METRIC_LABELS.items()
+                     if (value := info.get("metrics", {}).get(key)) is not None]
+            if shown:
+                st.markdown("Test set: " + " · ".join(shown))
+            gate = info.get("gate_decision") or "unknown"
+            st.markdown(
+                f"- gate decision: **{gate}**\n"
+                f"- trained: {info.get('trained_at') or 'unknown'}\n"
+                f"- training rows: {info.get('train_rows') or 'unknown'}\n"
+                f"- data hash: `{info.get('data_hash') or 'unknown'}`\n"
+                f"- pipeline run: `{info.get('pipeline_run_id') or 'unknown'}`"
+                + (f"\n- production since: {info['production_since']}"
+                   if info.get("production_since") else ""))
+            if info.get("gate_reasons"):
+                with st.expander("Gate reasons"):
+                    for reason in str(info["gate_reasons"]).split(" | "):
+                        st.write(reason)
+        st.caption(f"The production alias is re-read every {TTL:g} s: a new promotion is "
+                   "served without a restart.")
+        if st.button("Check for a new model now"):
+            current_resolution.clear()
+            cached_history.clear()
+            st.rerun()
+
+
+def banner(res: predictor.Resolution) -> None:
+    if res.source == "export":
+        st.warning(f"**MLflow is unreachable: serving the exported copy of "
+                   f"{res.model_name} v{res.version}** from `{res.info.get('exported_to')}`. "
+                   f"It may be behind the registry until MLflow is back.  \n"
+                   f"Reason: {res.problem}", icon="⚠️")
+
+
+def no_model(res: predictor.Resolution) -> None:
+    st.warning("**No model to serve yet.**", icon="🛠️")
+    st.markdown(predictor.HOW_TO_GET_A_MODEL)
+    st.caption(f"Details: {res.problem}")
+
+
+def car_form(choices: predictor.Choices) -> dict | None:
+    """The single-car form; returns the car when "Predict price" is pressed."""
+    defaults = predictor.default_car()
+    left, right = st.columns(2)
+    brands = choices.brands
+    brand = left.selectbox("Brand", brands, index=brands.index(defaults["brand"])
+                           if defaults["brand"] in brands else 0, key="brand")
+    models = choices.models_by_brand.get(brand, [])
+    model = right.selectbox("Model", models, key=f"model_{brand}",
+                            index=models.index(defaults["model"])
+                            if defaults["model"] in models else 0)
+    with st.form("car"):
+        c1, c2, c3 = st.columns(3)
+        lo, hi = schema.RANGES["year"]
+        year = c1.number_input("Year", int(lo), int(hi), defaults["year"], step=1)
+        lo, hi = schema.RANGES["mileage_km"]
+        mileage = c2.number_input("Mileage (km)", int(lo), int(hi), defaults["mileage_km"],
+                                  step=5000)
+        lo, hi = schema.RANGES["fiscal_power_cv"]
+        power = c3.number_input("Fiscal power (CV)", int(lo), int(hi),
+                                defaults["fiscal_power_cv"], step=1)
+
+        def pick(col, label, options, where):
+            return where.selectbox(label, options, index=options.index(defaults[col])
+                                   if defaults[col] in options else 0)
+
+        fuel = pick("fuel_type", "Fuel", choices.closed["fuel_type"], c1)
+        gearbox = pick("gearbox", "Gearbox", choices.closed["gearbox"], c2)
+        lo, hi = schema.RANGES["doors"]
+        doors = c3.number_input("Doors", int(lo), int(hi), defaults["doors"], step=1)
+        origin = pick("origin", "Origin", choices.closed["origin"], c1)
+        condition = pick("condition", "Condition", choices.closed["condition"], c2)
+        city = pick("city", "City", choices.cities, c3)
+        first_owner = st.checkbox("First owner", value=defaults["first_owner"])
+        with st.expander("Equipment", expanded=False):
+            cols = st.columns(3)
+            equipment = {col: cols[i % 3].checkbox(catalog.EQUIPMENT[col], value=defaults[col],
+                                                   key=f"eq_{col}")
+                         for i, col in enumerate(schema.EQUIPMENT)}
+        submitted = st.form_submit_button("Predict price", type="primary")
+    if not submitted:
+        return None
+    return {"brand": brand, "model": model, "year": year, "mileage_km": mileage,
+            "fuel_type": fuel, "gearbox": gearbox, "fiscal_power_cv": power, "doors": doors,
+            "origin": origin, "first_owner": first_owner, "condition": condition,
+            "city": city, **equipment}
+
+
+def single_tab(model, choices: predictor.Choices) -> None:
+    car = car_form(choices)
+    if car is None:
+        return
+    try:
+        pred = predictor.predict_one(model, car)
+    except ValidationError as exc:
+        st.error(f"Cannot price this car: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        st.error(f"The model could not score this car: {predictor.one_line(exc)}")
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Estimated price", fmt_dh(pred["price_dh"]))
+    c2.metric("Low (80% interval)", fmt_dh(pred["lower_dh"]))
+    c3.metric("High (80% interval)", fmt_dh(pred["upper_dh"]))
+    st.caption("8 cars in 10 like this one sell between the low and the high price.")
+    unseen = choices.unseen(car)
+    if unseen:
+        st.info("Not in this model's training data: " + ", ".join(unseen)
+                + ". The estimate relies on the other features for it.")
+
+
+def batch_tab(model, res: predictor.Resolution) -> None:
+    st.markdown("Upload a CSV in the contract's columns (`"
+                + "`, `".join(schema.FEATURES[:6]) + "`, …) or in the Avito export format "
+                "(`Marque`, `Modèle`, `Année-Modèle`, …). UTF-8 or latin1; `,` `;` or tab.")
+    example = smoke_examples().to_csv(index=False).encode()
+    st.download_button("Example CSV", example, "carprice_example.csv", "text/csv",
+                       on_click="ignore")
+    upload = st.file_uploader("CSV file", type=["csv", "txt"], key="upload")
+    if upload is None:
+        return
+    key = (upload.file_id, res.cache_key)
+    stored = st.session_state.get("batch")
+    if stored is None or stored[0] != key:
+        bar = st.progress(0.0, text="Scoring…")
+        try:
+            result = predictor.score_upload(
+                model, upload.getvalue(), upload.name,
+                progress=lambda done, total: bar.progress(
+                    done / max(total, 1), text=f"Scored {done} of {total} rows"))
+        except (CsvError, ValidationError) as exc:
+            bar.empty()
+            st.error(f"Cannot score {upload.name}: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001
+            bar.empty()
+            st.error(f"Scoring {upload.name} failed: {predictor.one_line(exc)}")
+            return
+        bar.empty()
+        st.session_state["batch"] = stored = (key, result)
+    result: predictor.BatchResult = stored[1]
+    (st.success if result.errors.empty else st.warning)(
+        f"{upload.name}: {result.summary} (model v{res.version}).")
+    if len(result.scored):
+        shown = result.scored.copy()
+        for col in ("price_dh", "lower_dh", "upper_dh"):
+            shown[col] = shown[col].round(-2)
+        first = ["row", "price_dh", "lower_dh", "upper_dh"]
+        st.dataframe(shown[first + [c for c in shown.columns if c not in first]],
+                     hide_index=True)
+        st.download_button("Download predictions (CSV)", predictor.results_csv(result),
+                           f"{Path(upload.name).stem}_priced.csv", "text/csv",
+                           type="primary", on_click="ignore")
+    if len(result.errors):
+        st.markdown(f"**Rejected rows ({len(result.errors)})**: row numbers count data rows "
+                    "from 1 (the header is not a row).")
+        st.dataframe(result.errors, hide_index=True)
+
+
+def model_tab(res: predictor.Resolution) -> None:
+    if res.source != "registry":
+        st.info("The registry history and evaluation charts need MLflow, which cannot be "
+                "reached right now.")
+        return
+    try:
+        history = cached_history(res.model_name, res.tracking_uri)
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"Cannot read the registry history: {predictor.one_line(exc)}")
+        return
+    st.subheader(f"Registry history of {res.model_name}")
+    st.dataframe(history, hide_index=True)
+    versions = [str(v) for v in history["version"]] if len(history) else [res.version]
+    version = st.selectbox("Evaluation of version", versions,
+                           index=versions.index(res.version) if res.version in versions else 0)
+    try:
+        tables = cached_evaluation(res.model_name, version, res.tracking_uri)
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"Cannot read the evaluation of v{version}: {predictor.one_line(exc)}")
+        return
+    if not tables:
+        st.info(f"v{version} has no logged evaluation.")
+        return
+    left, right = st.columns(2)
+    preds = tables.get("test_predictions.csv")
+    if preds is not None and {"price_dh", "predicted_dh"} <= set(preds.columns):
+        left.markdown(f"**Predicted vs actual** (test set, {len(preds)} cars)")
+        hi = float(max(preds["price_dh"].max(), preds["predicted_dh"].max()))
+        points = alt.Chart(preds).mark_circle(size=14, opacity=0.5).encode(
+            x=alt.X("price_dh:Q", title="actual price (DH)", scale=alt.Scale(type="log")),
+            y=alt.Y("predicted_dh:Q", title="predicted price (DH)", scale=alt.Scale(type="log")),
+            tooltip=["brand", "model", "year", "price_dh", "predicted_dh"])
+        ideal = alt.Chart(pd.DataFrame({"x": [1000.0, hi], "y": [1000.0, hi]})).mark_line(
+            color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+        left.altair_chart(points + ideal)
+    brands = tables.get("error_by_brand.csv")
+    if brands is not None and {"group", "mape"} <= set(brands.columns):
+        right.markdown("**Error by brand** (mean absolute % error)")
+        right.altair_chart(alt.Chart(brands).mark_bar().encode(
+            x=alt.X("mape:Q", title="MAPE", axis=alt.Axis(format="%")),
+            y=alt.Y("group:N", title=None, sort="-x"),
+            tooltip=["group", "count", "mae", "mape", "rmse_log"]))
+    bands = tables.get("error_by_price_band.csv")
+    if bands is not None:
+        with st.expander("Error by price band"):
+            st.dataframe(bands, hide_index=True)
+
+
+def main() -> None:
+    st.set_page_config(page_title="CarPrice", page_icon="🚗", layout="wide")
+    st.title("🚗 CarPrice: used-car price estimate")
+    res, model = serving_model()
+    sidebar(res)
+    if model is None:
+        no_model(res)
+        return
+    banner(res)
+    choices = predictor.form_choices(predictor.model_categories(model))
+    single, batch, page = st.tabs(["Price a car", "Price a CSV", "Model"])
+    with single:
+        single_tab(model, choices)
+    with batch:
+        batch_tab(model, res)
+    with page:
+        model_tab(res)
+
+
+main()
