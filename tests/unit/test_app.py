@@ -1,0 +1,169 @@
+"""The Streamlit app (app/streamlit_app.py) through streamlit.testing.v1.AppTest.
+
+No MLflow server here: MLflow is a closed loopback port, so the app must fall back to the
+exported copy, or explain how to get a model when there is none. The app against a real
+server is in tests/integration/test_app_mlflow.py.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from carprice import catalog, predictor, schema
+from carprice.sources import synthetic
+from tests.conftest import REPO
+from tests.unit.app_model import export_small_model
+
+APP = str(REPO / "app" / "streamlit_app.py")
+TIMEOUT = 90  # model loads take seconds; AppTest's default is 3
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once the socket is closed
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    models_dir = tmp_path_factory.mktemp("models")
+    export_small_model(models_dir, version="7")
+    return models_dir
+
+
+@pytest.fixture
+def app(workdir, monkeypatch):
+    """Factory of AppTests with fresh caches, MLflow 'down' and a given models dir."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
+
+    def make(models_dir) -> AppTest:
+        monkeypatch.setenv("CARPRICE_MODELS_DIR", str(models_dir))
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    yield make
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def predict_button(at: AppTest):
+    return next(b for b in at.button if b.label == "Predict price")
+
+
+def test_no_model_explains_how_to_get_one(app, tmp_path):
+    at = app(tmp_path / "empty")
+    assert "No model to serve yet" in texts(at.warning)
+    page = texts(at.markdown)
+    assert predictor.DAG_ID in page and "carprice run" in page
+    assert "cannot be reached" in texts(at.caption)
+    assert not [b for b in at.button if b.label == "Predict price"]
+    assert not at.error
+
+
+def test_no_tracking_uri_and_no_export_is_explained(app, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    at = app(tmp_path / "empty")
+    assert "No model to serve yet" in texts(at.warning)
+    assert "MLFLOW_TRACKING_URI is not set" in texts(at.caption)
+
+
+def test_mlflow_down_serves_the_export_with_a_banner(app, export_dir):
+    at = app(export_dir)
+    banner = texts(at.warning)
+    assert "MLflow is unreachable: serving the exported copy of car-price v7" in banner
+    side = texts(at.sidebar.markdown)
+    assert "car-price v7" in side and "exported copy" in side and "feedbeef" in side
+    assert not at.metric  # nothing priced yet
+    predict_button(at).click().run()
+    assert not at.exception and not at.error
+    labels = [m.label for m in at.metric]
+    assert labels == ["Estimated price", "Low (80% interval)", "High (80% interval)"]
+    values = [int(m.value.removesuffix(" DH").replace(" ", "")) for m in at.metric]
+    assert values[1] <= values[0] <= values[2] and values[0] > 1000
+    assert "need MLflow" in texts(at.info)  # model tab without registry
+
+
+def test_model_choices_follow_the_brand(app, export_dir):
+    at = app(export_dir)
+    assert at.selectbox(key="brand").options == sorted(catalog.brand_models())
+    assert at.selectbox(key="model_Dacia").value == "Logan"
+    at.selectbox(key="brand").set_value("BMW").run()
+    assert at.selectbox(key="model_BMW").options == catalog.brand_models()["BMW"]
+    at.selectbox(key="model_BMW").set_value("X5").run()
+    predict_button(at).click().run()
+    assert not at.exception and at.metric[0].value.endswith("DH")
+
+
+def test_model_unseen_in_training_is_flagged(app, export_dir):
+    at = app(export_dir)
+    at.selectbox(key="model_Dacia").set_value("Jogger").run()  # a "new model", not trained on
+    predict_button(at).click().run()
+    assert at.metric[0].value.endswith("DH")
+    assert "model 'Jogger'" in texts(at.info)
+
+
+def test_out_of_range_numbers_never_reach_the_model(app, export_dir):
+    at = app(export_dir)
+    year = next(n for n in at.number_input if n.label == "Year")
+    assert (year.min, year.max) == schema.RANGES["year"]
+    year.set_value(1890)
+    predict_button(at).click().run()
+    assert not at.exception
+    assert next(n for n in at.number_input if n.label == "Year").value != 1890
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="upload").set_value((name, data, "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_batch_scores_valid_rows_and_lists_invalid_ones(app, export_dir):
+    cars = synthetic.generate(40, seed=5).drop(columns=[schema.TARGET])
+    cars.loc[2, "year"] = 1890
+    at = _upload(app(export_dir), "cars.csv", cars.to_csv(index=False).encode())
+    assert "cars.csv: 39 of 40 rows scored, 1 rejected" in texts(at.warning)
+    scored, rejected = at.dataframe[0].value, at.dataframe[1].value
+    assert len(scored) == 39 and list(scored.columns[:4]) == ["row", "price_dh", "lower_dh",
+                                                               "upper_dh"]
+    assert rejected["row"].tolist() == [3] and "1890" in rejected["problem"].iloc[0]
+    assert not at.error
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "is empty"),
+    ("brand;year\nDacia;2019\n".encode("utf-16"), "UTF-16 or binary"),
+    (b"colour,size\nred,3\n", "none of the expected columns"),
+    (b"brand,year\nDacia,2019\n", "missing columns"),
+    (",".join(schema.FEATURES).encode() + b"\n", "header but no rows"),
+])
+def test_bad_uploads_give_a_clear_message(app, export_dir, data, message):
+    at = _upload(app(export_dir), "bad.csv", data)
+    assert message in texts(at.error)
+    assert "Cannot score bad.csv" in texts(at.error)
+    assert not at.dataframe
+
+
+def test_avito_upload_is_scored(app, export_dir):
+    from carprice.sources.csv_source import to_avito
+
+    avito = to_avito(synthetic.generate(25, seed=6))
+    at = _upload(app(export_dir), "avito.csv", avito.to_csv(index=False).encode("latin1",
+                                                                                  "replace"))
+    assert "25 of 25 rows scored, 0 rejected" in texts(at.success)
+    assert isinstance(at.dataframe[0].value, pd.DataFrame)
