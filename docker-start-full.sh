@@ -116,25 +116,29 @@ build_images() {
   commit="$(git -C "$STACK_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   export CARPRICE_GIT_COMMIT="$commit"
   base_image="$(setting PYTHON_BASE_IMAGE python:3.11-slim-bookworm)"
-  # Dependency bases named by the stage and app Dockerfiles (FROM carprice-base:<extra>).
-  local extras=()
-  mapfile -t extras < <(sed -n 's/^FROM carprice-base:\([a-z]*\).*/\1/p' \
-    "$STACK_DIR"/stages/*/Dockerfile "$STACK_DIR"/app/Dockerfile | sort -u)
+  # Stage list, image names and dependency sets come from carprice.pipeline (STAGES,
+  # image_name, STAGE_EXTRAS), read inside the smallest base image: no host Python needed.
+  build_base() {
+    timed_build "carprice-base:$1" docker build -f "$STACK_DIR/stages/base/Dockerfile" \
+      --build-arg EXTRA="$1" --build-arg PYTHON_BASE_IMAGE="$base_image" \
+      --build-arg GIT_COMMIT="$commit" -t "carprice-base:$1" "$STACK_DIR"
+  }
+  build_base data
+  local plan extras=()
+  plan="$(docker run --rm --entrypoint python carprice-base:data -c \
+    'from carprice.pipeline import STAGES, STAGE_EXTRAS, image_name
+for s in STAGES: print(s, STAGE_EXTRAS[s], image_name(s))')" \
+    || die "cannot read the stage list from carprice.pipeline"
+  # The app image builds FROM carprice-base:app.
+  mapfile -t extras < <({ awk '{print $2}' <<< "$plan"; echo app; } | sort -u)
   for extra in "${extras[@]}"; do
-    timed_build "carprice-base:$extra" docker build -f "$STACK_DIR/stages/base/Dockerfile" \
-      --build-arg EXTRA="$extra" --build-arg PYTHON_BASE_IMAGE="$base_image" \
-      --build-arg GIT_COMMIT="$commit" -t "carprice-base:$extra" "$STACK_DIR"
+    [ "$extra" = data ] || build_base "$extra"
   done
-  # One image per stage folder; the names come from carprice.pipeline.image_name.
-  local names
-  names="$(docker run --rm --entrypoint python carprice-base:data -c \
-    'from carprice.pipeline import STAGES, image_name
-for s in STAGES: print(s, image_name(s))')" || die "cannot read the stage list from carprice.pipeline"
-  while read -r stage tag; do
+  while read -r stage extra tag; do
     [ -f "$STACK_DIR/stages/$stage/Dockerfile" ] || die "stage $stage has no stages/$stage/Dockerfile"
     timed_build "$tag" docker build -f "$STACK_DIR/stages/$stage/Dockerfile" \
-      --label "io.carprice.git-commit=$commit" -t "$tag" "$STACK_DIR"
-  done <<< "$names"
+      --build-arg EXTRA="$extra" --label "io.carprice.git-commit=$commit" -t "$tag" "$STACK_DIR"
+  done <<< "$plan"
   timed_build "service images (airflow, mlflow, streamlit)" compose build
   rm -f "$BUILD_LOG"
   log "all images built in $((SECONDS - start_all)) s"
@@ -170,7 +174,8 @@ wait_healthy() {
         [ "$state" = exited ] && failed+=("$svc")
       elif [ "$state" = running ] && { [ "$health" = healthy ] || [ "$health" = - ]; }; then
         continue
-      elif [ "$state" = exited ] || [ "$state" = dead ] || [ "$health" = unhealthy ]; then
+      elif [ "$state" = exited ] || [ "$state" = dead ] || [ "$state" = restarting ] \
+        || [ "$health" = unhealthy ]; then
         failed+=("$svc")
       fi
       pending+=("$svc")
@@ -221,7 +226,7 @@ if [ "$BUILD" = 1 ]; then build_images; fi
 
 log "starting containers"
 UP_START=$SECONDS
-if ! compose up -d --remove-orphans; then
+if ! compose --progress quiet up -d --remove-orphans; then
   service_states >&2 || true
   show_logs airflow-init
   die "docker compose up failed (see above)"

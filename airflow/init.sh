@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # airflow-init (one-shot, starts as root): hand the named volumes to their users, migrate
-# the metadata database, create or refresh the admin user. Any failure stops the stack.
+# the metadata database, create the admin user. Any failure stops the stack.
 set -euo pipefail
 : "${AIRFLOW_ADMIN_USER:?AIRFLOW_ADMIN_USER is not set}"
 : "${AIRFLOW_ADMIN_PASSWORD:?AIRFLOW_ADMIN_PASSWORD is not set}"
@@ -9,20 +9,16 @@ set -euo pipefail
 for dir in /volumes/data /volumes/models; do
   [ -d "$dir" ] && chown 1000:1000 "$dir"
 done
-chown -R 50000:0 /opt/airflow/logs
+chown 50000:0 /opt/airflow/logs
 
 as_airflow() { setpriv --reuid=50000 --regid=0 --init-groups -- "$@"; }
 
 echo "airflow-init: migrating the metadata database"
 as_airflow airflow db migrate
 
-if as_airflow airflow users list --output plain | awk '{print $2}' | grep -qx "$AIRFLOW_ADMIN_USER"; then
-  echo "airflow-init: admin user '$AIRFLOW_ADMIN_USER' exists; syncing its password with .env"
-  as_airflow airflow users reset-password --username "$AIRFLOW_ADMIN_USER" --password "$AIRFLOW_ADMIN_PASSWORD"
-else
-  echo "airflow-init: creating admin user '$AIRFLOW_ADMIN_USER'"
-  as_airflow airflow users create --role Admin --username "$AIRFLOW_ADMIN_USER" \
-    --password "$AIRFLOW_ADMIN_PASSWORD" --firstname CarPrice --lastname Admin \
-    --email admin@example.com
-fi
+# No-op when the user exists (its password then stays as it is).
+echo "airflow-init: ensuring admin user '$AIRFLOW_ADMIN_USER'"
+as_airflow airflow users create --role Admin --username "$AIRFLOW_ADMIN_USER" \
+  --password "$AIRFLOW_ADMIN_PASSWORD" --firstname CarPrice --lastname Admin \
+  --email admin@example.com
 echo "airflow-init: done"

@@ -70,13 +70,24 @@ def stage_environment(stage: str) -> dict[str, str]:
         pipeline.ENV_RUN_ID: "{{ run_id }}",
         "CARPRICE_DAG_ID": "{{ dag.dag_id }}",
         "CARPRICE_TASK_ID": stage,
-        "CARPRICE_STAGE_IMAGE": pipeline.image_name(stage),
+        # Provenance tag of registered versions: image name + local image id.
+        "CARPRICE_IMAGE": "{{ image_ref('%s') }}" % pipeline.image_name(stage),
         pipeline.ENV_DATA_DIR: DATA_DIR,
         pipeline.ENV_MODELS_DIR: MODELS_DIR,
         pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
         "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def image_ref(image: str) -> str:
+    """``name@sha256:...`` of the local image the stage runs (its name alone if unknown)."""
+    try:
+        import docker
+
+        return f"{image}@{docker.DockerClient(base_url=DOCKER_URL).images.get(image).id}"
+    except Exception:  # provenance only: never fail a task over it
+        return image
 
 
 def stage_mounts(stage: str) -> list[Mount]:
@@ -112,6 +123,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=trigger_params(),
+    user_defined_macros={"image_ref": image_ref},
     user_defined_filters={
         "safe_name": pipeline.safe_name,
         "carprice_params_json": params_json,

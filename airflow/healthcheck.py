@@ -1,0 +1,58 @@
+"""Cheap container healthchecks for the Airflow services (no `import airflow`).
+
+`airflow jobs check` loads all of Airflow (about 10 s of CPU on a busy 2-core machine, past
+the healthcheck timeout); this reads the same job heartbeat straight from Postgres.
+
+    python /opt/airflow/healthcheck.py job DagProcessorJob   # this host's job is alive
+    python /opt/airflow/healthcheck.py url http://127.0.0.1:8080/api/v2/monitor/health
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import urllib.request
+
+MAX_HEARTBEAT_AGE_S = 60
+
+
+def check_job(job_type: str) -> str | None:
+    import psycopg2
+
+    dsn = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "", 1)
+    hosts = sorted({socket.getfqdn(), socket.gethostname(), os.environ.get("HOSTNAME", "")} - {""})
+    with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM job WHERE job_type = %s AND state = 'running'"
+            " AND hostname = ANY(%s)"
+            " AND latest_heartbeat > now() - make_interval(secs => %s)",
+            (job_type, hosts, MAX_HEARTBEAT_AGE_S),
+        )
+        (alive,) = cur.fetchone()
+    return None if alive else f"no running {job_type} on {hosts} in the last {MAX_HEARTBEAT_AGE_S}s"
+
+
+def check_url(url: str) -> str | None:
+    with urllib.request.urlopen(url, timeout=8) as resp:
+        return None if resp.status == 200 else f"{url} answered {resp.status}"
+
+
+def main(argv: list[str]) -> int:
+    checks = {"job": check_job, "url": check_url}
+    if len(argv) != 2 or argv[0] not in checks:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        problem = checks[argv[0]](argv[1])
+    except Exception as exc:  # any error = unhealthy, with the reason
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    print("healthy")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
