@@ -25,7 +25,7 @@ from carprice.model import OUTPUT_COLUMNS
 from carprice.registry import read_export, version_for_alias
 from carprice.serving import score, to_model_input
 from carprice.sources.csv_source import CsvError, decode, parse
-from carprice.validation import ValidationError, describe_problems, finalize, row_problems
+from carprice.validation import ValidationError, describe_problems, row_problems
 
 DAG_ID = "car_price_predictor_pipeline"
 DEFAULT_MODEL_NAME = "car-price"
@@ -311,26 +311,27 @@ def default_car() -> dict:
 def _predict_frame(model, clean: pd.DataFrame) -> pd.DataFrame:
     """Scores contract-typed rows with the served model.
 
-    Calls the registered python model's own predict (the same code as the pyfunc,
-    signature cast by to_model_input) and skips pyfunc's per-call schema enforcement,
-    which costs more than the model itself on one row.
+    Calls the registered python model's own predict (CarPricePyfunc.predict, which casts
+    to the signature with to_model_input) and skips pyfunc's per-call schema
+    enforcement, which costs more than the model itself on one row.
     """
-    frame = to_model_input(clean)
     try:
         python_model = model.unwrap_python_model()
     except Exception:  # noqa: BLE001 - not a python-function model: plain pyfunc
         python_model = None
-    pred = (python_model.predict(None, frame) if python_model is not None
-            else model.predict(frame))
+    if python_model is not None:
+        pred = python_model.predict(None, clean)
+    else:
+        pred = model.predict(to_model_input(clean))
     return pd.DataFrame(pred, columns=list(OUTPUT_COLUMNS)).set_axis(clean.index)
 
 
-def _typed_row(car: dict) -> pd.DataFrame:
-    """One car from the form (already typed widgets) as a contract-typed row."""
+def _typed_values(car: dict) -> dict[str, Any]:
+    """One car from the form (already typed widgets) as contract-typed scalars."""
     row: dict[str, Any] = {}
     for col in schema.CATEGORICAL:
         value = car.get(col)
-        text = "" if value is None else str(value).strip()
+        text = "" if value is None or value is np.nan else str(value).strip()
         row[col] = schema.CANONICAL.get(col, {}).get(schema.fold(text), text) if text else np.nan
     for col in schema.NUMERIC:
         value = car.get(col)
@@ -345,19 +346,31 @@ def _typed_row(car: dict) -> pd.DataFrame:
             raise ValidationError(f"{col} must be a finite number, got {value!r}")
     for col in schema.BOOLEAN:
         row[col] = bool(car.get(col, False))
-    return pd.DataFrame([row])
+    return row
 
 
 def check_car(car: dict) -> pd.DataFrame:
-    """Contract checks on one car; the clean row, or ValidationError with the reason."""
+    """Contract checks on one car; the clean row, or ValidationError with the reason.
+
+    The same rules as the batch path (validation.row_problems), applied to values the
+    form already typed, so no text parsing is needed for a single prediction.
+    """
     unknown = sorted(set(car) - set(schema.FEATURES))
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}")
-    typed = _typed_row(car)
-    reasons = describe_problems(typed, row_problems(typed, require_target=False))
-    if len(reasons):
-        raise ValidationError(str(reasons.iloc[0]))
-    return finalize(typed)[list(schema.FEATURES)]
+    values = _typed_values(car)
+    typed = pd.DataFrame([values])
+    problems = row_problems(typed, require_target=False)
+    if problems.to_numpy().any():
+        raise ValidationError(str(describe_problems(typed, problems).iloc[0]))
+    # finalize(), for one row of known types: blanks filled, contract dtypes.
+    clean = {
+        col: pd.Series([schema.MISSING_CATEGORY if col in schema.CATEGORICAL
+                        and not isinstance(values[col], str) else values[col]],
+                       dtype=schema.DTYPES[col])
+        for col in schema.FEATURES
+    }
+    return pd.DataFrame(clean)
 
 
 def predict_one(model, car: dict) -> dict[str, float]:

@@ -15,7 +15,7 @@ from carprice import catalog, predictor, schema
 from carprice.serving import smoke_examples, to_model_input
 from carprice.sources import synthetic
 from carprice.sources.csv_source import CsvError, to_avito
-from carprice.validation import ValidationError
+from carprice.validation import ValidationError, prepare_features
 from tests.unit.app_model import export_small_model
 
 
@@ -179,6 +179,21 @@ def test_fast_path_matches_the_pyfunc_with_schema_enforcement(model):
     fast = [predictor.predict_one(model, row) for row in cars.to_dict("records")]
     slow = model.predict(to_model_input(cars))
     assert [round(p["price_dh"], 6) for p in fast] == [round(v, 6) for v in slow["price_dh"]]
+
+
+@pytest.mark.parametrize("car", [
+    predictor.default_car(),
+    {**predictor.default_car(), "condition": "très bon", "city": None, "mileage_km": None,
+     "brand": "Lada", "model": "", "first_owner": False},
+    *smoke_examples().to_dict("records"),
+])
+def test_single_car_path_equals_the_batch_contract_path(car):
+    """check_car (typed form values) == validation.prepare_features (raw text rows)."""
+    fast = predictor.check_car(car)
+    raw = pd.DataFrame([{k: ("" if v is None else str(v)) for k, v in car.items()}])
+    slow, errors = prepare_features(raw)
+    assert errors.empty
+    pd.testing.assert_frame_equal(fast, slow.reset_index(drop=True))
 
 
 @pytest.mark.parametrize(("change", "message"), [
