@@ -47,11 +47,20 @@ class Stack:
 
     # --- HTTP -------------------------------------------------------------------------
     @staticmethod
-    def request(method: str, url: str, body: dict | None = None, headers: dict | None = None,
-                timeout: float = 30) -> tuple[int, str]:
+    def request(
+        method: str,
+        url: str,
+        body: dict | None = None,
+        headers: dict | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, str]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method, headers={
-            "Content-Type": "application/json", **(headers or {})})
+        req = urllib.request.Request(
+            url,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, resp.read().decode()
@@ -60,13 +69,17 @@ class Stack:
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         if self._token is None:
-            status, text = self.request("POST", f"{self.airflow}/auth/token",
-                                        {"username": self.user, "password": self.password})
+            status, text = self.request(
+                "POST",
+                f"{self.airflow}/auth/token",
+                {"username": self.user, "password": self.password},
+            )
             if status not in (200, 201):
                 raise RuntimeError(f"POST /auth/token -> {status}: {text[:300]}")
             self._token = json.loads(text)["access_token"]
-        status, text = self.request(method, f"{self.airflow}{path}", body,
-                                    {"Authorization": f"Bearer {self._token}"})
+        status, text = self.request(
+            method, f"{self.airflow}{path}", body, {"Authorization": f"Bearer {self._token}"}
+        )
         if status >= 300:
             raise RuntimeError(f"{method} {path} -> {status}: {text[:500]}")
         return json.loads(text) if text.strip().startswith(("{", "[")) else {"text": text}
@@ -81,15 +94,16 @@ class Stack:
                 return
             except RuntimeError as exc:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"DAG {DAG_ID} not registered after {timeout}s: {exc}")
+                    raise TimeoutError(f"DAG {DAG_ID} not registered after {timeout}s") from exc
             time.sleep(3)
 
     def unpause(self) -> None:
         self.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
 
     def trigger(self, conf: dict | None = None) -> str:
-        run = self.api("POST", f"/api/v2/dags/{DAG_ID}/dagRuns",
-                       {"logical_date": None, "conf": conf or {}})
+        run = self.api(
+            "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf or {}}
+        )
         return run["dag_run_id"]
 
     def run_state(self, run_id: str) -> str:
@@ -103,12 +117,16 @@ class Stack:
 
     def task_log(self, run_id: str, task_id: str, try_number: int = 1) -> str:
         quoted = urllib.parse.quote(run_id, safe="")
-        out = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances/"
-                       f"{task_id}/logs/{try_number}?full_content=true")
+        out = self.api(
+            "GET",
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances/"
+            f"{task_id}/logs/{try_number}?full_content=true",
+        )
         content = out.get("content", out.get("text", ""))
         if isinstance(content, list):  # structured log lines
-            return "\n".join(c.get("event", str(c)) if isinstance(c, dict) else str(c)
-                             for c in content)
+            return "\n".join(
+                c.get("event", str(c)) if isinstance(c, dict) else str(c) for c in content
+            )
         return str(content)
 
     def failed_task_logs(self, run_id: str) -> str:
@@ -116,13 +134,13 @@ class Stack:
         for task_id, state in self.task_states(run_id).items():
             if state in {"failed", "up_for_retry"}:
                 try:
-                    parts.append(f"--- log of {task_id} ({state}) ---\n{self.task_log(run_id, task_id)}")
+                    log = self.task_log(run_id, task_id)
+                    parts.append(f"--- log of {task_id} ({state}) ---\n{log}")
                 except RuntimeError as exc:
                     parts.append(f"--- log of {task_id}: unavailable ({exc})")
         return "\n".join(parts)
 
-    def wait_run(self, run_id: str, timeout: float = 600, poll: float = 3,
-                 progress=print) -> str:
+    def wait_run(self, run_id: str, timeout: float = 600, poll: float = 3, progress=print) -> str:
         """Wait until the run finishes; returns its state ('success' or 'failed')."""
         deadline = time.monotonic() + timeout
         last = None
@@ -143,7 +161,8 @@ class Stack:
     def alias_version(self, alias: str = "production", model: str = "car-price") -> str | None:
         query = urllib.parse.urlencode({"name": model, "alias": alias})
         status, text = self.request(
-            "GET", f"{self.mlflow}/api/2.0/mlflow/registered-models/alias?{query}")
+            "GET", f"{self.mlflow}/api/2.0/mlflow/registered-models/alias?{query}"
+        )
         if status == 200:
             return json.loads(text)["model_version"]["version"]
         return None

@@ -71,7 +71,7 @@ def stage_environment(stage: str) -> dict[str, str]:
         "CARPRICE_DAG_ID": "{{ dag.dag_id }}",
         "CARPRICE_TASK_ID": stage,
         # Provenance tag of registered versions: image name + local image id.
-        "CARPRICE_IMAGE": "{{ image_ref('%s') }}" % pipeline.image_name(stage),
+        "CARPRICE_IMAGE": f"{{{{ image_ref('{pipeline.image_name(stage)}') }}}}",
         pipeline.ENV_DATA_DIR: DATA_DIR,
         pipeline.ENV_MODELS_DIR: MODELS_DIR,
         pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
@@ -152,7 +152,11 @@ with DAG(
                 f"{PROJECT}-{stage.replace('_', '-')}-"
                 "{{ run_id | safe_name(60) }}-{{ ti.try_number }}"
             ),
-            labels={"io.carprice.project": PROJECT, "io.carprice.stage": stage, "io.carprice.dag": DAG_ID},
+            labels={
+                "io.carprice.project": PROJECT,
+                "io.carprice.stage": stage,
+                "io.carprice.dag": DAG_ID,
+            },
             environment=stage_environment(stage),
             skip_on_exit_code=pipeline.SKIP_EXIT_CODE,
             do_xcom_push=True,

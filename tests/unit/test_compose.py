@@ -1,0 +1,211 @@
+"""docker-compose-full.yml, the image Dockerfiles and .env.example agree with DESIGN.md and
+with carprice.pipeline. Rendered by `docker compose config` when Docker is present, else
+parsed as YAML (anchors and merge keys resolved by PyYAML)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from carprice import pipeline
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose-full.yml"
+ENV_EXAMPLE = REPO / ".env.example"
+ONE_SHOT = {"airflow-init"}
+SOCKET = "/var/run/docker.sock"
+
+
+def example_env(tmp_path: Path) -> Path:
+    """.env.example with every empty setting filled, as docker-start-full.sh would."""
+    lines = []
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.startswith("#") and not value:
+            line = f"{key}={'0' if key == 'DOCKER_GID' else 'test-' + key.lower()}"
+        lines.append(line)
+    path = tmp_path / "test.env"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def docker_compose_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> dict:
+    env = example_env(tmp_path_factory.mktemp("env"))
+    if docker_compose_available():
+        out = subprocess.run(
+            [
+                "docker",
+                "compose",
+                "-f",
+                str(COMPOSE),
+                "--env-file",
+                str(env),
+                "-p",
+                "carprice",
+                "--profile",
+                "*",
+                "config",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout)
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(config) -> dict:
+    return config["services"]
+
+
+def volume_sources(service: dict) -> list[str]:
+    out = []
+    for vol in service.get("volumes", []):
+        out.append(vol["source"] if isinstance(vol, dict) else vol.split(":", 1)[0])
+    return out
+
+
+def target(volume) -> str:
+    return volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
+
+
+def test_all_services_present(services):
+    expected = {
+        "postgres",
+        "redis",
+        "mlflow",
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+        "streamlit",
+        "flower",
+    }
+    assert expected <= set(services)
+    assert services["flower"].get("profiles") == ["flower"]
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    for name, svc in services.items():
+        if name in ONE_SHOT:
+            continue
+        test = (svc.get("healthcheck") or {}).get("test")
+        assert test, f"{name} has no healthcheck"
+        assert not (svc["healthcheck"].get("disable")), name
+
+
+def test_postgres_and_redis_publish_no_port(services):
+    for name in ("postgres", "redis"):
+        assert not services[name].get("ports"), name
+
+
+def test_published_ports_bind_to_configured_address(config, services):
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            if isinstance(port, dict):  # rendered
+                assert port.get("host_ip") == "127.0.0.1", (name, port)
+            else:
+                assert port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), (name, port)
+
+
+def test_only_the_worker_mounts_the_docker_socket(services):
+    with_socket = {name for name, svc in services.items() if SOCKET in volume_sources(svc)}
+    assert with_socket == {"airflow-worker"}
+    assert services["airflow-worker"].get("group_add"), "worker needs the socket's group"
+
+
+def test_dependencies_wait_on_conditions(services):
+    for name, svc in services.items():
+        deps = svc.get("depends_on") or {}
+        assert isinstance(deps, dict), f"{name}: depends_on without conditions"
+        for dep, spec in deps.items():
+            assert spec.get("condition"), (name, dep)
+    assert (
+        services["airflow-scheduler"]["depends_on"]["airflow-init"]["condition"]
+        == "service_completed_successfully"
+    )
+    assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_fixed_network_and_run_data_volume_names(config):
+    def names(suffix):  # rendered, or raw YAML
+        return {f"carprice-{suffix}", "${COMPOSE_PROJECT_NAME:-carprice}-" + suffix}
+
+    assert config["networks"]["default"]["name"] in names("net")
+    assert config["volumes"]["data"]["name"] in names("data")
+    assert config["volumes"]["models"]["name"] in names("models")
+
+
+def test_streamlit_reads_the_model_export_read_only(services):
+    st = services["streamlit"]
+    (models,) = [v for v in st["volumes"] if target(v) == "/app/models"]
+    read_only = models.get("read_only") if isinstance(models, dict) else models.endswith(":ro")
+    assert read_only
+    assert st["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+
+
+def test_postgres_init_script_creates_both_databases(services):
+    mounts = services["postgres"]["volumes"]
+    targets = [target(v) for v in mounts]
+    assert any(t.startswith("/docker-entrypoint-initdb.d/") and t.endswith(".sh") for t in targets)
+    script = (REPO / "scripts" / "postgres-init.sh").read_text()
+    assert "create_db airflow" in script and "create_db mlflow" in script
+
+
+def test_no_secret_in_the_compose_file():
+    text = COMPOSE.read_text()
+    secret_key = r"^\s+[A-Z_]*(PASSWORD|SECRET|FERNET_KEY)[A-Z_]*:\s*(\S+)"
+    for match in re.finditer(secret_key, text, re.M):
+        assert match.group(2).startswith("${"), match.group(0)
+    for match in re.finditer(r"://[^:@/\s]+:([^@\s]+)@", text):
+        assert match.group(1).startswith("${"), match.group(0)
+
+
+def test_every_compose_variable_is_documented_in_env_example():
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", COMPOSE.read_text()))
+    documented = {
+        line.split("=", 1)[0]
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    set_by_start_script = {"CARPRICE_GIT_COMMIT"}
+    assert used - documented - set_by_start_script == set()
+
+
+def test_stage_dockerfiles_match_the_pipeline():
+    dirs = {p.parent.name for p in (REPO / "stages").glob("*/Dockerfile")} - {"base"}
+    assert dirs == set(pipeline.STAGES)
+    for stage in pipeline.STAGES:
+        text = (REPO / "stages" / stage / "Dockerfile").read_text()
+        assert "FROM carprice-base:${EXTRA}" in text, stage
+        assert f'ENTRYPOINT ["python", "-m", "carprice.stages.{stage}"]' in text, stage
+    assert set(pipeline.STAGE_EXTRAS) == set(pipeline.STAGES)
+
+
+def test_images_install_dependencies_before_the_code():
+    """Dependency layers stay cached after a code-only change."""
+    for path in ("stages/base/Dockerfile", "airflow/Dockerfile", "mlflow/Dockerfile"):
+        lines = (REPO / path).read_text().splitlines()
+        install = next(i for i, line in enumerate(lines) if "pip install -r" in line)
+        code = [i for i, line in enumerate(lines) if line.startswith("COPY src")]
+        assert all(i > install for i in code), path
+    base = (REPO / "stages/base/Dockerfile").read_text()
+    assert "PYTHONUNBUFFERED=1" in base and "USER 1000:1000" in base
