@@ -280,12 +280,13 @@ def model_tab(res: predictor.Resolution) -> None:
     preds = tables.get("test_predictions.csv")
     if preds is not None and {"price_dh", "predicted_dh"} <= set(preds.columns):
         left.markdown(f"**Predicted vs actual** (test set, {len(preds)} cars)")
+        lo = float(min(preds["price_dh"].min(), preds["predicted_dh"].min()))
         hi = float(max(preds["price_dh"].max(), preds["predicted_dh"].max()))
         points = alt.Chart(preds).mark_circle(size=14, opacity=0.5).encode(
             x=alt.X("price_dh:Q", title="actual price (DH)", scale=alt.Scale(type="log")),
             y=alt.Y("predicted_dh:Q", title="predicted price (DH)", scale=alt.Scale(type="log")),
             tooltip=["brand", "model", "year", "price_dh", "predicted_dh"])
-        ideal = alt.Chart(pd.DataFrame({"x": [1000.0, hi], "y": [1000.0, hi]})).mark_line(
+        ideal = alt.Chart(pd.DataFrame({"x": [lo, hi], "y": [lo, hi]})).mark_line(
             color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
         left.altair_chart(points + ideal)
     brands = tables.get("error_by_brand.csv")
@@ -303,7 +304,7 @@ def model_tab(res: predictor.Resolution) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="CarPrice", page_icon="🚗", layout="wide")
-    st.title("🚗 CarPrice: used-car price estimate")
+    st.title("CarPrice: used-car price estimate")
     res, model = serving_model()
     sidebar(res)
     if model is None:

@@ -1,0 +1,93 @@
+"""Drive the Streamlit app in a real headless Chromium: Debian's `chromium` package
+through Python Playwright (never `playwright install`: no browser downloads here).
+
+    predict_in_browser("http://127.0.0.1:8501", Path("tests/artifacts/app.png"))
+
+Used by tests/e2e/test_app_browser.py (local app process) and by the full-stack e2e.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+PREDICT_BUTTON = "Predict price"
+METRIC_VALUE = "[data-testid='stMetricValue']"
+
+
+class BrowserUnavailable(RuntimeError):
+    """No chromium binary or no playwright package on this machine."""
+
+
+def chromium_path() -> str:
+    """$CHROMIUM_PATH, else /usr/bin/chromium, else chromium on PATH."""
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium",
+                      shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise BrowserUnavailable("chromium not found: apt-get install -y chromium")
+
+
+def browser_available() -> str | None:
+    """None when a browser test can run, else the reason it cannot."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright==1.65.2)"
+    try:
+        chromium_path()
+    except BrowserUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def predict_in_browser(base_url: str, screenshot_path: Path, timeout_s: float = 180) -> str:
+    """Open the app, press "Predict price" with the form's defaults, return the price text.
+
+    Waits up to ``timeout_s`` for the form (the first visit loads the model). Saves a
+    full-page screenshot to ``screenshot_path`` whatever happens, so a failure shows
+    what the page looked like. Raises AssertionError with the page's text when the app
+    shows no form (no model yet) or no price.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    screenshot_path = Path(screenshot_path)
+    screenshot_path.parent.mkdir(parents=True, exist_ok=True)
+    timeout_ms = timeout_s * 1000
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(timeout_ms)
+            try:
+                page.goto(base_url, wait_until="domcontentloaded")
+                button = page.get_by_role("button", name=PREDICT_BUTTON)
+                try:
+                    button.wait_for(state="visible")
+                except PlaywrightError as exc:
+                    body = page.locator("body").inner_text(timeout=5000)
+                    raise AssertionError(f"no '{PREDICT_BUTTON}' button on {base_url} after "
+                                         f"{timeout_s:.0f} s; page says: {body[:800]}") from exc
+                button.click()
+                value = page.locator(METRIC_VALUE).first
+                try:
+                    value.wait_for(state="visible")
+                except PlaywrightError as exc:
+                    body = page.locator("body").inner_text(timeout=5000)
+                    raise AssertionError(f"no price shown after '{PREDICT_BUTTON}'; "
+                                         f"page says: {body[:800]}") from exc
+                page.wait_for_timeout(500)  # let the interval metrics finish rendering
+                return value.inner_text().strip()
+            finally:
+                with contextlib.suppress(PlaywrightError):  # a crashed page: keep the error
+                    page.screenshot(path=str(screenshot_path), full_page=True)
+        finally:
+            browser.close()
