@@ -38,7 +38,7 @@ MAX_UPLOAD_ROWS = 1_000_000
 # (MLflow's defaults are 7 retries with backoff and a 120 s timeout).
 CLIENT_ENV_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 HOW_TO_GET_A_MODEL = (

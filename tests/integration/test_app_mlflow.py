@@ -33,6 +33,8 @@ def app_env(promoted_model, monkeypatch):
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(promoted_model["models_dir"]))
     monkeypatch.setenv(predictor.ENV_ALIAS_TTL, str(TTL))
     monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
+    for key in predictor.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
+        monkeypatch.delenv(key, raising=False)
     yield monkeypatch
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -43,6 +43,8 @@ def app(workdir, monkeypatch):
     st.cache_resource.clear()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{closed_port()}")
     monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
+    for key in predictor.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
+        monkeypatch.delenv(key, raising=False)
 
     def make(models_dir) -> AppTest:
         monkeypatch.setenv("CARPRICE_MODELS_DIR", str(models_dir))

@@ -119,7 +119,8 @@ def test_load_model_refuses_an_empty_resolution():
 
 
 def test_client_defaults_are_short_but_never_override(monkeypatch):
-    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    for key in predictor.CLIENT_ENV_DEFAULTS:  # restored after the test
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "11")
     predictor.apply_client_defaults()
     import os
