@@ -5,6 +5,7 @@ the healthcheck timeout); this reads the same job heartbeat straight from Postgr
 
     python /opt/airflow/healthcheck.py job DagProcessorJob   # this host's job is alive
     python /opt/airflow/healthcheck.py url http://127.0.0.1:8080/api/v2/monitor/health
+    python /opt/airflow/healthcheck.py user admin   # the FAB user exists (airflow-init)
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ import urllib.request
 MAX_HEARTBEAT_AGE_S = 60
 
 
-def check_job(job_type: str) -> str | None:
+def _connect():
     import psycopg2
 
     dsn = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "", 1)
+    return psycopg2.connect(dsn, connect_timeout=5)
+
+
+def check_job(job_type: str) -> str | None:
     hosts = sorted({socket.getfqdn(), socket.gethostname(), os.environ.get("HOSTNAME", "")} - {""})
-    with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cur:
+    with _connect() as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT count(*) FROM job WHERE job_type = %s AND state = 'running'"
             " AND hostname = ANY(%s)"
@@ -33,13 +38,23 @@ def check_job(job_type: str) -> str | None:
     return None if alive else f"no running {job_type} on {hosts} in the last {MAX_HEARTBEAT_AGE_S}s"
 
 
+def check_user(username: str) -> str | None:
+    with _connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('ab_user') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return "no user table yet"
+        cur.execute("SELECT count(*) FROM ab_user WHERE username = %s", (username,))
+        (found,) = cur.fetchone()
+    return None if found else f"no user {username!r}"
+
+
 def check_url(url: str) -> str | None:
     with urllib.request.urlopen(url, timeout=8) as resp:
         return None if resp.status == 200 else f"{url} answered {resp.status}"
 
 
 def main(argv: list[str]) -> int:
-    checks = {"job": check_job, "url": check_url}
+    checks = {"job": check_job, "url": check_url, "user": check_user}
     if len(argv) != 2 or argv[0] not in checks:
         print(__doc__, file=sys.stderr)
         return 2
