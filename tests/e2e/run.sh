@@ -41,5 +41,5 @@ trap cleanup EXIT
 
 cd "$REPO"
 started=$SECONDS
-CARPRICE_E2E=1 "$PY" -m pytest -p no:cacheprovider -m e2e -s tests/e2e "$@"
+CARPRICE_E2E=1 "$PY" -m pytest -p no:cacheprovider -m e2e -s tests/e2e/test_stack.py "$@"
 log "e2e took $((SECONDS - started)) s"
