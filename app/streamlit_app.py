@@ -26,6 +26,7 @@ from carprice.validation import ValidationError  # noqa: E402
 
 TTL = predictor.alias_ttl()
 SOURCE_LABEL = {"registry": "MLflow registry", "export": "exported copy (MLflow unreachable)"}
+TABS = ("Price a car", "Price a CSV", "Model")
 METRIC_LABELS = {"rmse_log": "RMSE (log)", "mape": "MAPE", "r2": "R²", "coverage": "80% coverage"}
 
 
@@ -312,12 +313,13 @@ def main() -> None:
         return
     banner(res)
     choices = predictor.form_choices(predictor.model_categories(model))
-    single, batch, page = st.tabs(["Price a car", "Price a CSV", "Model"])
-    with single:
+    # Lazy tabs: only the open tab runs, so a prediction does not re-send the charts.
+    single, batch, page = st.tabs(list(TABS), key="tab", on_change="rerun")
+    if single.open:
         single_tab(model, choices)
-    with batch:
+    if batch.open:
         batch_tab(model, res)
-    with page:
+    if page.open:
         model_tab(res)
 
 

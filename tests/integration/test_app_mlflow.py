@@ -65,6 +65,9 @@ def test_serves_the_production_version_with_its_provenance(app_env, promoted_mod
     assert "gate decision: **passed**" in side and "it-first" in side  # pipeline run id
     assert not at.warning  # no fallback banner
     assert predict(at).endswith("DH")
+    at.session_state["tab"] = "Model"  # lazy tabs: only the open one runs
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
     history = at.dataframe[0].value
     row = history[history["version"] == int(promoted_model["version"])].iloc[0]
     assert "production" in row["aliases"] and row["gate"] == "passed"
@@ -126,4 +129,6 @@ def test_dead_server_falls_back_to_the_exported_copy(app_env, promoted_model):
     assert f"serving the exported copy of car-price v{promoted_model['version']}" in banner
     assert "cannot be reached" in banner
     assert predict(at) == price  # the export is the same model as production
+    at.session_state["tab"] = "Model"
+    at.run()
     assert "need MLflow" in texts(at.info)
