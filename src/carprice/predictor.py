@@ -231,11 +231,16 @@ def load_model(resolution: Resolution):
 
     if resolution.model_uri is None:
         raise ValueError("nothing to load: " + (resolution.problem or "no model"))
-    if resolution.source == "registry" and resolution.tracking_uri:
-        import mlflow
+    if resolution.source == "registry":
+        # Download through an explicit client: no mlflow.set_*_uri, which would also
+        # rewrite MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI for the whole process.
+        from mlflow.artifacts import download_artifacts
 
-        mlflow.set_tracking_uri(resolution.tracking_uri)
-        mlflow.set_registry_uri(resolution.tracking_uri)
+        local = download_artifacts(artifact_uri=resolution.model_uri,
+                                   dst_path=tempfile.mkdtemp(prefix="carprice-model-"),
+                                   tracking_uri=resolution.tracking_uri,
+                                   registry_uri=resolution.tracking_uri)
+        return mlflow.pyfunc.load_model(local)
     return mlflow.pyfunc.load_model(resolution.model_uri)
 
 

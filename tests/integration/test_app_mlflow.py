@@ -6,6 +6,7 @@ promoted version), so the `car-price` registry the pipeline tests check is never
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -58,13 +59,18 @@ def predict(at: AppTest) -> str:
     return at.metric[0].value
 
 
-def test_serves_the_production_version_with_its_provenance(app_env, promoted_model):
+def test_serves_the_production_version_with_its_provenance(app_env, promoted_model,
+                                                          mlflow_server):
     at = run_app()
     side = texts(at.sidebar.markdown)
     assert f"car-price v{promoted_model['version']}" in side and "MLflow registry" in side
     assert "gate decision: **passed**" in side and "it-first" in side  # pipeline run id
     assert not at.warning  # no fallback banner
     assert predict(at).endswith("DH")
+    # Loading by version must not rewrite the process's MLflow settings (stage
+    # processes started later in this session inherit the environment).
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+    assert os.environ["MLFLOW_TRACKING_URI"] == mlflow_server
     at.session_state["tab"] = "Model"  # lazy tabs: only the open one runs
     at.run()
     assert not at.exception and not at.error, texts(at.error)

@@ -113,6 +113,16 @@ def test_broken_export_meta_is_reported(tmp_path):
     assert res.source == "none" and "unreadable" in res.problem
 
 
+def test_loading_the_export_leaves_the_process_mlflow_settings_alone(exported, monkeypatch):
+    models_dir, _ = exported
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    res = predictor.export_resolution("car-price", models_dir, "MLflow down")
+    assert predictor.predict_one(predictor.load_model(res), predictor.default_car())
+    import os
+
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+
+
 def test_load_model_refuses_an_empty_resolution():
     with pytest.raises(ValueError, match="nothing to load"):
         predictor.load_model(predictor.Resolution("none", "car-price", problem="no model"))
