@@ -13,8 +13,12 @@ chown 50000:0 /opt/airflow/logs
 
 as_airflow() { setpriv --reuid=50000 --regid=0 --init-groups -- "$@"; }
 
-echo "airflow-init: migrating the metadata database"
-as_airflow airflow db migrate
+if python /opt/airflow/healthcheck.py db /opt/airflow/db-heads.json >/dev/null 2>&1; then
+  echo "airflow-init: metadata database already at this image's schema"
+else
+  echo "airflow-init: migrating the metadata database"
+  as_airflow airflow db migrate
+fi
 
 # Only when missing (the check costs 0.1 s, the CLI 10+ s); an existing password stays.
 if python /opt/airflow/healthcheck.py user "$AIRFLOW_ADMIN_USER" >/dev/null 2>&1; then
