@@ -209,3 +209,33 @@ def test_images_install_dependencies_before_the_code():
         assert all(i > install for i in code), path
     base = (REPO / "stages/base/Dockerfile").read_text()
     assert "PYTHONUNBUFFERED=1" in base and "USER 1000:1000" in base
+
+
+SCRIPTS = [
+    "docker-start-full.sh",
+    "docker-stop-full.sh",
+    "docker-reset-full.sh",
+    "scripts/stack-common.sh",
+    "scripts/postgres-init.sh",
+    "airflow/init.sh",
+    "mlflow/start.sh",
+    "tests/e2e/run.sh",
+    "tests/unit/run_airflow_tests.sh",
+]
+
+
+@pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck not installed")
+def test_stack_scripts_are_shellcheck_clean():
+    proc = subprocess.run(
+        ["shellcheck", "-x", *SCRIPTS], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_stack_scripts_are_strict_and_executable():
+    for name in SCRIPTS:
+        path = REPO / name
+        text = path.read_text()
+        if name != "scripts/stack-common.sh":  # sourced, inherits the caller's options
+            assert "set -euo pipefail" in text or "set -eu" in text, name
+            assert path.stat().st_mode & 0o111, f"{name} is not executable"
