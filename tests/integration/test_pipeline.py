@@ -1,0 +1,125 @@
+"""The whole pipeline against a real MLflow server: registry, aliases, tags, the gate,
+the unchanged-data skip, bad input, the Avito format and rollback."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow import MlflowClient
+
+from carprice.pipeline import PRODUCTION_ALIAS, SKIP_EXIT_CODE, STAGES, STAGING_ALIAS
+from carprice.registry import read_export
+from carprice.sources.csv_source import to_avito
+from carprice.sources.synthetic import generate
+from tests.integration.conftest import SMALL
+
+pytestmark = pytest.mark.integration
+NAME = "car-price"
+
+
+def production(client) -> str:
+    return str(client.get_model_version_by_alias(NAME, PRODUCTION_ALIAS).version)
+
+
+def test_first_run_registers_and_promotes(promoted_model):
+    client = MlflowClient()
+    v = promoted_model["version"]
+    assert production(client) == v
+    assert str(client.get_model_version_by_alias(NAME, STAGING_ALIAS).version) == v
+    tags = client.get_model_version(NAME, v).tags
+    assert tags["gate_decision"] == "passed" and tags["smoke_check"] == "passed"
+    assert tags["pipeline_run_id"] == "it-first" and len(tags["data_hash"]) == 16
+    assert {"git_commit", "trained_at", "test_rmse_log", "production_since"} <= set(tags)
+    assert [s["status"] for s, _ in promoted_model["results"].values()] == ["ok"] * len(STAGES)
+    # the exported copy for serving without MLflow
+    folder, meta = read_export(promoted_model["models_dir"])
+    assert meta["version"] == v and (folder / "MLmodel").is_file()
+
+
+def test_one_parent_run_with_a_nested_run_per_stage(promoted_model):
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("car-price")
+    runs = client.search_runs([exp.experiment_id],
+                              "tags.`carprice.pipeline_run_id` = 'it-first'")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1
+    assert parents[0].data.tags["carprice.outcome"] == "promoted"
+    assert parents[0].info.status == "FINISHED"
+    assert {r.data.tags["carprice.stage"] for r in children} == set(STAGES)
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+
+
+def test_unchanged_data_is_skipped_unless_forced(promoted_model):
+    ws = promoted_model["workspace"]
+    code, summary, _ = ws.stage("ingest", "it-again", *SMALL)
+    assert code == SKIP_EXIT_CODE and summary["status"] == "skipped"
+    assert "unchanged since pipeline run it-first" in summary["reason"]
+    code, summary, _ = ws.stage("validate", "it-again", *SMALL)
+    assert code == SKIP_EXIT_CODE
+    code, summary, _ = ws.stage("report", "it-again", *SMALL)
+    assert code == 0 and summary["outcome"] == "unchanged"
+
+
+def test_gate_refuses_a_worse_model_and_rollback(promoted_model):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    before = production(client)
+    results = ws.pipeline("it-worse", *SMALL, "run.force=true", "model.max_iter=3")
+    summary = results["promote_staging"][0]
+    assert summary["status"] == "skipped" and "gate refused" in summary["reason"]
+    assert results["promote_production"][0]["status"] == "skipped"
+    refused = results["train"][0]["model_version"]
+    assert client.get_model_version(NAME, refused).tags["gate_decision"] == "refused"
+    assert results["report"][0]["outcome"] == "refused"
+    assert production(client) == before
+    # the DAG's view: the stage process itself exits with the skip code
+    code, summary, _ = ws.stage("promote_staging", "it-worse", *SMALL)
+    assert code == SKIP_EXIT_CODE and summary["status"] == "skipped"
+
+    # an equally good retrain passes "not worse", becomes production, remembers the old one
+    results = ws.pipeline("it-retrain", *SMALL, "run.force=true")
+    assert results["report"][0]["outcome"] == "promoted"
+    new = results["promote_production"][0]["model_version"]
+    assert production(client) == new
+    assert client.get_model_version(NAME, new).tags["previous_production"] == before
+    evaluation = results["evaluate"][0]
+    assert evaluation["production_version"] == before
+
+    from carprice.cli import main as cli
+
+    assert cli(["rollback"]) == 0
+    assert production(client) == before
+    assert client.get_model_version(NAME, new).tags["rolled_back_to"] == before
+
+
+@pytest.mark.parametrize("content, stage, message", [
+    (b"", "ingest", "is empty"),
+    ("Marque;Prix\nDacia;1\n".encode("utf-16"), "ingest", "NUL bytes"),
+    (b"brand,model,price_dh\nDacia,Logan,100000\n", "validate", "missing columns: city"),
+])
+def test_bad_input_fails_with_one_line_and_promotes_nothing(promoted_model, tmp_path, content,
+                                                            stage, message):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    before_prod = production(client)
+    before_versions = len(client.search_model_versions(f"name='{NAME}'"))
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    run_id, sets = f"it-bad-{stage}-{len(content)}", ("data.source=csv", f"data.csv_uri={bad}")
+    results = ws.pipeline(run_id, *sets)
+    summary, stderr = results[stage]
+    assert summary["status"] == "failed" and message in summary["reason"]
+    assert f"error: {stage} failed: " in stderr and "Traceback" not in stderr
+    assert results["report"][0]["status"] == "failed"
+    code, summary, stderr = ws.stage(stage, run_id, *sets)
+    assert code == 1 and message in summary["reason"] and "Traceback" not in stderr
+    assert production(client) == before_prod
+    assert len(client.search_model_versions(f"name='{NAME}'")) == before_versions
+
+
+def test_avito_export_goes_through_the_pipeline(promoted_model, tmp_path):
+    ws = promoted_model["workspace"]
+    path = tmp_path / "avito.csv"
+    to_avito(generate(3000, seed=99)).to_csv(path, index=False, encoding="latin1", sep=";")
+    results = ws.pipeline("it-avito", "data.source=csv", f"data.csv_uri={path}")
+    assert results["validate"][0]["rows_out"] == 3000
+    assert results["report"][0]["outcome"] in {"promoted", "refused"}, results["report"]
+    assert results["evaluate"][0]["rmse_log"] < 0.3
