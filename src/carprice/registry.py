@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlflow
-from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+import mlflow
 from carprice.pipeline import PRODUCTION_ALIAS
+from mlflow import MlflowClient
 
 EXPORT_DIRNAME = "production"
 EXPORT_META = "meta.json"
@@ -62,12 +62,9 @@ def gate(candidate: dict, limits: GateLimits, production: dict | None = None,
     computed on the same rows.
     """
     checks = [
-        (candidate["rmse_log"] <= limits.max_rmse_log,
-         f"rmse_log {candidate['rmse_log']:.4f} {'<=' if candidate['rmse_log'] <= limits.max_rmse_log else '>'} {limits.max_rmse_log}"),
-        (candidate["r2"] >= limits.min_r2,
-         f"r2 {candidate['r2']:.4f} {'>=' if candidate['r2'] >= limits.min_r2 else '<'} {limits.min_r2}"),
-        (candidate["mape"] <= limits.max_mape,
-         f"mape {candidate['mape']:.4f} {'<=' if candidate['mape'] <= limits.max_mape else '>'} {limits.max_mape}"),
+        _floor("rmse_log", candidate["rmse_log"], "<=", limits.max_rmse_log),
+        _floor("r2", candidate["r2"], ">=", limits.min_r2),
+        _floor("mape", candidate["mape"], "<=", limits.max_mape),
     ]
     if production is None:
         checks.append((True, "no production model yet"))
@@ -79,6 +76,12 @@ def gate(candidate: dict, limits: GateLimits, production: dict | None = None,
                            f" x (1 + {limits.tolerance}) on the same holdout"))
     return Decision(passed=all(ok for ok, _ in checks),
                     reasons=[("ok: " if ok else "FAIL: ") + text for ok, text in checks])
+
+
+def _floor(name: str, value: float, op: str, limit: float) -> tuple[bool, str]:
+    ok = value <= limit if op == "<=" else value >= limit
+    shown = op if ok else {"<=": ">", ">=": "<"}[op]
+    return ok, f"{name} {value:.4f} {shown} {limit}"
 
 
 def version_for_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

@@ -236,7 +236,8 @@ def summary_markdown(report: dict) -> str:
     lines += ["", "## Missing share", ""]
     lines += [f"- {k}: {v:.1%}" for k, v in report["missing_share"].items() if v]
     lines += ["", "## Unseen categories (kept; the model treats them as new)", ""]
-    lines += [f"- {k}: {v['share']:.1%} {v['top']}" for k, v in report["unknown_categories"].items()]
+    lines += [f"- {k}: {v['share']:.1%} {v['top']}"
+              for k, v in report["unknown_categories"].items()]
     t = report["target"]
     lines += ["", f"## Target {schema.TARGET}", "", f"- min {t['min']}, median {t['median']}, "
               f"max {t['max']}, std(log) {t['log_std']}"]

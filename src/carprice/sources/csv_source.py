@@ -64,7 +64,8 @@ def decode(raw: bytes, name: str = "CSV") -> str:
     if not raw.strip():
         raise CsvError(f"{name} is empty")
     if b"\x00" in raw[:4096]:
-        raise CsvError(f"{name} is not a text CSV in UTF-8 or latin1 (NUL bytes: UTF-16 or binary?)")
+        raise CsvError(f"{name} is not a text CSV in UTF-8 or latin1 "
+                       "(NUL bytes: UTF-16 or binary?)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -80,7 +81,8 @@ def parse(text: str, name: str = "CSV") -> pd.DataFrame:
                             skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise CsvError(f"{name} is not a valid CSV: {str(exc).splitlines()[0]}") from exc
-    renamed = {c: _HEADER_MAP[schema.fold(c)] for c in frame.columns if schema.fold(c) in _HEADER_MAP}
+    renamed = {c: _HEADER_MAP[schema.fold(c)] for c in frame.columns
+               if schema.fold(c) in _HEADER_MAP}
     if not renamed:
         raise CsvError(f"{name} has none of the expected columns "
                        f"(e.g. {', '.join(schema.COLUMNS[:4])} or Avito's Marque, Prix)")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import sys
 
-from mlflow import MlflowClient
-
 from carprice.pipeline import PRODUCTION_ALIAS
 from carprice.registry import export_version, move_alias
 from carprice.stages.runner import StageContext, main
+from mlflow import MlflowClient
 
 
 def run(ctx: StageContext) -> dict:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import sys
 
-from mlflow import MlflowClient
-
 from carprice import pipeline
 from carprice.stages.runner import (
     STATUS_FAILED,
@@ -15,6 +13,7 @@ from carprice.stages.runner import (
     StageFailed,
     main,
 )
+from mlflow import MlflowClient
 
 
 def outcome(summaries: dict[str, dict | None]) -> tuple[str, str]:
@@ -33,8 +32,8 @@ def outcome(summaries: dict[str, dict | None]) -> tuple[str, str]:
 
 
 def markdown(run_id: str, result: str, why: str, summaries: dict[str, dict | None]) -> str:
-    lines = [f"# Pipeline run {run_id}: {result.upper()}", "", why, "", "| stage | status | seconds |",
-             "|---|---|---|"]
+    lines = [f"# Pipeline run {run_id}: {result.upper()}", "", why, "",
+             "| stage | status | seconds |", "|---|---|---|"]
     for stage in pipeline.STAGES[:-1]:
         s = summaries.get(stage) or {}
         lines.append(f"| {stage} | {s.get('status', 'not run')} | {s.get('seconds', '')} |")

@@ -51,7 +51,8 @@ class StageContext:
     def read_json(self, name: str) -> dict:
         path = self.path(name)
         if not path.is_file():
-            raise FileNotFoundError(f"{name} missing in {self.run_dir}: run the earlier stages first")
+            raise FileNotFoundError(
+                f"{name} missing in {self.run_dir}: run the earlier stages first")
         return json.loads(path.read_text())
 
     def write_json(self, name: str, obj: dict) -> Path:
@@ -101,17 +102,19 @@ def params_hash(params: dict) -> str:
 
 
 def parse_args(stage: str, argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=f"carprice {stage}", description=f"Run the {stage} stage.")
+    parser = argparse.ArgumentParser(prog=f"carprice {stage}",
+                                     description=f"Run the {stage} stage.")
     parser.add_argument("--run-id", default=os.environ.get(pipeline.ENV_RUN_ID, "local"),
                         help="pipeline run id; the run folder is data/runs/<run id>")
     parser.add_argument("--data-dir", default=os.environ.get(pipeline.ENV_DATA_DIR, "data"))
-    parser.add_argument("--models-dir", default=os.environ.get(pipeline.ENV_MODELS_DIR, "models"))
+    parser.add_argument("--models-dir",
+                        default=os.environ.get(pipeline.ENV_MODELS_DIR, "models"))
     parser.add_argument("--params", default=None, help="params file (default params.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a param, e.g. --set model.max_iter=300 (repeatable)")
     parser.add_argument("--soft-skip", action="store_true",
-                        help="exit 0 instead of %d when the stage is skipped (for dvc repro)"
-                        % pipeline.SKIP_EXIT_CODE)
+                        help=f"exit 0 instead of {pipeline.SKIP_EXIT_CODE} when the stage "
+                        "is skipped (for dvc repro)")
     return parser.parse_args(argv)
 
 
