@@ -1,0 +1,39 @@
+"""Train and register a model outside Airflow, in one command.
+
+    python scripts/train_with_mlflow.py [--promote] [--run-id ID] [--set key=value ...]
+
+Runs ingest → validate → preprocess → train → evaluate (a new registered version with
+its metrics and gate decision); with --promote, also the promotion stages and the report.
+MLflow: $MLFLOW_TRACKING_URI, or the local ./mlflow.db when unset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from carprice.cli import run_stage
+from carprice.pipeline import STAGES
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--promote", action="store_true", help="run the promotion stages too")
+    parser.add_argument("--run-id", default=time.strftime("train_%Y%m%dT%H%M%S"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    stage_args = ["--run-id", args.run_id, "--set", "run.force=true", "--soft-skip"]
+    for item in args.set:
+        stage_args += ["--set", item]
+    last = STAGES[-1] if args.promote else "evaluate"
+    for stage in STAGES[: STAGES.index(last) + 1]:
+        code = run_stage(stage, stage_args)
+        if code != 0:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
