@@ -17,7 +17,6 @@ import time
 
 
 def one(rows: int) -> dict:
-    import numpy as np
     from sklearn.model_selection import train_test_split
 
     from carprice import metrics, pipeline, schema
@@ -41,7 +40,8 @@ def one(rows: int) -> dict:
             "rss_after_data_mb": round(rss_data),
             "rmse_log": round(m["rmse_log"], 4),
             "rmse_log_over_sigma": round(m["rmse_log_over_sigma"], 3),
-            "coverage": round(m["coverage"], 3), "threads": os.environ.get("OMP_NUM_THREADS", "all"),
+            "coverage": round(m["coverage"], 3),
+            "threads": os.environ.get("OMP_NUM_THREADS", "all"),
             "load_avg": round(os.getloadavg()[0], 2)}
 
 

@@ -1,12 +1,20 @@
-"""Shared test helpers."""
+"""Shared test helpers and real parts: an `mlflow server` process on a free loopback
+port (SQLite backend, proxied artifacts) and a workspace running the stages as processes.
+Session-scoped, so unit, integration and browser tests share one server and one pipeline run."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,3 +32,111 @@ def workdir(tmp_path, monkeypatch) -> Path:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """URI of a running MLflow server; MLFLOW_TRACKING_URI points at it for the session."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    log = open(root / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{uri}/health", 120, proc)
+    except Exception:
+        proc.kill()
+        print((root / "server.log").read_text()[-3000:])
+        raise
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    yield uri
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+class Workspace:
+    """A user's working folder: params.yaml, data/, models/; runs stages as processes."""
+
+    def __init__(self, root: Path, tracking_uri: str):
+        self.root = root
+        self.data_dir = root / "data"
+        self.models_dir = root / "models"
+        shutil.copy(REPO / "params.yaml", root / "params.yaml")
+        self.env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+                    "CARPRICE_DATA_DIR": str(self.data_dir),
+                    "CARPRICE_MODELS_DIR": str(self.models_dir), "OMP_NUM_THREADS": "1"}
+        self.env.pop("CARPRICE_PARAMS_JSON", None)
+
+    def _run(self, module: str, run_id: str, sets: tuple[str, ...]):
+        args = [sys.executable, "-m", module, "--run-id", run_id]
+        for item in sets:
+            args += ["--set", item]
+        return subprocess.run(args, cwd=self.root, env=self.env, capture_output=True,
+                              text=True, timeout=600)
+
+    def stage(self, stage: str, run_id: str, *sets: str) -> tuple[int, dict, str]:
+        """(exit code, last-line JSON summary, stderr) of one stage process, as the DAG runs it."""
+        proc = self._run(f"carprice.stages.{stage}", run_id, sets)
+        lines = proc.stdout.strip().splitlines()
+        return proc.returncode, json.loads(lines[-1]) if lines else {}, proc.stderr
+
+    def pipeline(self, run_id: str, *sets: str) -> dict[str, tuple[dict, str]]:
+        """Every stage in one process (`carprice run`): stage -> (summary, stderr)."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "carprice.cli", "run", "--run-id", run_id,
+             *[a for item in sets for a in ("--set", item)]],
+            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=900)
+        summaries = [json.loads(line) for line in proc.stdout.splitlines()
+                     if line.startswith('{"stage"')]
+        return {s["stage"]: (s, proc.stderr) for s in summaries}
+
+
+SMALL = ("data.rows=4000", "split.seed=7")
+
+
+@pytest.fixture(scope="session")
+def workspace(mlflow_server, tmp_path_factory) -> Workspace:
+    return Workspace(tmp_path_factory.mktemp("work"), mlflow_server)
+
+
+@pytest.fixture(scope="session")
+def promoted_model(workspace) -> dict:
+    """The pipeline run once on synthetic data, ending with a production version."""
+    results = workspace.pipeline("it-first", *SMALL)
+    assert results["report"][0].get("outcome") == "promoted", results
+    version = results["promote_production"][0]["model_version"]
+    return {"model_name": "car-price", "version": version, "workdir": workspace.root,
+            "models_dir": workspace.models_dir, "workspace": workspace, "results": results}

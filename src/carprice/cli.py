@@ -39,9 +39,10 @@ def rollback(argv: list[str]) -> int:
     parser.add_argument("--to", default=None, help="version (default: previous_production)")
     parser.add_argument("--params", default=None)
     args = parser.parse_args(argv)
+    from mlflow import MlflowClient
+
     from carprice.registry import RegistryError
     from carprice.registry import rollback as do_rollback
-    from mlflow import MlflowClient
 
     name = pipeline.load_params(args.params)["registry"]["model_name"]
     try:

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mlflow
+from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-import mlflow
 from carprice.pipeline import PRODUCTION_ALIAS
-from mlflow import MlflowClient
 
 EXPORT_DIRNAME = "production"
 EXPORT_META = "meta.json"

@@ -117,10 +117,17 @@ def describe_problems(typed: pd.DataFrame, problems: pd.DataFrame) -> pd.Series:
         hit = problems[rule] & bad
         if not hit.any():
             continue
-        shown = typed.loc[hit, col].astype("str") if col in typed else ""
+        shown = typed.loc[hit, col].map(_show) if col in typed else ""
         text = (col + " " + shown.map(repr) + " " + rule.split(" ", 1)[1]) if col in typed else rule
         reasons[hit] = reasons[hit].where(reasons[hit] == "", reasons[hit] + "; ") + text
     return reasons[bad]
+
+
+def _show(value) -> str:
+    """1890.0 -> '1890': whole numbers read as typed."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def finalize(typed: pd.DataFrame) -> pd.DataFrame:

@@ -15,16 +15,8 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, in_ci
+from tests.conftest import REPO, free_port, in_ci, wait_http
 from tests.e2e.browser import browser_available, predict_in_browser
-from tests.integration import conftest as integration
-from tests.integration.conftest import free_port, wait_http
-
-# The integration fixtures (a real MLflow server, the pipeline run once), made visible
-# here; tests/integration/conftest.py only serves its own folder.
-mlflow_server = integration.mlflow_server
-workspace = integration.workspace
-promoted_model = integration.promoted_model
 
 pytestmark = pytest.mark.integration
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 import time
 
+import mlflow
 import pytest
 import streamlit as st
+from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-import mlflow
 from carprice import predictor
-from mlflow import MlflowClient
-from tests.conftest import REPO
-from tests.integration.conftest import free_port
+from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from carprice.pipeline import PRODUCTION_ALIAS, SKIP_EXIT_CODE, STAGES, STAGING_
 from carprice.registry import read_export
 from carprice.sources.csv_source import to_avito
 from carprice.sources.synthetic import generate
-from tests.integration.conftest import SMALL
+from tests.conftest import SMALL
 
 pytestmark = pytest.mark.integration
 NAME = "car-price"

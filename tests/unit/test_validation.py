@@ -117,7 +117,7 @@ def test_serving_reports_bad_rows_and_keeps_good_ones(frame):
     clean, errors = prepare_features(raw)
     assert list(clean.index) == [0, 2, 4, 5]
     assert errors.row.tolist() == [1, 3]
-    assert "year '1800.0' outside 1970..2027" in errors.problem.iloc[0]
+    assert "year '1800' outside 1970..2027" in errors.problem.iloc[0]
     assert "gearbox 'CVT' not one of" in errors.problem.iloc[1]
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 
 import matplotlib.pyplot as plt
+import mlflow
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 
-import mlflow
 from carprice import metrics, schema
 from carprice.pipeline import PRODUCTION_ALIAS
 from carprice.registry import GateLimits, gate, tag_version, version_for_alias

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import sys
 
-import pandas as pd
-
 import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
 from carprice import sources
 from carprice.stages.runner import StageContext, StageSkipped, main, params_hash
-from mlflow import MlflowClient
 
 COMPLETED = ("promoted", "refused")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sys
 
+import mlflow
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-import mlflow
 from carprice.stages.runner import StageContext, main
 
 SPLITS = ("train", "valid", "test")

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import sys
 
+from mlflow import MlflowClient
+
 from carprice.pipeline import PRODUCTION_ALIAS
 from carprice.registry import export_version, move_alias
 from carprice.stages.runner import StageContext, main
-from mlflow import MlflowClient
 
 
 def run(ctx: StageContext) -> dict:
     evaluation = ctx.read_json("evaluation.json")
     version = evaluation["model_version"]
-    previous = move_alias(MlflowClient(), ctx.model_name, PRODUCTION_ALIAS, version,
+    client = MlflowClient()
+    previous = move_alias(client, ctx.model_name, PRODUCTION_ALIAS, version,
                           reason="passed the gate and the smoke check")
+    tags = client.get_model_version(ctx.model_name, version).tags
     export = export_version(ctx.model_name, version, ctx.models_dir, {
-        "metrics": evaluation["metrics"], "gate": evaluation["decision"],
-        "pipeline_run_id": ctx.run_id, "data_hash": ctx.read_json("ingest_info.json")["data_hash"],
+        "metrics": evaluation["metrics"], "gate": evaluation["decision"], "tags": tags,
+        **{k: tags.get(k) for k in ("trained_at", "train_rows", "git_commit", "data_hash",
+                                    "pipeline_run_id")},
     })
     return {"model_version": version, "alias": PRODUCTION_ALIAS,
             "previous_production": previous, "exported_to": str(export)}

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 
+from mlflow import MlflowClient
+
 from carprice.pipeline import STAGING_ALIAS
 from carprice.registry import move_alias, tag_version
 from carprice.stages.runner import StageContext, StageSkipped, main
-from mlflow import MlflowClient
 
 
 def run(ctx: StageContext) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from mlflow import MlflowClient
+
 from carprice import pipeline
 from carprice.stages.runner import (
     STATUS_FAILED,
@@ -13,7 +15,6 @@ from carprice.stages.runner import (
     StageFailed,
     main,
 )
-from mlflow import MlflowClient
 
 
 def outcome(summaries: dict[str, dict | None]) -> tuple[str, str]:

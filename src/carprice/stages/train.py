@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import sys
 
+import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
-import mlflow
 from carprice import metrics, schema
 from carprice.model import from_params
 from carprice.registry import tag_version

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 
+import mlflow
 import pandas as pd
 
-import mlflow
 from carprice.stages.runner import StageContext, main
 from carprice.validation import Thresholds, ValidationError, summary_markdown, validate_dataset
 

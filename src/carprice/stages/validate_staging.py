@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 
 import mlflow
+from mlflow import MlflowClient
+
 from carprice.pipeline import STAGING_ALIAS
 from carprice.registry import RegistryError, tag_version, version_for_alias
 from carprice.serving import smoke_check
 from carprice.stages.runner import StageContext, main
-from mlflow import MlflowClient
 
 
 def run(ctx: StageContext) -> dict:
