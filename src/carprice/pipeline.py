@@ -68,6 +68,9 @@ PARAM_ALIASES: dict[str, str] = {
     "force": "run.force",
 }
 
+# Allowed values of the string params that have a fixed set (the trigger form's dropdowns).
+PARAM_CHOICES: dict[str, tuple[str, ...]] = {"source": ("synthetic", "csv")}
+
 ENV_PARAMS_FILE = "CARPRICE_PARAMS_FILE"
 ENV_OVERRIDES = "CARPRICE_PARAMS_JSON"
 ENV_RUN_ID = "CARPRICE_RUN_ID"
