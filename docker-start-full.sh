@@ -49,8 +49,13 @@ create_env_file() {
       env_file_set "$key" "$(random_secret hex)"
     fi
   done
-  # A project name from the environment (e.g. the e2e test's) is kept for later runs.
-  [ -z "${COMPOSE_PROJECT_NAME:-}" ] || env_file_set COMPOSE_PROJECT_NAME "$COMPOSE_PROJECT_NAME"
+  # Settings given in the environment on the first start (project name, ports, images,
+  # e.g. the e2e test's) are kept for later runs.
+  local line
+  while IFS= read -r line; do
+    key="${line%%=*}"
+    [ -n "${!key:-}" ] && env_file_set "$key" "${!key}"
+  done < <(grep -E '^[A-Z][A-Z0-9_]*=' "$STACK_DIR/.env.example")
   chmod 600 "$ENV_FILE"
   NEW_ENV=1
 }

@@ -92,7 +92,7 @@ class Stack:
             try:
                 self.api("GET", f"/api/v2/dags/{DAG_ID}")
                 return
-            except RuntimeError as exc:
+            except (RuntimeError, OSError) as exc:  # not up yet / not parsed yet
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"DAG {DAG_ID} not registered after {timeout}s") from exc
             time.sleep(3)
@@ -136,7 +136,7 @@ class Stack:
                 try:
                     log = self.task_log(run_id, task_id)
                     parts.append(f"--- log of {task_id} ({state}) ---\n{log}")
-                except RuntimeError as exc:
+                except (RuntimeError, OSError) as exc:  # not up yet / not parsed yet
                     parts.append(f"--- log of {task_id}: unavailable ({exc})")
         return "\n".join(parts)
 
