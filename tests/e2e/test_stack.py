@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "scripts")]
+sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "src")]
 
 from stack_client import Stack  # noqa: E402
 
+from carprice import pipeline  # noqa: E402
 from tests.e2e.browser import browser_available, predict_in_browser  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -105,7 +106,8 @@ def http_get(url: str) -> tuple[int, str]:
         return resp.status, resp.read().decode(errors="replace")
 
 
-def run_pipeline(stack: Stack, env: dict) -> None:
+def run_pipeline(stack: Stack, env: dict) -> dict[str, str]:
+    """Trigger with the form's defaults, wait for success; returns the task states."""
     stack.wait_for_dag()
     stack.unpause()
     run_id = stack.trigger()
@@ -121,6 +123,7 @@ def run_pipeline(stack: Stack, env: dict) -> None:
     if state != "success":
         print(stack.failed_task_logs(run_id), flush=True)
         pytest.fail(f"DAG run {run_id} ended {state}: {stack.task_states(run_id)}")
+    return stack.task_states(run_id)
 
 
 def test_full_stack_lifecycle(stack_env):
@@ -130,10 +133,17 @@ def test_full_stack_lifecycle(stack_env):
     stack = Stack(env_file=env["CARPRICE_ENV_FILE"])
     assert stack.airflow.endswith(f":{PORTS['AIRFLOW_PORT']}")
 
-    run_pipeline(stack, env)
+    states = run_pipeline(stack, env)
+    assert all(states[stage] == "success" for stage in pipeline.STAGES), states
     version = stack.alias_version("production")
     assert version, "no production alias after a green run"
     log(f"production alias -> version {version}")
+
+    # Same data, same params, not forced: ingest exits SKIP_EXIT_CODE -> a visible skip.
+    states = run_pipeline(stack, env)
+    assert states["ingest"] == "skipped" and states["train"] == "skipped", states
+    assert states["report"] == "success", states
+    assert stack.alias_version("production") == version
 
     status, body = http_get(f"{stack.streamlit}/_stcore/health")
     assert (status, body.strip()) == (200, "ok")
