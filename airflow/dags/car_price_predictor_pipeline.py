@@ -30,8 +30,6 @@ DATA_DIR = "/app/data"
 MODELS_DIR = "/app/models"
 # Stages that write the exported production model (the app's fallback).
 MODEL_WRITERS = {"promote_production"}
-# Choices of string params; everything else is typed from its default in params.yaml.
-CHOICES = getattr(pipeline, "PARAM_CHOICES", {"source": ["synthetic", "csv"]})
 
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
 
@@ -45,7 +43,9 @@ def _lookup(params: dict, dotted: str):
 
 def _param(name: str, dotted: str, default) -> Param:
     kind = next(t for py, t in _JSON_TYPES if isinstance(default, py))
-    extra = {"enum": list(CHOICES[name])} if name in CHOICES else {}
+    # Choices from carprice.pipeline; every type comes from the default in params.yaml.
+    choices = pipeline.PARAM_CHOICES.get(name)
+    extra = {"enum": list(choices)} if choices else {}
     if kind in {"integer", "number"}:
         extra["minimum"] = 0
     return Param(default, type=kind, title=name, description=f"params.yaml: {dotted}", **extra)

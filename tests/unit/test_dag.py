@@ -132,7 +132,8 @@ def test_params_are_typed_and_default_to_params_yaml(dag):
         param = dag.params.get_param(name)
         assert param.value == value, name
         assert param.schema["type"] in {"string", "integer", "number", "boolean"}, name
-    assert dag.params.get_param("source").schema["enum"] == ["synthetic", "csv"]
+    for name, choices in pipeline.PARAM_CHOICES.items():
+        assert dag.params.get_param(name).schema["enum"] == list(choices)
     assert dag.params.get_param("force").schema["type"] == "boolean"
     assert dag.params.get_param("rows").schema["type"] == "integer"
     dag.params.validate()
