@@ -144,6 +144,21 @@ for s in STAGES: print(s, STAGE_EXTRAS[s], image_name(s))')" \
     timed_build "$tag" docker build -f "$STACK_DIR/stages/$stage/Dockerfile" \
       --build-arg EXTRA="$extra" --label "io.carprice.git-commit=$commit" -t "$tag" "$STACK_DIR"
   done <<< "$plan"
+  # Each stage module must import with only its extra installed (else the DAG fails late).
+  local modules=()
+  for extra in "${extras[@]}"; do
+    mapfile -t modules < <(awk -v e="$extra" '$2 == e {print "carprice.stages." $1}' <<< "$plan")
+    [ "${#modules[@]}" -gt 0 ] || continue
+    docker run --rm --entrypoint python "carprice-base:$extra" -c \
+      'import importlib, sys
+for m in sys.argv[1:]:
+    try:
+        importlib.import_module(m)
+    except ImportError as exc:
+        sys.exit(f"{m} cannot be imported in its image: {exc}")' "${modules[@]}" \
+      || die "a stage needs more than its extra '$extra' installs: fix carprice.pipeline.STAGE_EXTRAS"
+  done
+  log "every stage module imports in its image"
   timed_build "service images (airflow, mlflow, streamlit)" compose build
   rm -f "$BUILD_LOG"
   log "all images built in $((SECONDS - start_all)) s"
