@@ -41,12 +41,18 @@ if [ -f "$ENV_FILE" ]; then
   log "removing containers and volumes of project $PROJECT"
   compose --profile '*' down --volumes --remove-orphans
 fi
-# Volumes that outlived their compose file (renamed services, an older layout).
-leftover="$(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT")"
-if [ -n "$leftover" ]; then
-  # shellcheck disable=SC2086  # one name per word
-  docker volume rm $leftover >/dev/null
-fi
+# Whatever is left of the project without a settings file or compose file to name it
+# (a lost .env, renamed services): containers, then volumes and the network, by label.
+project_label="label=com.docker.compose.project=$PROJECT"
+leftover="$(docker ps -aq --filter "$project_label")"
+# shellcheck disable=SC2086  # one id per word
+[ -z "$leftover" ] || docker rm -f $leftover >/dev/null
+leftover="$(docker volume ls -q --filter "$project_label")"
+# shellcheck disable=SC2086
+[ -z "$leftover" ] || docker volume rm $leftover >/dev/null
+leftover="$(docker network ls -q --filter "$project_label")"
+# shellcheck disable=SC2086
+[ -z "$leftover" ] || docker network rm $leftover >/dev/null
 log "project $PROJECT wiped"
 if [ "$START" = 1 ]; then
   exec "$STACK_DIR/docker-start-full.sh" "${START_ARGS[@]}"

@@ -67,6 +67,8 @@ def stack_env(tmp_path_factory):
         "CARPRICE_SCHEDULE": "none",
         "HEALTH_TIMEOUT": os.environ.get("HEALTH_TIMEOUT", "600"),
     }
+    # Leftovers of an interrupted run would keep old database passwords: start from zero.
+    script(env, "docker-reset-full.sh", "--yes", "--no-start", timeout=600)
     yield env
     log("cleanup: wiping the e2e project")
     script(env, "docker-reset-full.sh", "--yes", "--no-start", timeout=600, check=False)
