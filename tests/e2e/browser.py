@@ -47,6 +47,17 @@ def browser_available() -> str | None:
     return None
 
 
+def _visible_or_explain(page, locator, problem: str) -> None:
+    """Wait for ``locator``; on timeout raise AssertionError with what the page shows."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        locator.wait_for(state="visible")
+    except PlaywrightError as exc:
+        body = page.locator("body").inner_text(timeout=5000)
+        raise AssertionError(f"{problem}; page says: {body[:800]}") from exc
+
+
 def predict_in_browser(base_url: str, screenshot_path: Path, timeout_s: float = 180) -> str:
     """Open the app, press "Predict price" with the form's defaults, return the price text.
 
@@ -71,19 +82,14 @@ def predict_in_browser(base_url: str, screenshot_path: Path, timeout_s: float = 
                 page.goto(base_url, wait_until="domcontentloaded")
                 button = page.get_by_role("button", name=PREDICT_BUTTON)
                 try:
-                    button.wait_for(state="visible")
-                except PlaywrightError as exc:
-                    body = page.locator("body").inner_text(timeout=5000)
-                    raise AssertionError(f"no '{PREDICT_BUTTON}' button on {base_url} after "
-                                         f"{timeout_s:.0f} s; page says: {body[:800]}") from exc
+                    button.wait_for(state="visible", timeout=timeout_ms / 2)
+                except PlaywrightError:  # seen once on a loaded machine: a page that never mounted
+                    page.reload(wait_until="domcontentloaded")
+                _visible_or_explain(page, button, f"no '{PREDICT_BUTTON}' button on {base_url} "
+                                    f"after {timeout_s:.0f} s")
                 button.click()
                 value = page.locator(METRIC_VALUE).first
-                try:
-                    value.wait_for(state="visible")
-                except PlaywrightError as exc:
-                    body = page.locator("body").inner_text(timeout=5000)
-                    raise AssertionError(f"no price shown after '{PREDICT_BUTTON}'; "
-                                         f"page says: {body[:800]}") from exc
+                _visible_or_explain(page, value, f"no price shown after '{PREDICT_BUTTON}'")
                 page.wait_for_timeout(500)  # let the interval metrics finish rendering
                 return value.inner_text().strip()
             finally:
