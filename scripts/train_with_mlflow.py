@@ -10,11 +10,15 @@ MLflow: $MLFLOW_TRACKING_URI, or the local ./mlflow.db when unset.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
+
+from mlflow import MlflowClient
 
 from carprice.cli import run_stage
-from carprice.pipeline import STAGES
+from carprice.pipeline import STAGES, safe_name
 
 
 def main() -> int:
@@ -32,6 +36,9 @@ def main() -> int:
         code = run_stage(stage, stage_args)
         if code != 0:
             return code
+    if not args.promote:  # the report stage did not run: close the parent run here
+        run_file = Path("data/runs") / safe_name(args.run_id) / "run.json"
+        MlflowClient().set_terminated(json.loads(run_file.read_text())["parent_run_id"])
     return 0
 
 
