@@ -117,7 +117,7 @@ build_images() {
   local commit base_image extra stage tag start_all=$SECONDS
   BUILD_LOG="$(mktemp)"
   # No buildx plugin (e.g. Debian's docker.io): use the classic builder.
-  if ! docker buildx version >/dev/null 2>&1; then export DOCKER_BUILDKIT=0 COMPOSE_BAKE=false; fi
+  if ! docker buildx version >/dev/null 2>&1; then export DOCKER_BUILDKIT=0; fi
   commit="$(git -C "$STACK_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   export CARPRICE_GIT_COMMIT="$commit"
   base_image="$(setting PYTHON_BASE_IMAGE python:3.11-slim-bookworm)"
@@ -159,7 +159,8 @@ for m in sys.argv[1:]:
       || die "a stage needs more than its extra '$extra' installs: fix carprice.pipeline.STAGE_EXTRAS"
   done
   log "every stage module imports in its image"
-  timed_build "service images (airflow, mlflow, streamlit)" compose build
+  # One service per image (the Airflow services all share airflow-init's image).
+  timed_build "service images (airflow, mlflow, streamlit)" compose build airflow-init mlflow streamlit
   rm -f "$BUILD_LOG"
   log "all images built in $((SECONDS - start_all)) s"
 }
