@@ -46,7 +46,7 @@ fi
 project_label="label=com.docker.compose.project=$PROJECT"
 leftover="$(docker ps -aq --filter "$project_label")"
 # shellcheck disable=SC2086  # one id per word
-[ -z "$leftover" ] || docker rm -f $leftover >/dev/null
+[ -z "$leftover" ] || docker rm -f -v $leftover >/dev/null
 leftover="$(docker volume ls -q --filter "$project_label")"
 # shellcheck disable=SC2086
 [ -z "$leftover" ] || docker volume rm $leftover >/dev/null

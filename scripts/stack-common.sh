@@ -70,6 +70,6 @@ remove_stage_containers() {
   if [ -n "$ids" ]; then
     log "removing $(wc -w <<< "$ids" | tr -d ' ') stage container(s) of project $PROJECT"
     # shellcheck disable=SC2086  # one id per word
-    docker rm -f $ids >/dev/null
+    docker rm -f -v $ids >/dev/null
   fi
 }
