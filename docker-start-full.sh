@@ -86,6 +86,15 @@ preflight() {
       fi
     done
   fi
+  local image
+  for key in PYTHON_BASE_IMAGE POSTGRES_IMAGE REDIS_IMAGE; do
+    image="$(setting "$key")"
+    [ -n "$image" ] || die "$key is empty in $ENV_FILE"
+    docker image inspect "$image" >/dev/null 2>&1 && continue
+    log "pulling $image ($key)"
+    docker pull -q "$image" >/dev/null || die "cannot pull $image; without a registry build \
+stand-ins with ../shared/offline-images/build.sh and set $key in $ENV_FILE"
+  done
   local mem_kb disk_kb root
   mem_kb="$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)"
   if [ "${mem_kb:-0}" -gt 0 ] && [ "$mem_kb" -lt 4000000 ]; then
