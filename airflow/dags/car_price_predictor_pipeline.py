@@ -68,10 +68,10 @@ def params_json(params) -> str:
 def stage_environment(stage: str) -> dict[str, str]:
     return {
         pipeline.ENV_RUN_ID: "{{ run_id }}",
-        "CARPRICE_DAG_ID": "{{ dag.dag_id }}",
+        pipeline.ENV_DAG_ID: "{{ dag.dag_id }}",
         "CARPRICE_TASK_ID": stage,
         # Provenance tag of registered versions: image name + local image id.
-        "CARPRICE_IMAGE": f"{{{{ image_ref('{pipeline.image_name(stage)}') }}}}",
+        pipeline.ENV_IMAGE: f"{{{{ image_ref('{pipeline.image_name(stage)}') }}}}",
         pipeline.ENV_DATA_DIR: DATA_DIR,
         pipeline.ENV_MODELS_DIR: MODELS_DIR,
         pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",

@@ -32,7 +32,7 @@ STAGES: tuple[str, ...] = (
 STAGE_EXTRAS: dict[str, str] = {
     "ingest": "data",
     "validate": "data",
-    "preprocess": "data",
+    "preprocess": "ml",  # the split uses scikit-learn
     "train": "ml",
     "evaluate": "ml",
     "promote_staging": "data",
@@ -77,6 +77,10 @@ ENV_RUN_ID = "CARPRICE_RUN_ID"
 ENV_DATA_DIR = "CARPRICE_DATA_DIR"
 ENV_MODELS_DIR = "CARPRICE_MODELS_DIR"
 ENV_IMAGE_PREFIX = "CARPRICE_IMAGE_PREFIX"
+# Provenance the DAG hands to stage containers (tags on registered versions).
+ENV_DAG_ID = "CARPRICE_DAG_ID"
+ENV_IMAGE = "CARPRICE_IMAGE"
+ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
 
 
 class ParamsError(ValueError):

@@ -79,14 +79,14 @@ class StageContext:
             "pipeline_run_id": self.run_id,
             "airflow_dag_id": self.dag_id,
             "git_commit": git_commit(),
-            "image": os.environ.get("CARPRICE_IMAGE", "local"),
+            "image": os.environ.get(pipeline.ENV_IMAGE, "local"),
             "mlflow_parent_run_id": self.run_info.get("parent_run_id", ""),
         }
 
 
 def git_commit() -> str:
-    if os.environ.get("CARPRICE_GIT_COMMIT"):
-        return os.environ["CARPRICE_GIT_COMMIT"]
+    if os.environ.get(pipeline.ENV_GIT_COMMIT):
+        return os.environ[pipeline.ENV_GIT_COMMIT]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=False)
@@ -124,7 +124,7 @@ def make_context(stage: str, args: argparse.Namespace) -> StageContext:
     run_dir.mkdir(parents=True, exist_ok=True)
     return StageContext(stage=stage, run_id=args.run_id, run_dir=run_dir,
                         models_dir=Path(args.models_dir), params=params,
-                        dag_id=os.environ.get("CARPRICE_DAG_ID", "local"))
+                        dag_id=os.environ.get(pipeline.ENV_DAG_ID, "local"))
 
 
 def upstream_skip(ctx: StageContext) -> str | None:
