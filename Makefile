@@ -41,7 +41,6 @@ lock:  ## re-resolve requirements/*.txt from pyproject.toml (needs uv)
 pipeline: install  ## the whole pipeline locally with DVC (local MLflow store: ./mlflow.db)
 	PATH=$(abspath $(VENV))/bin:$$PATH dvc repro
 
-bench: install  ## figures: local pipeline, training at 100k/1M rows, app latency
-	$(PY) bench/bench_pipeline.py
+bench: install  ## figures: local pipeline (carprice run, dvc repro), training at 100k/1M rows
+	$(PY) bench/bench_pipeline.py --dvc
 	$(PY) bench/bench_training.py
-	$(PY) bench/bench_app.py
