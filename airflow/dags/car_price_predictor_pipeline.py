@@ -48,7 +48,9 @@ def _param(name: str, dotted: str, default) -> Param:
     extra = {"enum": list(choices)} if choices else {}
     if kind in {"integer", "number"}:
         extra["minimum"] = 0
-    return Param(default, type=kind, title=name, description=f"params.yaml: {dotted}", **extra)
+    # An empty string default (csv_uri) would make the UI form demand a value: allow null.
+    types = [kind, "null"] if default == "" else kind
+    return Param(default, type=types, title=name, description=f"params.yaml: {dotted}", **extra)
 
 
 def trigger_params() -> dict[str, Param]:

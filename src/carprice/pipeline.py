@@ -154,7 +154,9 @@ def parse_set_args(items: list[str]) -> dict[str, str]:
 
 
 def _cast_like(current: Any, value: Any, key: str) -> Any:
-    if current is None or value is None:
+    if value is None:  # a form left blank: keep "" for text, the default otherwise
+        return "" if isinstance(current, str) else current
+    if current is None:
         return value
     try:
         if isinstance(current, bool):

@@ -45,6 +45,12 @@ def test_bad_overrides_are_refused_with_a_clear_message(override, message):
         apply_overrides(load_params(REPO / "params.yaml"), override)
 
 
+def test_blank_form_values_keep_the_defaults():
+    params = load_params(REPO / "params.yaml")
+    out = apply_overrides(params, {"csv_uri": None, "rows": None})
+    assert out["data"]["csv_uri"] == "" and out["data"]["rows"] == 25000
+
+
 def test_env_overrides_are_applied(monkeypatch):
     monkeypatch.setenv(pipeline.ENV_OVERRIDES, json.dumps({"rows": 1234, "source": "csv"}))
     params = load_params(REPO / "params.yaml")
