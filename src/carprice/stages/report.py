@@ -46,9 +46,8 @@ def run(ctx: StageContext) -> dict:
     result, why = outcome(summaries)
     ctx.path("pipeline_report.md").write_text(markdown(ctx.run_id, result, why, summaries))
     report = {"outcome": result, "explanation": why, "stages": summaries}
-    for name in ("evaluation.json",):
-        if ctx.path(name).is_file():
-            report["evaluation"] = ctx.read_json(name)
+    if ctx.path("evaluation.json").is_file():
+        report["evaluation"] = ctx.read_json("evaluation.json")
     ctx.write_json("pipeline_report.json", report)
 
     client = MlflowClient()
