@@ -173,6 +173,7 @@ def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | Non
     started = time.time()
     args = parse_args(stage, argv)
     summary: dict = {"stage": stage}
+    ctx: StageContext | None = None
     try:
         ctx = make_context(stage, args)
         summary["run_id"] = ctx.run_id
@@ -193,7 +194,7 @@ def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | Non
         summary.update(status=STATUS_FAILED, reason=reason)
         code = 1
     summary["seconds"] = round(time.time() - started, 2)
-    if "ctx" in locals():
+    if ctx is not None:
         ctx.write_json(f"{stage}.json", summary)
     sys.stderr.flush()
     print(json.dumps(summary, default=str), flush=True)
@@ -202,6 +203,8 @@ def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | Non
 
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and "missing" not in text:  # pandas gives a bare path
+        text = f"file not found: {text} (run the earlier stages of this run first)"
     return text if len(text) <= 500 else text[:497] + "..."
 
 
