@@ -1,33 +1,21 @@
 """car_price_predictor_pipeline: every ML stage as a sibling container (DockerOperator).
 
 The pipeline's shape (stage order, image names, params and their defaults) comes from
-``carprice.pipeline``; this file only wires containers together. It holds no ML code.
+``carprice.pipeline``; how a stage container runs, from ``carprice_tasks``. This file
+only wires them together. It holds no ML code.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timedelta
 
-from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
-from docker.types import Mount
+from carprice_tasks import DATA_VOLUME, FILTERS, MACROS, NETWORK, stage_task
 
 from carprice import pipeline
 
-DAG_ID = "car_price_predictor_pipeline"
-
-# Deployment names, set by docker-compose-full.yml from COMPOSE_PROJECT_NAME.
-PROJECT = os.environ.get("CARPRICE_PROJECT", "carprice")
-NETWORK = os.environ.get("CARPRICE_DOCKER_NETWORK", f"{PROJECT}-net")
-DATA_VOLUME = os.environ.get("CARPRICE_DATA_VOLUME", f"{PROJECT}-data")
-MODELS_VOLUME = os.environ.get("CARPRICE_MODELS_VOLUME", f"{PROJECT}-models")
-STAGE_MLFLOW_URI = os.environ.get("CARPRICE_STAGE_MLFLOW_URI", "http://mlflow:5000")
-DOCKER_URL = os.environ.get("CARPRICE_DOCKER_URL", "unix://var/run/docker.sock")
 SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
-DATA_DIR = "/app/data"
-MODELS_DIR = "/app/models"
 # Stages that write the exported production model (the app's fallback).
 MODEL_WRITERS = {"promote_production"}
 
@@ -62,43 +50,6 @@ def trigger_params() -> dict[str, Param]:
     }
 
 
-def params_json(params) -> str:
-    """The trigger form's values as the stages' CARPRICE_PARAMS_JSON."""
-    return json.dumps({name: params[name] for name in pipeline.PARAM_ALIASES if name in params})
-
-
-def stage_environment(stage: str) -> dict[str, str]:
-    return {
-        pipeline.ENV_RUN_ID: "{{ run_id }}",
-        pipeline.ENV_DAG_ID: "{{ dag.dag_id }}",
-        "CARPRICE_TASK_ID": stage,
-        # Provenance tag of registered versions: image name + local image id.
-        pipeline.ENV_IMAGE: f"{{{{ image_ref('{pipeline.image_name(stage)}') }}}}",
-        pipeline.ENV_DATA_DIR: DATA_DIR,
-        pipeline.ENV_MODELS_DIR: MODELS_DIR,
-        pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
-        "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def image_ref(image: str) -> str:
-    """``name@sha256:...`` of the local image the stage runs (its name alone if unknown)."""
-    try:
-        import docker
-
-        return f"{image}@{docker.DockerClient(base_url=DOCKER_URL).images.get(image).id}"
-    except Exception:  # provenance only: never fail a task over it
-        return image
-
-
-def stage_mounts(stage: str) -> list[Mount]:
-    mounts = [Mount(target=DATA_DIR, source=DATA_VOLUME, type="volume")]
-    if stage in MODEL_WRITERS:
-        mounts.append(Mount(target=MODELS_DIR, source=MODELS_VOLUME, type="volume"))
-    return mounts
-
-
 DOC_MD = f"""
 ### CarPrice: retrain, gate, promote
 
@@ -117,7 +68,7 @@ Trigger with the form to override params (source, rows, hyper-parameters, gate t
 """
 
 with DAG(
-    dag_id=DAG_ID,
+    dag_id=pipeline.DAG_ID,
     description="Ingest, validate, train, gate and promote the used-car price model",
     doc_md=DOC_MD,
     schedule=None if SCHEDULE.lower() in {"", "none", "manual"} else SCHEDULE,
@@ -125,11 +76,8 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=trigger_params(),
-    user_defined_macros={"image_ref": image_ref},
-    user_defined_filters={
-        "safe_name": pipeline.safe_name,
-        "carprice_params_json": params_json,
-    },
+    user_defined_macros=MACROS,
+    user_defined_filters=FILTERS,
     default_args={
         "owner": "carprice",
         "retries": 2,
@@ -141,27 +89,8 @@ with DAG(
 ) as dag:
     tasks = []
     for stage in pipeline.STAGES:
-        op = DockerOperator(
-            task_id=stage,
-            image=pipeline.image_name(stage),
-            docker_url=DOCKER_URL,
-            network_mode=NETWORK,
-            mount_tmp_dir=False,
-            mounts=stage_mounts(stage),
-            auto_remove="success",
-            user="1000:1000",
-            container_name=(
-                f"{PROJECT}-{stage.replace('_', '-')}-"
-                "{{ run_id | safe_name(60) }}-{{ ti.try_number }}"
-            ),
-            labels={
-                "io.carprice.project": PROJECT,
-                "io.carprice.stage": stage,
-                "io.carprice.dag": DAG_ID,
-            },
-            environment=stage_environment(stage),
-            skip_on_exit_code=pipeline.SKIP_EXIT_CODE,
-            do_xcom_push=True,
+        op = stage_task(
+            stage, pipeline.DAG_ID, writes_models=stage in MODEL_WRITERS,
             # The report summarizes whatever happened, refusals and failures included.
             trigger_rule=TriggerRule.ALL_DONE if stage == "report" else TriggerRule.ALL_SUCCESS,
         )

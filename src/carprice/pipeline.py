@@ -41,6 +41,11 @@ STAGE_EXTRAS: dict[str, str] = {
     "report": "data",
 }
 
+# The training DAG (Airflow) that runs STAGES.
+DAG_ID = "car_price_predictor_pipeline"
+# Stage images are <IMAGE_PREFIX>-<stage>:latest (docker-compose-full.yml builds them).
+IMAGE_PREFIX = "carprice-stage"
+
 STAGING_ALIAS = "staging"
 PRODUCTION_ALIAS = "production"
 
@@ -76,7 +81,6 @@ ENV_OVERRIDES = "CARPRICE_PARAMS_JSON"
 ENV_RUN_ID = "CARPRICE_RUN_ID"
 ENV_DATA_DIR = "CARPRICE_DATA_DIR"
 ENV_MODELS_DIR = "CARPRICE_MODELS_DIR"
-ENV_IMAGE_PREFIX = "CARPRICE_IMAGE_PREFIX"
 # Provenance the DAG hands to stage containers (tags on registered versions).
 ENV_DAG_ID = "CARPRICE_DAG_ID"
 ENV_IMAGE = "CARPRICE_IMAGE"
@@ -87,12 +91,11 @@ class ParamsError(ValueError):
     """A params file or override that cannot be applied."""
 
 
-def image_name(stage: str, prefix: str | None = None, tag: str = "latest") -> str:
+def image_name(stage: str, tag: str = "latest") -> str:
     """Docker image of one stage, e.g. ``carprice-stage-train:latest``."""
     if stage not in STAGES:
         raise KeyError(f"unknown stage {stage!r}")
-    prefix = prefix or os.environ.get(ENV_IMAGE_PREFIX, "carprice-stage")
-    return f"{prefix}-{stage.replace('_', '-')}:{tag}"
+    return f"{IMAGE_PREFIX}-{stage.replace('_', '-')}:{tag}"
 
 
 def safe_name(text: str, max_len: int = 100) -> str:

@@ -1,5 +1,5 @@
 """The DAG car_price_predictor_pipeline: imports cleanly, follows carprice.pipeline, and
-every stage is a DockerOperator with the settings of DESIGN.md section 5.
+every stage is a DockerOperator with the stack's settings (network, mounts, labels, user).
 
 Needs Airflow, which the dev venv does not have: tests/unit/run_airflow_tests.sh runs this
 file in a venv from requirements/airflow.txt (there a missing Airflow is an error, not a skip).
@@ -17,7 +17,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "airflow" / "dags"
-DAG_ID = "car_price_predictor_pipeline"
+# What docker-compose-full.yml hands the Airflow services for the default project.
+DEPLOYMENT = {
+    "CARPRICE_PROJECT": "carprice",
+    "CARPRICE_DOCKER_NETWORK": "carprice-net",
+    "CARPRICE_DATA_VOLUME": "carprice-data",
+    "CARPRICE_MODELS_VOLUME": "carprice-models",
+    "CARPRICE_STAGE_MLFLOW_URI": "http://mlflow:5000",
+}
 
 if os.environ.get("CARPRICE_REQUIRE_AIRFLOW") != "1":  # there a missing Airflow fails
     pytest.importorskip(
@@ -26,6 +33,8 @@ if os.environ.get("CARPRICE_REQUIRE_AIRFLOW") != "1":  # there a missing Airflow
     )
 
 os.environ.setdefault("CARPRICE_PARAMS_FILE", str(REPO / "params.yaml"))
+for _key, _value in DEPLOYMENT.items():
+    os.environ.setdefault(_key, _value)
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
@@ -42,7 +51,7 @@ def dagbag():
 
 @pytest.fixture(scope="module")
 def dag(dagbag):
-    return dagbag.dags[DAG_ID]
+    return dagbag.dags[pipeline.DAG_ID]
 
 
 def stage_tasks(dag):
@@ -51,7 +60,7 @@ def stage_tasks(dag):
 
 def test_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert DAG_ID in dagbag.dag_ids
+    assert pipeline.DAG_ID in dagbag.dag_ids
 
 
 def test_stage_tasks_follow_pipeline_order(dag):
@@ -79,6 +88,8 @@ def test_every_stage_is_a_docker_operator_with_the_stack_settings(dag):
         assert task.retry_delay <= timedelta(minutes=1)
         assert task.labels["io.carprice.project"] == "carprice"
         assert task.labels["io.carprice.stage"] == stage
+        assert task.labels["io.carprice.run"] == "{{ run_id | safe_name }}"
+        assert "labels" in task.template_fields  # the run label is rendered per run
         env = task.environment
         for key in (
             pipeline.ENV_RUN_ID,
