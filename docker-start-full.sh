@@ -22,7 +22,8 @@ for arg in "$@"; do
 done
 HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-420}"
 SECRET_KEYS=(POSTGRES_PASSWORD AIRFLOW_DB_PASSWORD MLFLOW_DB_PASSWORD AIRFLOW_FERNET_KEY
-  AIRFLOW_JWT_SECRET AIRFLOW_ADMIN_PASSWORD)
+  AIRFLOW_JWT_SECRET AIRFLOW_ADMIN_PASSWORD REDIS_PASSWORD MLFLOW_SECRET_KEY MLFLOW_ADMIN_PASSWORD
+  MLFLOW_STAGE_PASSWORD MLFLOW_APP_PASSWORD FLOWER_PASSWORD)
 
 # --- secrets: openssl on the host, else Python in the base image -----------------------
 random_secret() {  # random_secret hex|fernet
@@ -40,33 +41,30 @@ create_env_file() {
   [ -f "$STACK_DIR/.env.example" ] || die ".env.example is missing"
   log "first start: creating $ENV_FILE with generated secrets"
   (umask 077 && cp "$STACK_DIR/.env.example" "$ENV_FILE")
+  # Settings given in the environment on the first start (project name, ports, images,
+  # e.g. the e2e test's) are kept for later runs.
+  local line key
+  while IFS= read -r line; do
+    key="${line%%=*}"
+    [ -n "${!key:-}" ] && env_file_set "$key" "${!key}"
+  done < <(grep -E '^[A-Z][A-Z0-9_]*=' "$STACK_DIR/.env.example")
+  NEW_ENV=1
+}
+
+# Every secret that is empty or missing gets a generated value: on the first start all of
+# them, later only those a newer version of the stack added.
+fill_secrets() {
   local key
   for key in "${SECRET_KEYS[@]}"; do
+    [ -n "$(env_file_get "$key")" ] && continue
+    [ "$NEW_ENV" = 1 ] || log "generating $key (new setting) in $ENV_FILE"
     if [ "$key" = AIRFLOW_FERNET_KEY ]; then
       env_file_set "$key" "$(random_secret fernet)"
     else
       env_file_set "$key" "$(random_secret hex)"
     fi
   done
-  # Settings given in the environment on the first start (project name, ports, images,
-  # e.g. the e2e test's) are kept for later runs.
-  local line
-  while IFS= read -r line; do
-    key="${line%%=*}"
-    [ -n "${!key:-}" ] && env_file_set "$key" "${!key}"
-  done < <(grep -E '^[A-Z][A-Z0-9_]*=' "$STACK_DIR/.env.example")
   chmod 600 "$ENV_FILE"
-  NEW_ENV=1
-}
-
-check_env_file() {
-  local key
-  for key in "${SECRET_KEYS[@]}"; do
-    [ -n "$(setting "$key")" ] || die "$key is empty in $ENV_FILE (delete the file to regenerate it)"
-  done
-  if [ "$(stat -c %a "$ENV_FILE" 2>/dev/null || echo 600)" != 600 ]; then
-    chmod 600 "$ENV_FILE"
-  fi
 }
 
 # --- preflight -----------------------------------------------------------------------------
@@ -150,7 +148,7 @@ NEW_ENV=0
 require_engine
 load_project
 create_env_file
-check_env_file
+fill_secrets
 load_project
 preflight
 
@@ -159,6 +157,10 @@ DOCKER_SOCK=/var/run/docker.sock
 DOCKER_GID="$(stat -c %g "$DOCKER_SOCK")"
 export DOCKER_GID
 [ "$(env_file_get DOCKER_GID)" = "$DOCKER_GID" ] || env_file_set DOCKER_GID "$DOCKER_GID"
+# Your own CSVs go here; the DAG mounts it read-only into `ingest` (csv_uri=inbox/<file>).
+INBOX="$STACK_DIR/data/inbox"
+mkdir -p "$INBOX"
+[ "$(env_file_get CARPRICE_INBOX_HOST_DIR)" = "$INBOX" ] || env_file_set CARPRICE_INBOX_HOST_DIR "$INBOX"
 
 log "project $PROJECT (settings: $ENV_FILE)"
 if [ "$BUILD" = 1 ]; then build_images; fi
@@ -180,9 +182,7 @@ cat <<EOF
 [carprice] MLflow     http://$bind:$(setting MLFLOW_PORT 5000)
 [carprice] Streamlit  http://$bind:$(setting STREAMLIT_PORT 8501)
 EOF
-if [ "$NEW_ENV" = 1 ]; then
-  log "Airflow admin: user '$(setting AIRFLOW_ADMIN_USER admin)' password '$(setting AIRFLOW_ADMIN_PASSWORD)'"
-  log "(shown once; it stays in $ENV_FILE)"
-else
-  log "Airflow admin: user '$(setting AIRFLOW_ADMIN_USER admin)', password in $ENV_FILE"
-fi
+log "logins (user and password settings in $ENV_FILE, readable by you only):"
+log "  Airflow    AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD"
+log "  MLflow     MLFLOW_ADMIN_USER / MLFLOW_ADMIN_PASSWORD (app and stages have their own accounts)"
+log "  Flower     FLOWER_USER / FLOWER_PASSWORD (with --profile flower)"

@@ -18,6 +18,8 @@ from carprice import pipeline
 SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
 # Stages that write the exported production model (the app's fallback).
 MODEL_WRITERS = {"promote_production"}
+# Stages that read the data source (csv_uri=inbox/<file> is the host's data/inbox).
+SOURCE_READERS = {"ingest"}
 
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
 
@@ -91,6 +93,7 @@ with DAG(
     for stage in pipeline.STAGES:
         op = stage_task(
             stage, pipeline.DAG_ID, writes_models=stage in MODEL_WRITERS,
+            reads_inbox=stage in SOURCE_READERS,
             # The report summarizes whatever happened, refusals and failures included.
             trigger_rule=TriggerRule.ALL_DONE if stage == "report" else TriggerRule.ALL_SUCCESS,
         )

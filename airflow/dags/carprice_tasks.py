@@ -16,6 +16,7 @@ from carprice import pipeline
 
 DATA_DIR = "/app/data"
 MODELS_DIR = "/app/models"
+INBOX_DIR = "/app/inbox"
 DOCKER_URL = "unix://var/run/docker.sock"
 LABEL_PROJECT = "io.carprice.project"
 LABEL_STAGE = "io.carprice.stage"
@@ -37,6 +38,8 @@ NETWORK = deployment("CARPRICE_DOCKER_NETWORK")
 DATA_VOLUME = deployment("CARPRICE_DATA_VOLUME")
 MODELS_VOLUME = deployment("CARPRICE_MODELS_VOLUME")
 STAGE_MLFLOW_URI = deployment("CARPRICE_STAGE_MLFLOW_URI")
+# The host's data/inbox (a bind source must be a HOST path; the start script records it).
+INBOX_HOST_DIR = deployment("CARPRICE_INBOX_HOST_DIR")
 
 
 def image_ref(image: str) -> str:
@@ -56,6 +59,14 @@ def params_json(params) -> str:
     return json.dumps({name: params[name] for name in pipeline.PARAM_ALIASES if name in params})
 
 
+def stage_credentials() -> dict[str, str]:
+    """The stages' MLflow account, from the worker's environment."""
+    user, password = os.environ.get("MLFLOW_STAGE_USER"), os.environ.get("MLFLOW_STAGE_PASSWORD")
+    if not user or not password:
+        raise RuntimeError("MLFLOW_STAGE_USER / MLFLOW_STAGE_PASSWORD are not set in the worker")
+    return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
+
+
 # Jinja helpers every CarPrice DAG registers (user_defined_macros / _filters).
 MACROS = {"image_ref": image_ref}
 FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json}
@@ -68,6 +79,9 @@ class StageOperator(DockerOperator):
 
     def execute(self, context):
         self._remove_earlier_tries()
+        # Read in the worker at run time: the secret is neither a templated nor a
+        # serialized field, so it never reaches the UI, the DAG table or a log.
+        self._private_environment = {**self._private_environment, **stage_credentials()}
         return super().execute(context)
 
     def _remove_earlier_tries(self) -> None:
@@ -78,11 +92,14 @@ class StageOperator(DockerOperator):
 
 
 def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
-               **kwargs) -> StageOperator:
+               reads_inbox: bool = False, **kwargs) -> StageOperator:
     """The task that runs ``stage`` (a name of carprice.pipeline) in its own container."""
     mounts = [Mount(target=DATA_DIR, source=DATA_VOLUME, type="volume")]
     if writes_models:  # the exported production copy, the app's fallback
         mounts.append(Mount(target=MODELS_DIR, source=MODELS_VOLUME, type="volume"))
+    if reads_inbox:  # the user's own CSVs, read-only
+        mounts.append(Mount(target=INBOX_DIR, source=INBOX_HOST_DIR, type="bind",
+                            read_only=True))
     image = pipeline.image_name(stage)
     return StageOperator(
         task_id=stage,
@@ -104,6 +121,7 @@ def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
             pipeline.ENV_IMAGE: f"{{{{ image_ref('{image}') }}}}",
             pipeline.ENV_DATA_DIR: DATA_DIR,
             pipeline.ENV_MODELS_DIR: MODELS_DIR,
+            pipeline.ENV_INBOX_DIR: INBOX_DIR,
             pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
             "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
             "PYTHONUNBUFFERED": "1",

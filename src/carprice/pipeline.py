@@ -81,6 +81,8 @@ ENV_OVERRIDES = "CARPRICE_PARAMS_JSON"
 ENV_RUN_ID = "CARPRICE_RUN_ID"
 ENV_DATA_DIR = "CARPRICE_DATA_DIR"
 ENV_MODELS_DIR = "CARPRICE_MODELS_DIR"
+# Where a csv_uri of inbox/<file> is read from (default: <data dir>/inbox).
+ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"
 # Provenance the DAG hands to stage containers (tags on registered versions).
 ENV_DAG_ID = "CARPRICE_DAG_ID"
 ENV_IMAGE = "CARPRICE_IMAGE"

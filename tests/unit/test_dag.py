@@ -24,6 +24,7 @@ DEPLOYMENT = {
     "CARPRICE_DATA_VOLUME": "carprice-data",
     "CARPRICE_MODELS_VOLUME": "carprice-models",
     "CARPRICE_STAGE_MLFLOW_URI": "http://mlflow:5000",
+    "CARPRICE_INBOX_HOST_DIR": "/srv/carprice/data/inbox",
 }
 
 if os.environ.get("CARPRICE_REQUIRE_AIRFLOW") != "1":  # there a missing Airflow fails
@@ -114,6 +115,13 @@ def test_run_data_and_model_export_mounts(dag):
             assert not mounts["/app/models"].get("ReadOnly")
         else:
             assert "/app/models" not in mounts, task.task_id
+        if task.task_id == "ingest":  # the host's inbox, read-only, where the stage looks
+            inbox = mounts["/app/inbox"]
+            assert (inbox["Type"], inbox["Source"], inbox["ReadOnly"]) == (
+                "bind", DEPLOYMENT["CARPRICE_INBOX_HOST_DIR"], True)
+            assert task.environment[pipeline.ENV_INBOX_DIR] == "/app/inbox"
+        else:
+            assert "/app/inbox" not in mounts, task.task_id
 
 
 def test_trigger_rules_make_skips_and_failures_visible(dag):
