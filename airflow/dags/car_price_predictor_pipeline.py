@@ -1,8 +1,8 @@
 """car_price_predictor_pipeline: every ML stage as a sibling container (DockerOperator).
 
-The pipeline's shape (stage order, image names, params and their defaults) comes from
-``carprice.pipeline``; how a stage container runs, from ``carprice_tasks``. This file
-only wires them together. It holds no ML code.
+The pipeline's shape (stage order, image names, params: their defaults, types and ranges)
+comes from ``carprice.pipeline``; how a stage container runs, from ``carprice_tasks``.
+This file only wires them together. It holds no ML code.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ MODEL_WRITERS = {"promote_production"}
 # Stages that read the data source (csv_uri=inbox/<file> is the host's data/inbox).
 SOURCE_READERS = {"ingest"}
 
-_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+# JSON-schema keywords of a params.yaml field that the trigger form enforces.
+_FORM_KEYWORDS = ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                  "minLength", "maxLength", "pattern")
 
 
 def _lookup(params: dict, dotted: str):
@@ -32,15 +34,15 @@ def _lookup(params: dict, dotted: str):
 
 
 def _param(name: str, dotted: str, default) -> Param:
-    kind = next(t for py, t in _JSON_TYPES if isinstance(default, py))
-    # Choices from carprice.pipeline; every type comes from the default in params.yaml.
-    choices = pipeline.PARAM_CHOICES.get(name)
-    extra = {"enum": list(choices)} if choices else {}
-    if kind in {"integer", "number"}:
-        extra["minimum"] = 0
-    # An empty string default (csv_uri) would make the UI form demand a value: allow null.
-    types = [kind, "null"] if default == "" else kind
-    return Param(default, type=types, title=name, description=f"params.yaml: {dotted}", **extra)
+    """A form field typed like the params model's field (carprice.params): type, range,
+    choices and description all come from there, the default from params.yaml."""
+    schema = pipeline.field_schema(dotted)
+    limits = {key: schema[key] for key in _FORM_KEYWORDS if key in schema}
+    kind = schema["type"]
+    # A free-text field left blank keeps params.yaml's value; without null the UI would
+    # demand a value (csv_uri is blank unless source=csv).
+    types = [kind, "null"] if kind == "string" and "enum" not in schema else kind
+    return Param(default, type=types, title=name, description=schema["description"], **limits)
 
 
 def trigger_params() -> dict[str, Param]:

@@ -162,6 +162,38 @@ def test_params_are_typed_and_default_to_params_yaml(dag):
     dag.params.validate()
 
 
+RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum")
+
+
+def test_form_types_ranges_and_words_come_from_the_params_model(dag):
+    for name, dotted in pipeline.PARAM_ALIASES.items():
+        model = pipeline.field_schema(dotted)
+        form = dag.params.get_param(name).schema
+        kinds = form["type"] if isinstance(form["type"], list) else [form["type"]]
+        assert kinds[0] == model["type"], name
+        for key in RANGE_KEYWORDS:
+            assert form.get(key) == model.get(key), (name, key)
+        assert dag.params.get_param(name).description == model["description"], name
+    rows = dag.params.get_param("rows").schema
+    assert rows["minimum"] == 1
+    share = dag.params.get_param("new_models_share").schema
+    assert (share["minimum"], share["maximum"]) == (0, 1)
+    assert "minimum" not in dag.params.get_param("gate_min_r2").schema
+    assert "data/inbox/" in dag.params.get_param("csv_uri").description
+
+
+@pytest.mark.parametrize("name, value", [("rows", 0), ("new_models_share", 1.5),
+                                         ("learning_rate", 0), ("source", "excel")])
+def test_the_form_refuses_what_the_params_model_refuses(dag, name, value):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dag.params.get_param(name).resolve(value=value)
+    dag.params.get_param(name).resolve()  # the default still passes
+    with pytest.raises(pipeline.ParamsError):
+        pipeline.apply_overrides(pipeline.load_params(), {name: value})
+
+
 def render(dag, template: str, **context) -> str:
     return dag.get_template_env().from_string(template).render(**context)
 
@@ -186,6 +218,7 @@ def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatc
     form = {name: dag.params[name] for name in dag.params}
     form["rows"] = 1234
     form["force"] = True
+    form["csv_uri"] = None  # left blank
     rendered = render(dag, dag.get_task("ingest").environment[pipeline.ENV_OVERRIDES], params=form)
     overrides = json.loads(rendered)
     assert overrides["rows"] == 1234
@@ -193,3 +226,4 @@ def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatc
     params = pipeline.load_params()
     assert params["data"]["rows"] == 1234
     assert params["run"]["force"] is True
+    assert params["data"]["csv_uri"] == ""
