@@ -4,7 +4,8 @@
     python scripts/stack_client.py alias [production]
 
 Settings come from the environment, else from .env (CARPRICE_ENV_FILE): AIRFLOW_PORT,
-MLFLOW_PORT, AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD. Used by tests/e2e and bench/.
+MLFLOW_PORT, AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD, MLFLOW_ADMIN_USER,
+MLFLOW_ADMIN_PASSWORD. Used by tests/e2e and bench/.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from tenacity import (
     wait_fixed,
 )
 
-DAG_ID = "car_price_predictor_pipeline"
+from carprice.params import load_params
+from carprice.pipeline import DAG_ID, PRODUCTION_ALIAS
+
 REPO = Path(__file__).resolve().parent.parent
 FINISHED = {"success", "failed"}
 TIMEOUT = 30  # seconds per HTTP request
@@ -55,6 +58,9 @@ class Stack:
         self.streamlit = f"http://{host}:{settings.get('STREAMLIT_PORT', '8501')}"
         self.user = settings.get("AIRFLOW_ADMIN_USER", "admin")
         self.password = settings.get("AIRFLOW_ADMIN_PASSWORD", "")
+        self.mlflow_auth = (settings.get("MLFLOW_ADMIN_USER", "admin"),
+                            settings.get("MLFLOW_ADMIN_PASSWORD", ""))
+        self.model_name = load_params(REPO / "params.yaml")["registry"]["model_name"]
         self.http = requests.Session()
         self._token: str | None = None  # None: log in on the next call (e.g. after a restart)
 
@@ -154,12 +160,20 @@ class Stack:
             raise TimeoutError(f"run {run_id} not finished after {timeout}s: {seen}") from None
 
     # --- MLflow ---------------------------------------------------------------------------
-    def alias_version(self, alias: str = "production", model: str = "car-price") -> str | None:
-        resp = self.http.get(f"{self.mlflow}/api/2.0/mlflow/registered-models/alias",
-                             params={"name": model, "alias": alias}, timeout=TIMEOUT)
+    def mlflow_api(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A call to the stack's MLflow as its administrator (anonymous calls get 401)."""
+        return self.http.request(method, f"{self.mlflow}{path}", auth=self.mlflow_auth,
+                                 timeout=TIMEOUT, **kwargs)
+
+    def alias_version(self, alias: str = PRODUCTION_ALIAS) -> str | None:
+        """The version ``alias`` points at; None when the model or the alias does not exist."""
+        resp = self.mlflow_api("GET", "/api/2.0/mlflow/registered-models/alias",
+                               params={"name": self.model_name, "alias": alias})
         if resp.status_code == 200:
             return resp.json()["model_version"]["version"]
-        return None
+        if resp.status_code in (400, 404):  # RESOURCE_DOES_NOT_EXIST / INVALID_PARAMETER_VALUE
+            return None
+        raise RuntimeError(f"MLflow alias lookup -> {resp.status_code}: {resp.text[:300]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,9 @@ def test_alias_version_reads_the_registry(promoted_model, mlflow_server, tmp_pat
     stack = Stack(env_file=settings)
     assert stack.mlflow == mlflow_server
     name = promoted_model["model_name"]
+    assert stack.model_name == name  # both from params.yaml
     served = MlflowClient().get_model_version_by_alias(name, "production").version
-    assert stack.alias_version("production", model=name) == served
+    assert stack.alias_version("production") == served
     assert stack.alias_version("no-such-alias") is None
-    assert stack.alias_version("production", model="no-such-model") is None
+    stack.model_name = "no-such-model"
+    assert stack.alias_version("production") is None
