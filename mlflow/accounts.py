@@ -5,7 +5,8 @@
 Accounts (user name and password variables; .env is the authority, so a changed password
 there is applied on the next start):
   MLFLOW_AUTH_ADMIN_USERNAME / _PASSWORD   administrator (the UI login)
-  MLFLOW_STAGE_USER / MLFLOW_STAGE_PASSWORD  pipeline stages: create runs, register models
+  MLFLOW_STAGE_USER / MLFLOW_STAGE_PASSWORD  pipeline stages: manage every experiment and
+                                             registered model (runs, versions, aliases)
   MLFLOW_APP_USER / MLFLOW_APP_PASSWORD      app and API: read only (default_permission READ)
 The auth tables live in the tracking database (their own alembic version table).
 """
@@ -16,6 +17,10 @@ import os
 import sys
 
 from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+# Wildcard grants of the stages' account: it owns the pipeline's experiments and models,
+# including ones created before authentication was on.
+STAGE_GRANTS = ("experiment", "registered_model")
 
 ACCOUNTS = (  # (user variable, password variable, administrator)
     ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD", True),
@@ -38,6 +43,8 @@ def main() -> int:
         else:
             store.create_user(user, password, is_admin=admin)
             print(f"accounts: {user} created")
+    for resource in STAGE_GRANTS:
+        store.grant_user_permission(os.environ["MLFLOW_STAGE_USER"], resource, "*", "MANAGE")
     return 0
 
 

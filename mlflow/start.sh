@@ -6,6 +6,8 @@
 #   MLFLOW_FLASK_SERVER_SECRET_KEY, MLFLOW_AUTH_ADMIN_USERNAME/_PASSWORD and the accounts of
 #   accounts.py (required; from .env)
 #   MLFLOW_WORKERS               server worker processes (default 1)
+#   MLFLOW_LISTEN_HOST / _PORT, MLFLOW_ARTIFACTS_DIR, CARPRICE_ACCOUNTS_SCRIPT: defaults
+#   for the image (0.0.0.0, 5000, /mlflow/artifacts, /usr/local/lib/carprice/accounts.py)
 set -eu
 : "${MLFLOW_BACKEND_STORE_URI:?MLFLOW_BACKEND_STORE_URI is not set}"
 : "${MLFLOW_SERVER_ALLOWED_HOSTS:?MLFLOW_SERVER_ALLOWED_HOSTS is not set}"
@@ -26,11 +28,11 @@ authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 auth_cache_ttl_seconds = 60
 INI
 echo "mlflow-start: accounts"
-python /usr/local/lib/carprice/accounts.py
-echo "mlflow-start: serving on 0.0.0.0:5000 (basic auth)"
+python "${CARPRICE_ACCOUNTS_SCRIPT:-/usr/local/lib/carprice/accounts.py}"
+echo "mlflow-start: serving on ${MLFLOW_LISTEN_HOST:-0.0.0.0}:${MLFLOW_LISTEN_PORT:-5000} (basic auth)"
 exec mlflow server --app-name basic-auth \
-  --host 0.0.0.0 --port 5000 \
+  --host "${MLFLOW_LISTEN_HOST:-0.0.0.0}" --port "${MLFLOW_LISTEN_PORT:-5000}" \
   --workers "${MLFLOW_WORKERS:-1}" \
   --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
-  --serve-artifacts --artifacts-destination /mlflow/artifacts \
+  --serve-artifacts --artifacts-destination "${MLFLOW_ARTIFACTS_DIR:-/mlflow/artifacts}" \
   --allowed-hosts "$MLFLOW_SERVER_ALLOWED_HOSTS"

@@ -73,3 +73,7 @@ remove_stage_containers() {
     docker rm -f -v $ids >/dev/null
   fi
 }
+
+# Databases on the stack's Postgres (scripts/postgres-init.sh creates them; backups hold them).
+# shellcheck disable=SC2034  # read by backup.sh and restore.sh, which source this file
+BACKUP_DATABASES=(airflow mlflow)

@@ -8,6 +8,7 @@ docker-compose-full.yml gives the Airflow services; nothing here recomputes them
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import Mount
@@ -17,11 +18,14 @@ from carprice import pipeline
 DATA_DIR = "/app/data"
 MODELS_DIR = "/app/models"
 INBOX_DIR = "/app/inbox"
+# A stage that runs longer is stuck (the whole default pipeline takes about a minute).
+STAGE_TIMEOUT = timedelta(minutes=30)
 DOCKER_URL = "unix://var/run/docker.sock"
 LABEL_PROJECT = "io.carprice.project"
 LABEL_STAGE = "io.carprice.stage"
 LABEL_DAG = "io.carprice.dag"
 LABEL_RUN = "io.carprice.run"
+LABEL_TRY = "io.carprice.try"  # with the three above: what airflow/orphans.py matches on
 
 
 def deployment(name: str) -> str:
@@ -109,11 +113,12 @@ def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
         mount_tmp_dir=False,
         mounts=mounts,
         auto_remove="success",
+        execution_timeout=STAGE_TIMEOUT,
         user="1000:1000",
         container_name=(f"{PROJECT}-{stage.replace('_', '-')}-"
                         "{{ run_id | safe_name(60) }}-{{ ti.try_number }}"),
         labels={LABEL_PROJECT: PROJECT, LABEL_STAGE: stage, LABEL_DAG: dag_id,
-                LABEL_RUN: "{{ run_id | safe_name }}"},
+                LABEL_RUN: "{{ run_id }}", LABEL_TRY: "{{ ti.try_number }}"},
         environment={
             pipeline.ENV_RUN_ID: "{{ run_id }}",
             pipeline.ENV_DAG_ID: "{{ dag.dag_id }}",

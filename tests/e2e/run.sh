@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Full-stack e2e (tests/e2e/test_stack.py) as its own Compose project.
-#   tests/e2e/run.sh [pytest args...]
+#   tests/e2e/run.sh [test files or pytest args...]
 # Provides what it needs first: a Docker engine, Compose v2 and the base images. Where
 # they cannot be pulled (no container registry) it builds them with
 # ../shared/offline-images/build.sh, and stops the engine afterwards if it started it.
@@ -41,5 +41,9 @@ trap cleanup EXIT
 
 cd "$REPO"
 started=$SECONDS
-CARPRICE_E2E=1 "$PY" -m pytest -p no:cacheprovider -m e2e -s tests/e2e/test_stack.py "$@"
+# One stack for the whole session; the files run in this order and test_restart.py (stop,
+# start, reset) comes last. Arguments replace the list (e.g. one file).
+files=(tests/e2e/test_stack.py tests/e2e/test_restart.py)
+[ "$#" -gt 0 ] && files=("$@")
+CARPRICE_E2E=1 "$PY" -m pytest -p no:cacheprovider -m e2e -s "${files[@]}"
 log "e2e took $((SECONDS - started)) s"

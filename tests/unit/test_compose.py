@@ -259,7 +259,10 @@ SCRIPTS = [
     "scripts/stack-common.sh",
     "scripts/postgres-init.sh",
     "airflow/init.sh",
+    "airflow/worker.sh",
     "mlflow/start.sh",
+    "scripts/backup.sh",
+    "scripts/restore.sh",
     "tests/e2e/run.sh",
     "tests/unit/run_airflow_tests.sh",
 ]

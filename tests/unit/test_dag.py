@@ -89,7 +89,9 @@ def test_every_stage_is_a_docker_operator_with_the_stack_settings(dag):
         assert task.retry_delay <= timedelta(minutes=1)
         assert task.labels["io.carprice.project"] == "carprice"
         assert task.labels["io.carprice.stage"] == stage
-        assert task.labels["io.carprice.run"] == "{{ run_id | safe_name }}"
+        assert task.labels["io.carprice.run"] == "{{ run_id }}"
+        assert task.labels["io.carprice.try"] == "{{ ti.try_number }}"
+        assert task.execution_timeout and task.execution_timeout <= timedelta(hours=1)
         assert "labels" in task.template_fields  # the run label is rendered per run
         env = task.environment
         for key in (
