@@ -96,14 +96,15 @@ def test_gate_refuses_a_worse_model_and_rollback(promoted_model):
     ("Marque;Prix\nDacia;1\n".encode("utf-16"), "ingest", "NUL bytes"),
     (b"brand,model,price_dh\nDacia,Logan,100000\n", "validate", "missing columns: city"),
 ])
-def test_bad_input_fails_with_one_line_and_promotes_nothing(promoted_model, tmp_path, content,
-                                                            stage, message):
+def test_bad_input_fails_with_one_line_and_promotes_nothing(promoted_model, content, stage,
+                                                            message):
     ws, client = promoted_model["workspace"], MlflowClient()
     before_prod = production(client)
     before_versions = len(client.search_model_versions(f"name='{NAME}'"))
-    bad = tmp_path / "bad.csv"
+    bad = ws.data_dir / "inbox" / f"bad-{stage}-{len(content)}.csv"  # CSVs come from the inbox
+    bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(content)
-    run_id, sets = f"it-bad-{stage}-{len(content)}", ("data.source=csv", f"data.csv_uri={bad}")
+    run_id, sets = f"it-{bad.stem}", ("data.source=csv", f"data.csv_uri=inbox/{bad.name}")
     results = ws.pipeline(run_id, *sets)
     summary, stderr = results[stage]
     assert summary["status"] == "failed" and message in summary["reason"]
@@ -115,11 +116,12 @@ def test_bad_input_fails_with_one_line_and_promotes_nothing(promoted_model, tmp_
     assert len(client.search_model_versions(f"name='{NAME}'")) == before_versions
 
 
-def test_avito_export_goes_through_the_pipeline(promoted_model, tmp_path):
+def test_avito_export_goes_through_the_pipeline(promoted_model):
     ws = promoted_model["workspace"]
-    path = tmp_path / "avito.csv"
+    path = ws.data_dir / "inbox" / "avito.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
     to_avito(generate(3000, seed=99)).to_csv(path, index=False, encoding="latin1", sep=";")
-    results = ws.pipeline("it-avito", "data.source=csv", f"data.csv_uri={path}")
+    results = ws.pipeline("it-avito", "data.source=csv", "data.csv_uri=inbox/avito.csv")
     assert results["validate"][0]["rows_out"] == 3000
     assert results["report"][0]["outcome"] in {"promoted", "refused"}, results["report"]
     assert results["evaluate"][0]["rmse_log"] < 0.3

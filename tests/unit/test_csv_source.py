@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from carprice import catalog, schema
-from carprice.sources import SourceError, load
+from carprice.sources import SourceError, guard, load
 from carprice.sources.csv_source import (
     AVITO_COLUMNS,
     AVITO_DROPPED,
@@ -16,6 +16,14 @@ from carprice.sources.csv_source import (
 )
 from carprice.sources.synthetic import generate
 from carprice.validation import Thresholds, validate_dataset
+
+
+@pytest.fixture(autouse=True)
+def inbox(tmp_path, monkeypatch):
+    """CSVs are read from the data inbox only (sources.guard): tmp_path is the inbox."""
+    monkeypatch.setenv(guard.ENV_INBOX_DIR, str(tmp_path))
+    monkeypatch.setenv(guard.ENV_ALLOWED_HOSTS, "127.0.0.1")  # for the download error below
+
 
 AVITO_SAMPLE = (
     "Unnamed: 0;Lien;Ville;Secteur;Marque;Modèle;Année-Modèle;Kilométrage;Type de carburant;"
@@ -189,9 +197,9 @@ def test_unreadable_files_get_one_line_errors(tmp_path, content, message):
 
 
 def test_missing_file_and_bad_url():
-    with pytest.raises(CsvError, match="not found"):
-        read_csv("/nonexistent/cars.csv")
-    with pytest.raises(CsvError, match="cannot download"):
+    with pytest.raises(SourceError, match="not found"):
+        read_csv("nonexistent/cars.csv")
+    with pytest.raises(SourceError, match="cannot download"):
         read_csv("http://127.0.0.1:9/cars.csv")
 
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from carprice.sources.csv_source import read_csv
+from carprice.sources.guard import SourceError
 from carprice.sources.synthetic import Drift, generate
-
-
-class SourceError(ValueError):
-    """A source that cannot be read, with a one-line reason."""
 
 
 def load(data_params: dict) -> pd.DataFrame:
@@ -26,7 +23,7 @@ def load(data_params: dict) -> pd.DataFrame:
         uri = str(data_params.get("csv_uri") or "").strip()
         if not uri:
             raise SourceError("data.source is 'csv' but data.csv_uri is empty")
-        return read_csv(uri)
+        return read_csv(uri)  # checked by sources.guard: inbox files and public URLs only
     raise SourceError(f"unknown data.source {source!r} (expected 'synthetic' or 'csv')")
 
 

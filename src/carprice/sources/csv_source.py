@@ -1,4 +1,4 @@
-"""CSV source: a local path or an http(s) URL, in the contract's columns or the
+"""CSV source: an inbox file or an http(s) URL, in the contract's columns or the
 Avito export of the original car-price project (French headers, latin1 or UTF-8).
 
 Values are returned as text; validation.coerce turns them into the contract's
@@ -8,12 +8,12 @@ types, so every parsing problem is reported in one place.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pandas as pd
-import requests
 
 from carprice import catalog, schema
+from carprice.net import redact_url
+from carprice.sources.guard import is_url, read_source
 
 AVITO_COLUMNS: dict[str, str] = {
     "Ville": "city",
@@ -36,27 +36,10 @@ _HEADER_MAP = {
     **{schema.fold(k): v for k, v in AVITO_COLUMNS.items()},
     **{schema.fold(c): c for c in schema.COLUMNS},
 }
-MAX_DOWNLOAD_BYTES = 500 * 1024 * 1024
 
 
 class CsvError(ValueError):
     """A CSV that cannot be read, with a one-line reason."""
-
-
-def fetch_bytes(uri: str, timeout: float = 60.0) -> bytes:
-    if uri.startswith(("http://", "https://")):
-        try:
-            resp = requests.get(uri, timeout=timeout)
-            resp.raise_for_status()
-        except requests.RequestException as exc:
-            raise CsvError(f"cannot download {uri}: {exc}") from exc
-        if len(resp.content) > MAX_DOWNLOAD_BYTES:
-            raise CsvError(f"{uri} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MiB")
-        return resp.content
-    path = Path(uri)
-    if not path.is_file():
-        raise CsvError(f"CSV file not found: {uri}")
-    return path.read_bytes()
 
 
 def decode(raw: bytes, name: str = "CSV") -> str:
@@ -91,7 +74,9 @@ def parse(text: str, name: str = "CSV") -> pd.DataFrame:
 
 
 def read_csv(uri: str) -> pd.DataFrame:
-    return parse(decode(fetch_bytes(uri), name=uri), name=uri)
+    """A csv_uri (untrusted: the trigger form sets it) read through the source guard."""
+    name = redact_url(uri) if is_url(uri) else uri
+    return parse(decode(read_source(uri), name=name), name=name)
 
 
 # The export's header, in its order (Azaziop/detection_car_price,
