@@ -180,3 +180,34 @@ def _cast_like(current: Any, value: Any, key: str) -> Any:
             f"parameter {key!r} expects {type(current).__name__}, got {value!r}"
         ) from exc
     return value
+
+
+# The model's life after promotion: stages run alone, each by its own DAG (not part of
+# STAGES, the training DAG's order). Their MLflow runs go to params monitor.experiment.
+MONITOR_STAGES: tuple[str, ...] = ("monitor", "rollback")
+MONITOR_STAGE_EXTRAS: dict[str, str] = {
+    "monitor": "monitor",  # loads the model and runs the drift tests
+    "rollback": "data",  # registry calls and an artifact download only
+}
+# Where the monitor stage takes its current rows from (params monitor.source).
+MONITOR_SOURCES: tuple[str, ...] = ("synthetic", "file")
+# Trigger-form names of the monitoring DAGs -> dotted keys of params.yaml.
+MONITOR_PARAM_ALIASES: dict[str, str] = {
+    "monitor_source": "monitor.source",
+    "current_uri": "monitor.current_uri",
+    "drift_share": "monitor.drift_share",
+    "retrain": "monitor.retrain",
+    "price_inflation": "data.drift.price_inflation",
+    "mileage_shift": "data.drift.mileage_shift",
+    "new_models_share": "data.drift.new_models_share",
+}
+ROLLBACK_PARAM_ALIASES: dict[str, str] = {
+    "rollback_to": "rollback.to_version",
+    "requested_by": "rollback.requested_by",
+    "reason": "rollback.reason",
+}
+# Who asked for a rollback when params rollback.requested_by is blank (the DAG's user).
+ENV_REQUESTED_BY = "CARPRICE_REQUESTED_BY"
+# params.yaml sections of those stages: they never change the model, so they stay out of
+# the training fingerprint (runner.params_hash).
+MONITOR_PARAM_SECTIONS: tuple[str, ...] = ("monitor", "rollback")
