@@ -11,6 +11,7 @@ Reference: ``train.parquet`` of the pipeline run that trained the production ver
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -54,13 +55,22 @@ def read_current_file(uri: str) -> tuple[pd.DataFrame, dict]:
     column, when present, is kept for the error check."""
     if not uri:
         raise StageFailed("monitor.source is 'file' but monitor.current_uri is empty")
-    raw = pd.read_parquet(uri) if uri.lower().endswith(".parquet") else read_csv(uri)
+    raw = read_parquet(uri) if uri.lower().endswith(".parquet") else read_csv(uri)
     clean, errors = prepare_features(raw)
     if schema.TARGET in raw:
         price = parse_number(raw.loc[clean.index, schema.TARGET])
         lo, hi = schema.RANGES[schema.TARGET]
         clean[schema.TARGET] = price.where(price.between(lo, hi))
     return clean, {"source": "file", "uri": uri, "invalid_rows": len(errors)}
+
+
+def read_parquet(path: str) -> pd.DataFrame:
+    if not Path(path).is_file():
+        raise StageFailed(f"monitor.current_uri not found: {path}")
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueError/OSError
+        raise StageFailed(f"cannot read {path} as parquet: {exc}") from exc
 
 
 def production(client: MlflowClient, name: str) -> ModelVersion:
