@@ -5,6 +5,7 @@ the healthcheck timeout); this reads the same job heartbeat straight from Postgr
 
     python /opt/airflow/healthcheck.py job DagProcessorJob   # this host's job is alive
     python /opt/airflow/healthcheck.py url http://127.0.0.1:8080/api/v2/monitor/health
+    python /opt/airflow/healthcheck.py worker celery@$HOSTNAME   # the Celery worker answers
     python /opt/airflow/healthcheck.py user admin   # the FAB user exists (airflow-init)
     python /opt/airflow/healthcheck.py db /opt/airflow/db-heads.json  # schema at head
     python /opt/airflow/healthcheck.py write-heads /opt/airflow/db-heads.json  # image build
@@ -91,10 +92,20 @@ def check_url(url: str) -> str | None:
         return None if resp.status == 200 else f"{url} answered {resp.status}"
 
 
+def check_worker(name: str) -> str | None:
+    """Ping one Celery worker through the broker (its URL, password included, from the env)."""
+    from celery import Celery
+
+    app = Celery(broker=os.environ["AIRFLOW__CELERY__BROKER_URL"])
+    replies = app.control.ping(destination=[name], timeout=8)
+    return None if replies else f"worker {name} did not answer a ping"
+
+
 def main(argv: list[str]) -> int:
     checks = {
         "job": check_job,
         "url": check_url,
+        "worker": check_worker,
         "user": check_user,
         "db": check_db,
         "write-heads": write_heads,

@@ -1,23 +1,15 @@
 #!/usr/bin/env bash
-# airflow-init (one-shot, starts as root): hand the named volumes to their users, migrate
-# the metadata database, create the admin user. Any failure stops the stack.
+# airflow-init (one-shot): migrate the metadata database, create the admin user.
+# Any failure stops the stack.
 set -euo pipefail
 : "${AIRFLOW_ADMIN_USER:?AIRFLOW_ADMIN_USER is not set}"
 : "${AIRFLOW_ADMIN_PASSWORD:?AIRFLOW_ADMIN_PASSWORD is not set}"
-
-# Stage containers run as 1000:1000 and write the run folders and the model export.
-for dir in /volumes/data /volumes/models; do
-  [ -d "$dir" ] && chown 1000:1000 "$dir"
-done
-chown 50000:0 /opt/airflow/logs
-
-as_airflow() { setpriv --reuid=50000 --regid=0 --init-groups -- "$@"; }
 
 if python /opt/airflow/healthcheck.py db /opt/airflow/db-heads.json >/dev/null 2>&1; then
   echo "airflow-init: metadata database already at this image's schema"
 else
   echo "airflow-init: migrating the metadata database"
-  as_airflow airflow db migrate
+  airflow db migrate
 fi
 
 # Only when missing (the check costs 0.1 s, the CLI 10+ s); an existing password stays.
@@ -25,7 +17,7 @@ if python /opt/airflow/healthcheck.py user "$AIRFLOW_ADMIN_USER" >/dev/null 2>&1
   echo "airflow-init: admin user '$AIRFLOW_ADMIN_USER' exists"
 else
   echo "airflow-init: creating admin user '$AIRFLOW_ADMIN_USER'"
-  as_airflow airflow users create --role Admin --username "$AIRFLOW_ADMIN_USER" \
+  airflow users create --role Admin --username "$AIRFLOW_ADMIN_USER" \
     --password "$AIRFLOW_ADMIN_PASSWORD" --firstname CarPrice --lastname Admin \
     --email admin@example.com
 fi

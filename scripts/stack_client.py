@@ -1,10 +1,11 @@
-"""Drive a running stack through its REST APIs (standard library only).
+"""Drive a running stack through its REST APIs (requests; waits with tenacity).
 
     python scripts/stack_client.py trigger [--wait] [--conf '{"rows": 5000}']
     python scripts/stack_client.py alias [production]
 
 Settings come from the environment, else from .env (CARPRICE_ENV_FILE): AIRFLOW_PORT,
-MLFLOW_PORT, AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD. Used by tests/e2e and bench/.
+MLFLOW_PORT, AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD, MLFLOW_ADMIN_USER,
+MLFLOW_ADMIN_PASSWORD. Used by tests/e2e and bench/.
 """
 
 from __future__ import annotations
@@ -14,14 +15,28 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
-DAG_ID = "car_price_predictor_pipeline"
+import requests
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
+
+from carprice.params import load_params
+from carprice.pipeline import DAG_ID, PRODUCTION_ALIAS
+
 REPO = Path(__file__).resolve().parent.parent
 FINISHED = {"success", "failed"}
+TIMEOUT = 30  # seconds per HTTP request
+# Worth waiting out: a service still starting, a restart, a DAG not parsed yet.
+NOT_READY = (RuntimeError, requests.ConnectionError, requests.Timeout)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -43,59 +58,38 @@ class Stack:
         self.streamlit = f"http://{host}:{settings.get('STREAMLIT_PORT', '8501')}"
         self.user = settings.get("AIRFLOW_ADMIN_USER", "admin")
         self.password = settings.get("AIRFLOW_ADMIN_PASSWORD", "")
-        self._token: str | None = None
+        self.mlflow_auth = (settings.get("MLFLOW_ADMIN_USER", "admin"),
+                            settings.get("MLFLOW_ADMIN_PASSWORD", ""))
+        self.model_name = load_params(REPO / "params.yaml")["registry"]["model_name"]
+        self.http = requests.Session()
+        self._token: str | None = None  # None: log in on the next call (e.g. after a restart)
 
-    # --- HTTP -------------------------------------------------------------------------
-    @staticmethod
-    def request(
-        method: str,
-        url: str,
-        body: dict | None = None,
-        headers: dict | None = None,
-        timeout: float = 30,
-    ) -> tuple[int, str]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            url,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json", **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(errors="replace")
+    # --- Airflow REST -----------------------------------------------------------------
+    def _login(self) -> str:
+        resp = self.http.post(f"{self.airflow}/auth/token", timeout=TIMEOUT,
+                              json={"username": self.user, "password": self.password})
+        if resp.status_code not in (200, 201):
+            raise RuntimeError(f"POST /auth/token -> {resp.status_code}: {resp.text[:300]}")
+        return resp.json()["access_token"]
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         if self._token is None:
-            status, text = self.request(
-                "POST",
-                f"{self.airflow}/auth/token",
-                {"username": self.user, "password": self.password},
-            )
-            if status not in (200, 201):
-                raise RuntimeError(f"POST /auth/token -> {status}: {text[:300]}")
-            self._token = json.loads(text)["access_token"]
-        status, text = self.request(
-            method, f"{self.airflow}{path}", body, {"Authorization": f"Bearer {self._token}"}
-        )
-        if status >= 300:
-            raise RuntimeError(f"{method} {path} -> {status}: {text[:500]}")
-        return json.loads(text) if text.strip().startswith(("{", "[")) else {"text": text}
+            self._token = self._login()
+        resp = self.http.request(method, f"{self.airflow}{path}", json=body, timeout=TIMEOUT,
+                                 headers={"Authorization": f"Bearer {self._token}"})
+        if resp.status_code >= 300:
+            raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:500]}")
+        return resp.json() if resp.text.strip().startswith(("{", "[")) else {"text": resp.text}
 
-    # --- Airflow ------------------------------------------------------------------------
     def wait_for_dag(self, timeout: float = 180) -> None:
-        """Until the dag-processor has parsed the DAG."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.api("GET", f"/api/v2/dags/{DAG_ID}")
-                return
-            except (RuntimeError, OSError) as exc:  # not up yet / not parsed yet
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"DAG {DAG_ID} not registered after {timeout}s") from exc
-            time.sleep(3)
+        """Until the API answers and the dag-processor has parsed the DAG."""
+        waiting = Retrying(retry=retry_if_exception_type(NOT_READY),
+                           stop=stop_after_delay(timeout), wait=wait_fixed(3))
+        try:
+            waiting(self.api, "GET", f"/api/v2/dags/{DAG_ID}")
+        except RetryError as exc:
+            raise TimeoutError(f"DAG {DAG_ID} not registered after {timeout}s: "
+                               f"{exc.last_attempt.exception()}") from None
 
     def unpause(self) -> None:
         self.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
@@ -106,21 +100,21 @@ class Stack:
         )
         return run["dag_run_id"]
 
+    def _run_path(self, run_id: str) -> str:
+        return f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+
     def run_state(self, run_id: str) -> str:
-        quoted = urllib.parse.quote(run_id, safe="")
-        return self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}")["state"]
+        return self.api("GET", self._run_path(run_id))["state"]
 
     def task_states(self, run_id: str) -> dict[str, str]:
-        quoted = urllib.parse.quote(run_id, safe="")
-        tis = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances")
+        tis = self.api("GET", f"{self._run_path(run_id)}/taskInstances")
         return {t["task_id"]: t["state"] for t in tis["task_instances"]}
 
     def task_log(self, run_id: str, task_id: str, try_number: int = 1) -> str:
-        quoted = urllib.parse.quote(run_id, safe="")
         out = self.api(
             "GET",
-            f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances/"
-            f"{task_id}/logs/{try_number}?full_content=true",
+            f"{self._run_path(run_id)}/taskInstances/{task_id}/logs/{try_number}"
+            "?full_content=true",
         )
         content = out.get("content", out.get("text", ""))
         if isinstance(content, list):  # structured log lines
@@ -136,36 +130,50 @@ class Stack:
                 try:
                     log = self.task_log(run_id, task_id)
                     parts.append(f"--- log of {task_id} ({state}) ---\n{log}")
-                except (RuntimeError, OSError) as exc:  # not up yet / not parsed yet
+                except (RuntimeError, requests.RequestException) as exc:
                     parts.append(f"--- log of {task_id}: unavailable ({exc})")
         return "\n".join(parts)
 
-    def wait_run(self, run_id: str, timeout: float = 600, poll: float = 3, progress=print) -> str:
+    def wait_run(self, run_id: str, timeout: float = 600, poll: float = 3,
+                 progress: Callable[[str], object] | None = print) -> str:
         """Wait until the run finishes; returns its state ('success' or 'failed')."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while True:
+        shown: list[str] = []
+
+        def look() -> tuple[str, str]:
             state = self.run_state(run_id)
-            tasks = self.task_states(run_id)
-            line = " ".join(f"{t}={s}" for t, s in tasks.items() if s)
-            if progress and line != last:
+            line = " ".join(f"{t}={s}" for t, s in self.task_states(run_id).items() if s)
+            if progress and shown[-1:] != [line]:
                 progress(f"[{state}] {line}")
-                last = line
-            if state in FINISHED:
-                return state
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"run {run_id} still {state} after {timeout}s: {line}")
-            time.sleep(poll)
+                shown.append(line)
+            return state, line
+
+        waiting = Retrying(
+            # a dropped connection while polling is retried like an unfinished run
+            retry=retry_if_result(lambda seen: seen[0] not in FINISHED)
+            | retry_if_exception_type((requests.ConnectionError, requests.Timeout)),
+            stop=stop_after_delay(timeout), wait=wait_fixed(poll))
+        try:
+            return waiting(look)[0]
+        except RetryError as exc:
+            last = exc.last_attempt
+            seen = last.exception() or " ".join(last.result())
+            raise TimeoutError(f"run {run_id} not finished after {timeout}s: {seen}") from None
 
     # --- MLflow ---------------------------------------------------------------------------
-    def alias_version(self, alias: str = "production", model: str = "car-price") -> str | None:
-        query = urllib.parse.urlencode({"name": model, "alias": alias})
-        status, text = self.request(
-            "GET", f"{self.mlflow}/api/2.0/mlflow/registered-models/alias?{query}"
-        )
-        if status == 200:
-            return json.loads(text)["model_version"]["version"]
-        return None
+    def mlflow_api(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A call to the stack's MLflow as its administrator (anonymous calls get 401)."""
+        return self.http.request(method, f"{self.mlflow}{path}", auth=self.mlflow_auth,
+                                 timeout=TIMEOUT, **kwargs)
+
+    def alias_version(self, alias: str = PRODUCTION_ALIAS) -> str | None:
+        """The version ``alias`` points at; None when the model or the alias does not exist."""
+        resp = self.mlflow_api("GET", "/api/2.0/mlflow/registered-models/alias",
+                               params={"name": self.model_name, "alias": alias})
+        if resp.status_code == 200:
+            return resp.json()["model_version"]["version"]
+        if resp.status_code in (400, 404):  # RESOURCE_DOES_NOT_EXIST / INVALID_PARAMETER_VALUE
+            return None
+        raise RuntimeError(f"MLflow alias lookup -> {resp.status_code}: {resp.text[:300]}")
 
 
 def main(argv: list[str] | None = None) -> int:

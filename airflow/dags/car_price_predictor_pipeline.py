@@ -1,37 +1,29 @@
 """car_price_predictor_pipeline: every ML stage as a sibling container (DockerOperator).
 
-The pipeline's shape (stage order, image names, params and their defaults) comes from
-``carprice.pipeline``; this file only wires containers together. It holds no ML code.
+The pipeline's shape (stage order, image names, params: their defaults, types and ranges)
+comes from ``carprice.pipeline``; how a stage container runs, from ``carprice_tasks``.
+This file only wires them together. It holds no ML code.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timedelta
 
-from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
-from docker.types import Mount
+from carprice_tasks import DATA_VOLUME, FILTERS, MACROS, NETWORK, stage_task
 
 from carprice import pipeline
 
-DAG_ID = "car_price_predictor_pipeline"
-
-# Deployment names, set by docker-compose-full.yml from COMPOSE_PROJECT_NAME.
-PROJECT = os.environ.get("CARPRICE_PROJECT", "carprice")
-NETWORK = os.environ.get("CARPRICE_DOCKER_NETWORK", f"{PROJECT}-net")
-DATA_VOLUME = os.environ.get("CARPRICE_DATA_VOLUME", f"{PROJECT}-data")
-MODELS_VOLUME = os.environ.get("CARPRICE_MODELS_VOLUME", f"{PROJECT}-models")
-STAGE_MLFLOW_URI = os.environ.get("CARPRICE_STAGE_MLFLOW_URI", "http://mlflow:5000")
-DOCKER_URL = os.environ.get("CARPRICE_DOCKER_URL", "unix://var/run/docker.sock")
 SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
-DATA_DIR = "/app/data"
-MODELS_DIR = "/app/models"
 # Stages that write the exported production model (the app's fallback).
 MODEL_WRITERS = {"promote_production"}
+# Stages that read the data source (csv_uri=inbox/<file> is the host's data/inbox).
+SOURCE_READERS = {"ingest"}
 
-_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+# JSON-schema keywords of a params.yaml field that the trigger form enforces.
+_FORM_KEYWORDS = ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                  "minLength", "maxLength", "pattern")
 
 
 def _lookup(params: dict, dotted: str):
@@ -42,15 +34,15 @@ def _lookup(params: dict, dotted: str):
 
 
 def _param(name: str, dotted: str, default) -> Param:
-    kind = next(t for py, t in _JSON_TYPES if isinstance(default, py))
-    # Choices from carprice.pipeline; every type comes from the default in params.yaml.
-    choices = pipeline.PARAM_CHOICES.get(name)
-    extra = {"enum": list(choices)} if choices else {}
-    if kind in {"integer", "number"}:
-        extra["minimum"] = 0
-    # An empty string default (csv_uri) would make the UI form demand a value: allow null.
-    types = [kind, "null"] if default == "" else kind
-    return Param(default, type=types, title=name, description=f"params.yaml: {dotted}", **extra)
+    """A form field typed like the params model's field (carprice.params): type, range,
+    choices and description all come from there, the default from params.yaml."""
+    schema = pipeline.field_schema(dotted)
+    limits = {key: schema[key] for key in _FORM_KEYWORDS if key in schema}
+    kind = schema["type"]
+    # A free-text field left blank keeps params.yaml's value; without null the UI would
+    # demand a value (csv_uri is blank unless source=csv).
+    types = [kind, "null"] if kind == "string" and "enum" not in schema else kind
+    return Param(default, type=types, title=name, description=schema["description"], **limits)
 
 
 def trigger_params() -> dict[str, Param]:
@@ -60,43 +52,6 @@ def trigger_params() -> dict[str, Param]:
         name: _param(name, dotted, _lookup(defaults, dotted))
         for name, dotted in pipeline.PARAM_ALIASES.items()
     }
-
-
-def params_json(params) -> str:
-    """The trigger form's values as the stages' CARPRICE_PARAMS_JSON."""
-    return json.dumps({name: params[name] for name in pipeline.PARAM_ALIASES if name in params})
-
-
-def stage_environment(stage: str) -> dict[str, str]:
-    return {
-        pipeline.ENV_RUN_ID: "{{ run_id }}",
-        pipeline.ENV_DAG_ID: "{{ dag.dag_id }}",
-        "CARPRICE_TASK_ID": stage,
-        # Provenance tag of registered versions: image name + local image id.
-        pipeline.ENV_IMAGE: f"{{{{ image_ref('{pipeline.image_name(stage)}') }}}}",
-        pipeline.ENV_DATA_DIR: DATA_DIR,
-        pipeline.ENV_MODELS_DIR: MODELS_DIR,
-        pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
-        "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def image_ref(image: str) -> str:
-    """``name@sha256:...`` of the local image the stage runs (its name alone if unknown)."""
-    try:
-        import docker
-
-        return f"{image}@{docker.DockerClient(base_url=DOCKER_URL).images.get(image).id}"
-    except Exception:  # provenance only: never fail a task over it
-        return image
-
-
-def stage_mounts(stage: str) -> list[Mount]:
-    mounts = [Mount(target=DATA_DIR, source=DATA_VOLUME, type="volume")]
-    if stage in MODEL_WRITERS:
-        mounts.append(Mount(target=MODELS_DIR, source=MODELS_VOLUME, type="volume"))
-    return mounts
 
 
 DOC_MD = f"""
@@ -117,7 +72,7 @@ Trigger with the form to override params (source, rows, hyper-parameters, gate t
 """
 
 with DAG(
-    dag_id=DAG_ID,
+    dag_id=pipeline.DAG_ID,
     description="Ingest, validate, train, gate and promote the used-car price model",
     doc_md=DOC_MD,
     schedule=None if SCHEDULE.lower() in {"", "none", "manual"} else SCHEDULE,
@@ -125,11 +80,8 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=trigger_params(),
-    user_defined_macros={"image_ref": image_ref},
-    user_defined_filters={
-        "safe_name": pipeline.safe_name,
-        "carprice_params_json": params_json,
-    },
+    user_defined_macros=MACROS,
+    user_defined_filters=FILTERS,
     default_args={
         "owner": "carprice",
         "retries": 2,
@@ -141,27 +93,9 @@ with DAG(
 ) as dag:
     tasks = []
     for stage in pipeline.STAGES:
-        op = DockerOperator(
-            task_id=stage,
-            image=pipeline.image_name(stage),
-            docker_url=DOCKER_URL,
-            network_mode=NETWORK,
-            mount_tmp_dir=False,
-            mounts=stage_mounts(stage),
-            auto_remove="success",
-            user="1000:1000",
-            container_name=(
-                f"{PROJECT}-{stage.replace('_', '-')}-"
-                "{{ run_id | safe_name(60) }}-{{ ti.try_number }}"
-            ),
-            labels={
-                "io.carprice.project": PROJECT,
-                "io.carprice.stage": stage,
-                "io.carprice.dag": DAG_ID,
-            },
-            environment=stage_environment(stage),
-            skip_on_exit_code=pipeline.SKIP_EXIT_CODE,
-            do_xcom_push=True,
+        op = stage_task(
+            stage, pipeline.DAG_ID, writes_models=stage in MODEL_WRITERS,
+            reads_inbox=stage in SOURCE_READERS,
             # The report summarizes whatever happened, refusals and failures included.
             trigger_rule=TriggerRule.ALL_DONE if stage == "report" else TriggerRule.ALL_SUCCESS,
         )

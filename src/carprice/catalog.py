@@ -1,7 +1,12 @@
-"""The Moroccan used-car market the synthetic source draws from.
+"""The Moroccan used-car market: the synthetic source's tables and the real export's values.
 
-New prices (DH) are rough list prices; they only need to be plausible and stable,
-since the generator's formula, not reality, defines the ground truth.
+Synthetic market (CATALOG, NEW_MODELS, CITIES and the share/factor tables): new prices
+(DH) are rough list prices; they only need to be plausible and stable, since the
+generator's formula, not reality, defines the ground truth. These tables are frozen:
+the generator's output for a seed, and so the benchmark figures, depend on them.
+
+Real export (AVITO_*): the values the Avito export of the original car-price project
+really holds, in its own spellings. schema.py turns them into contract codes.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ NEW_MODELS: dict[str, dict[str, int]] = {
     "Toyota": {"C-HR": 330_000},
 }
 
-# city -> share of listings, price factor
+# city -> share of listings, price factor (the synthetic market's subset of AVITO_CITIES)
 CITIES: dict[str, tuple[float, float]] = {
     "Casablanca": (0.30, 1.04),
     "Rabat": (0.12, 1.03),
@@ -62,7 +67,9 @@ CITIES: dict[str, tuple[float, float]] = {
     "Beni Mellal": (0.01, 0.95),
 }
 
-# Closed vocabularies, in the labels Avito uses (accents dropped for ASCII-safe CSVs).
+# Closed vocabularies: the contract codes, i.e. the labels Avito uses with accents
+# dropped (ASCII-safe CSVs). AVITO_VALUES below lists the same values as the export
+# spells them; tests/unit/test_catalog.py checks that the two match one to one.
 FUEL_TYPES: dict[str, tuple[float, float]] = {  # share, price factor
     "Diesel": (0.62, 1.05), "Essence": (0.33, 1.00), "Hybride": (0.04, 1.10),
     "Electrique": (0.01, 1.12),
@@ -105,3 +112,95 @@ def brand_models(include_new: bool = True) -> dict[str, list[str]]:
         for brand, models in NEW_MODELS.items():
             out[brand] = sorted({*out.get(brand, []), *models})
     return out
+
+
+# ------------------------------------------------------------------ the real export
+# Values of the Avito export (avito_car_dataset_ALL.csv, 24 776 listings scraped from
+# avito.ma) that the original project, Azaziop/detection_car_price, trains on:
+# - closed sets: the form lists of Azaziop/detection_car_price, main_mlflow.py (the values
+#   its LabelEncoders, mlflow/mlruns/1/<run>/artifacts/encoders.pkl, accept; that pickle
+#   is binary and was not read); the export sample below shows each of them except the
+#   rare 'Electrique', 'Endommagé' and 'Pour Pièces';
+# - cities and models: read from the export as stored in youssefmaimouni/
+#   houses_cars_prices_prediction, avito_car_dataset_ALL.csv (same file name, 24 776
+#   rows): every value seen in a sample of 20 blocks of 16 000 characters (about 1 200
+#   of its ~8 300 distinct listings; the file holds them three times). Rare values
+#   outside the sample are still accepted (open categories), only reported as unseen.
+# Missing marker: '--' (gearbox of listings without a details block) and empty cells.
+AVITO_MISSING: tuple[str, ...] = ("--", "")
+
+AVITO_VALUES: dict[str, tuple[str, ...]] = {
+    "fuel_type": ("Diesel", "Essence", "Hybride", "Electrique"),
+    "gearbox": ("Manuelle", "Automatique"),
+    "origin": ("WW au Maroc", "Dédouanée", "Importée neuve", "Pas encore dédouanée"),
+    "condition": ("Excellent", "Très bon", "Bon", "Correct", "Endommagé", "Pour Pièces"),
+    "first_owner": ("Oui", "Non"),
+}
+
+AVITO_CITIES: tuple[str, ...] = (
+    "Agadir", "Agadir Melloul", "Ain Aouda", "Ain Attig", "Ain Harrouda", "Ain Legdah",
+    "Ain Taoujdate", "Ait Melloul", "Al Hoceïma", "Assa zag", "Azemmour", "Azilal", "Azrou",
+    "Ben Ahmed", "Ben Guerir", "Benslimane", "Berkane", "Berrechid", "Biougra",
+    "Bouskoura", "Bouznika", "Béni Mellal", "Casablanca", "Chefchaouen", "Chichaoua",
+    "Dakhla", "Dcheïra El Jihadia", "Deroua", "El Borouj", "El Gara", "El Hajeb",
+    "El Jadida", "El Kelâa des Sraghna", "Er-Rich", "Errachidia", "Es-Semara", "Essaouira",
+    "Fquih Ben Saleh", "Fès", "Guelmim", "Guercif", "Houara Oulad Raho", "Ifrane", "Issen",
+    "Jamaat Shaim", "Jorf El Melha", "Kasba Tadla", "Khemisset", "Khouribga", "Khénifra",
+    "Ksar el-Kebir", "Kénitra", "Larache", "Laâyoune", "Loudaya", "Marrakech", "Martil",
+    "Mediouna", "Meknès", "Midelt", "Mohammedia", "Méchouar Fès Jdid", "Nador", "Nouaceur",
+    "Ouaoumana", "Ouarzazate", "Ouazzane", "Oued Laou", "Oued Zem", "Oujda", "Ouled Teïma",
+    "Rabat", "Ratba", "Safi", "Salé", "Sefrou", "Settat", "Sidi Bennour",
+    "Sidi Bou Othmane", "Sidi Kacem", "Sidi Slimane", "Sidi Yahya", "Sidi Yahya El Gharb",
+    "Skhirat", "Skoura Ahl El Oust", "Souk Sebt Ouled Nemma", "Tan-Tan", "Tanger",
+    "Taounate", "Taourirt", "Tata", "Taza", "Temara", "Thar Es-Souk", "Tifelt", "Tinghir",
+    "Tit Mellil", "Tiznit", "Tétouan", "Youssoufia", "Zagora", "Zaouïat Cheikh",
+)
+
+# brand -> models, as the export spells them (case, spaces and generations vary:
+# 'GOLF 7' and 'Golf', 'C-ELYSEE' and 'C-Elysée'; schema.canonical merges them).
+AVITO_MODELS: dict[str, tuple[str, ...]] = {
+    "Alfa Romeo": ("147", "159", "Giulietta", "Stelvio"),
+    "Audi": ("A3", "A4", "A5", "A6", "A7", "Q3", "Q5", "RS3"),
+    "BMW": ("M5", "Serie 1", "Serie 3", "Serie 3 coupé", "Serie 3 GT", "Serie 5", "X1", "X3",
+            "X5"),
+    "Chevrolet": ("Cruze",),
+    "Citroen": ("Berlingo", "C-ELYSEE", "C-Elysée", "C3", "C3 Cactus", "C4", "C4 Aircross",
+                "C4 CACTUS", "C4 Picasso", "C5", "C8", "DS5"),
+    "Dacia": ("Dokker", "Dokker Van", "Duster", "Lodgy", "Logan", "Logan Mcv", "Sandero"),
+    "Fiat": ("500", "500X", "Doblo", "Ducato", "FIORINO", "GRANDE PUNTO", "Linea", "Panda",
+             "Punto", "Scudo", "TIPO"),
+    "Ford": ("BEDFORD", "C-Max", "CONNECT", "ESCAPE", "Fiesta", "Focus", "Fusion", "Ka",
+             "Kuga", "Mondeo", "Ranger", "Transit"),
+    "Hyundai": ("Accent", "Elantra", "Grand i10", "H-1", "Santa Fe", "Tucson", "Veracruz",
+                "i 10", "i 20", "i 30", "i 40", "ix 35"),
+    "Jeep": ("Cherokee", "Compass", "Grand Cherokee", "Renegade"),
+    "Kia": ("Carens", "Ceed", "Cerato", "Picanto", "Rio", "Sorento", "Soul", "Sportage"),
+    "Land Rover": ("Defender", "Discovery", "Freelander", "Range Rover", "Range Rover Evoque",
+                   "Range Rover Sport", "Velar"),
+    "Mercedes-Benz": ("190", "210", "220", "250", "270", "280", "300", "CLASSE GLK",
+                      "CLASSE ML", "Classe A", "Classe B", "Classe C", "Classe CLA",
+                      "Classe CLK", "Classe E", "MB", "Viano", "Vito"),
+    "Nissan": ("Juke", "Micra", "NOTE", "Pathfinder", "Qashqai"),
+    "Opel": ("Astra", "COMBO", "Corsa", "Crossland X", "Insignia", "MOKKA"),
+    "Peugeot": ("206", "206+", "207", "208", "2008", "301", "307", "307 SW", "308", "3008",
+                "407", "407 SW", "508", "Bipper", "Boxer", "Expert", "Partner", "Tepee"),
+    "Renault": ("12", "19", "Captur", "Clio", "Espace", "Express", "Fluence", "Kadjar",
+                "Kangoo", "Kangoo Express", "Koleos", "Laguna", "Latitude", "Megane",
+                "Megane 3", "Megane 4", "Megane Coupe", "Modus", "Scenic", "Symbol",
+                "Talisman"),
+    "Seat": ("Ibiza", "Leon"),
+    "Skoda": ("Octavia", "Yeti"),
+    "Suzuki": ("Carry", "Celerio", "Grand Vitara", "Swift"),
+    "Toyota": ("4RUNNER", "Avensis", "Aygo", "Corolla", "Hilux", "Land Cruiser", "Prado",
+               "RAV 4", "VERSO", "Yaris"),
+    "Volkswagen": ("Arteon", "Bora", "CC", "Caddy", "EOS", "GOLF 4", "GOLF 5", "GOLF 6",
+                   "GOLF 7", "GOLF 8", "GOLF PLUS", "Golf", "Jetta", "PASSAT CC", "Passat",
+                   "Polo", "SHARAN", "Tiguan", "Touareg", "Touran"),
+    "mini": ("cabrio", "cooper"),
+}
+
+# Model families the export lists both bare and with a generation number ('Golf',
+# 'GOLF 4'..'GOLF 8'; 'Megane', 'Megane 3', 'Megane 4'): the number is dropped, since the
+# model year already tells the generation. Body variants ('Serie 3 coupé', 'Serie 3 GT',
+# '307 SW', 'Megane Coupe', 'GOLF PLUS') stay models of their own, as on Avito's list.
+MODEL_GENERATIONS: tuple[str, ...] = ("Golf", "Megane")

@@ -1,19 +1,24 @@
-"""``carprice`` command: run one stage, the whole pipeline, a rollback, or make data.
+"""carprice: run one stage, the whole pipeline, a rollback, or make data.
 
     carprice ingest --set data.rows=5000       # one stage (any of pipeline.STAGES)
     carprice run --run-id demo                 # every stage in order, in this process
     carprice rollback [--to 3]                 # move production back
     carprice generate --rows 1000 --out cars.csv [--avito]
+
+The stage flags are defined once, in carprice.stages.flags: ``carprice <stage>`` and
+``python -m carprice.stages.<stage>`` (the stage images, dvc.yaml) both parse them.
 """
 
-from __future__ import annotations
-
-import argparse
 import importlib
 import json
 import sys
+from functools import wraps
+from typing import Annotated
+
+import typer
 
 from carprice import pipeline
+from carprice.stages.flags import StageArgs, plain_typer, stage_options
 
 
 def run_stage(stage: str, argv: list[str]) -> int:
@@ -23,8 +28,9 @@ def run_stage(stage: str, argv: list[str]) -> int:
     return main(stage, module.run, argv)
 
 
-def run_all(argv: list[str]) -> int:
-    """All stages in order; a skip stops the chain but the report still runs."""
+def run_all(args: StageArgs) -> int:
+    """All stages in order; a failure stops the chain but the report still runs."""
+    argv = args.argv()
     code = 0
     for stage in pipeline.STAGES:
         code = run_stage(stage, argv)
@@ -33,62 +39,76 @@ def run_all(argv: list[str]) -> int:
     return code
 
 
-def rollback(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="carprice rollback",
-                                     description="Move the production alias back.")
-    parser.add_argument("--to", default=None, help="version (default: previous_production)")
-    parser.add_argument("--params", default=None)
-    args = parser.parse_args(argv)
+app = plain_typer(help=__doc__.split("\n\n")[0], no_args_is_help=True)
+
+
+def _stage_command(stage: str):
+    @wraps(stage_options)
+    def command(**kwargs) -> None:
+        raise typer.Exit(run_stage(stage, stage_options(**kwargs).argv()))
+
+    return command
+
+
+for _stage in pipeline.STAGES:
+    app.command(_stage, help=f"Run the {_stage} stage.")(_stage_command(_stage))
+
+
+@app.command("run", help="Run every stage in order, in this process.")
+@wraps(stage_options)
+def run_command(**kwargs) -> None:
+    raise typer.Exit(run_all(stage_options(**kwargs)))
+
+
+@app.command()
+def rollback(
+    to: Annotated[str | None, typer.Option(
+        help="version to serve (default: the production version's previous_production)")
+    ] = None,
+    params: Annotated[str | None, typer.Option(help="params file (default params.yaml)")] = None,
+) -> None:
+    """Move the production alias back."""
     from mlflow import MlflowClient
 
     from carprice.registry import RegistryError
     from carprice.registry import rollback as do_rollback
 
-    name = pipeline.load_params(args.params)["registry"]["model_name"]
+    name = pipeline.read_params(params).registry.model_name
     try:
-        result = do_rollback(MlflowClient(), name, args.to)
+        result = do_rollback(MlflowClient(), name, to)
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise typer.Exit(1) from None
     print(json.dumps(result))
-    return 0
 
 
-def generate(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="carprice generate",
-                                     description="Write synthetic listings as CSV.")
-    parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--avito", action="store_true",
-                        help="French headers, mileage ranges, latin1 (the Avito export)")
-    args = parser.parse_args(argv)
+@app.command()
+def generate(
+    out: Annotated[str, typer.Option(help="CSV file to write")],
+    rows: Annotated[int, typer.Option(min=1)] = 1000,
+    seed: Annotated[int, typer.Option(min=0)] = 42,
+    avito: Annotated[bool, typer.Option(
+        "--avito", help="French headers, mileage ranges, latin1 (the Avito export)")] = False,
+) -> None:
+    """Write synthetic listings as CSV."""
     from carprice.sources.csv_source import to_avito
     from carprice.sources.synthetic import generate as make
 
-    frame = make(args.rows, args.seed)
-    if args.avito:
-        to_avito(frame).to_csv(args.out, index=False, encoding="latin1")
+    frame = make(rows, seed)
+    if avito:
+        to_avito(frame).to_csv(out, index=False, encoding="latin1")
     else:
-        frame.to_csv(args.out, index=False)
-    print(json.dumps({"rows": len(frame), "out": args.out, "avito": args.avito}))
-    return 0
-
-
-COMMANDS = {"run": run_all, "rollback": rollback, "generate": generate}
+        frame.to_csv(out, index=False)
+    print(json.dumps({"rows": len(frame), "out": out, "avito": avito}))
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    names = [*pipeline.STAGES, *COMMANDS]
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in names:
-        print(__doc__.strip(), file=sys.stderr)
-        print(f"\ncommands: {', '.join(names)}", file=sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    command, rest = argv[0], argv[1:]
-    if command in COMMANDS:
-        return COMMANDS[command](rest)
-    return run_stage(command, rest)
+    """The console script; returns the exit code (a stage's, or 2 for bad flags)."""
+    try:
+        app(args=argv, prog_name="carprice")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return 0
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ class Thresholds:
 
 
 def _blank(series: pd.Series) -> pd.Series:
+    """Missing values: NaN/None and the export's markers ('--', empty; schema.MISSING_MARKERS)."""
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return series.isna()
-    return series.isna() | series.astype("str").str.strip().isin(["", "nan", "None", "NaN"])
+    text = series.astype("str").str.strip().str.lower()
+    return series.isna() | text.isin(schema.MISSING_MARKERS)
 
 
 def parse_number(series: pd.Series) -> pd.Series:
@@ -63,12 +65,11 @@ def parse_bool(series: pd.Series) -> pd.Series:
 
 
 def parse_category(series: pd.Series, column: str) -> pd.Series:
-    """Known labels matched ignoring accents and case; others kept as typed; blanks NaN."""
-    text = series.astype("str").str.strip()
-    canonical = schema.CANONICAL.get(column, {})
-    lookup = {v: canonical.get(schema.fold(v), v) for v in text.unique()}
-    mapped = text.map(lookup)
-    return mapped.where(~_blank(series)).astype("object")
+    """Contract codes (schema.canonical: any spelling of a known value, e.g. 'Très bon',
+    'GOLF 7'); unknown values kept, accents dropped; missing markers NaN."""
+    text = series.astype("str")
+    lookup = {v: schema.canonical(column, v) for v in text.unique()}
+    return text.map(lookup).where(~_blank(series)).astype("object")
 
 
 def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -24,5 +24,5 @@ AIRFLOW_HOME="$(mktemp -d)"
 trap 'rm -rf "$AIRFLOW_HOME"' EXIT
 cd "$REPO"
 AIRFLOW_HOME="$AIRFLOW_HOME" AIRFLOW__CORE__LOAD_EXAMPLES=false CARPRICE_REQUIRE_AIRFLOW=1 \
-  CARPRICE_PARAMS_FILE="$REPO/params.yaml" PYTHONPATH="$REPO/src" \
+  CARPRICE_PARAMS_FILE="$REPO/params.yaml" PYTHONPATH="$REPO/src:$REPO/airflow/dags" \
   "$VENV/bin/python" -m pytest -p no:cacheprovider tests/unit/test_dag.py "$@"

@@ -1,4 +1,4 @@
-"""docker-compose-full.yml, the image Dockerfiles and .env.example agree with DESIGN.md and
+"""docker-compose-full.yml, the image Dockerfiles and .env.example agree with each other and
 with carprice.pipeline. Rendered by `docker compose config` when Docker is present, else
 parsed as YAML (anchors and merge keys resolved by PyYAML)."""
 
@@ -101,11 +101,12 @@ def test_all_services_present(services):
     }
     assert expected <= set(services)
     assert services["flower"].get("profiles") == ["flower"]
+    assert services["airflow-cli"].get("profiles") == ["debug"]
 
 
 def test_every_long_running_service_has_a_healthcheck(services):
     for name, svc in services.items():
-        if name in ONE_SHOT:
+        if name in ONE_SHOT or name == "airflow-cli" or int(svc.get("scale", 1)) == 0:
             continue
         test = (svc.get("healthcheck") or {}).get("test")
         assert test, f"{name} has no healthcheck"
@@ -190,25 +191,65 @@ def test_every_compose_variable_is_documented_in_env_example():
     assert used - documented - set_by_start_script == set()
 
 
-def test_stage_dockerfiles_match_the_pipeline():
-    dirs = {p.parent.name for p in (REPO / "stages").glob("*/Dockerfile")} - {"base"}
-    assert dirs == set(pipeline.STAGES)
-    for stage in pipeline.STAGES:
-        text = (REPO / "stages" / stage / "Dockerfile").read_text()
-        assert "FROM carprice-base:${EXTRA}" in text, stage
-        assert f'ENTRYPOINT ["python", "-m", "carprice.stages.{stage}"]' in text, stage
-    assert set(pipeline.STAGE_EXTRAS) == set(pipeline.STAGES)
+def stage_services(services: dict) -> dict[str, dict]:
+    return {name: svc for name, svc in services.items() if name.startswith("stage-")}
+
+
+def test_compose_builds_one_image_per_pipeline_stage(services):
+    """Build-only services (scale 0) make `docker compose build` build every stage image."""
+    built = {}
+    for name, svc in stage_services(services).items():
+        args = svc["build"]["args"]
+        assert svc["build"]["target"] == "stage", name
+        assert int(svc.get("scale", 1)) == 0, f"{name} must never run as a service"
+        built[args["STAGE"]] = (svc["image"], args["EXTRA"])
+    assert built == {s: (pipeline.image_name(s), pipeline.STAGE_EXTRAS[s])
+                     for s in pipeline.STAGES}
+
+
+def test_app_image_is_a_target_of_the_package_dockerfile(services):
+    build = services["streamlit"]["build"]
+    assert (build["dockerfile"], build["target"], build["args"]["EXTRA"]) == (
+        "Dockerfile", "app", "app")
+
+
+def test_stages_and_the_app_reach_the_same_mlflow_which_accepts_that_host(services):
+    env = services["airflow-worker"]["environment"]
+    uri = env["CARPRICE_STAGE_MLFLOW_URI"]
+    assert services["streamlit"]["environment"]["MLFLOW_TRACKING_URI"] == uri
+    host = uri.split("://", 1)[1].rstrip("/")
+    allowed = services["mlflow"]["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    assert host in allowed and host.split(":")[0] in allowed
+
+
+def test_the_dag_gets_every_deployment_name_it_reads(services):
+    dag_helper = (REPO / "airflow" / "dags" / "carprice_tasks.py").read_text()
+    wanted = set(re.findall(r'deployment\("([A-Z_]+)"\)', dag_helper))
+    assert wanted, "carprice_tasks.py reads no deployment names?"
+    for name in ("airflow-scheduler", "airflow-worker", "airflow-dag-processor"):
+        assert wanted <= set(services[name]["environment"]), name
+
+
+def test_stage_entry_point_runs_the_stage_its_image_names(tmp_path):
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src"), "CARPRICE_STAGE": "nope"}
+    bad = subprocess.run([sys.executable, "-m", "carprice.stages"], env=env,
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode != 0 and "CARPRICE_STAGE must be one of" in bad.stderr
+    env["CARPRICE_STAGE"] = "ingest"
+    ok = subprocess.run([sys.executable, "-m", "carprice.stages", "--help"], env=env,
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "ingest" in ok.stdout
 
 
 def test_images_install_dependencies_before_the_code():
     """Dependency layers stay cached after a code-only change."""
-    for path in ("stages/base/Dockerfile", "airflow/Dockerfile", "mlflow/Dockerfile"):
+    for path in ("Dockerfile", "airflow/Dockerfile", "mlflow/Dockerfile"):
         lines = (REPO / path).read_text().splitlines()
         install = next(i for i, line in enumerate(lines) if "pip install -r" in line)
         code = [i for i, line in enumerate(lines) if line.startswith("COPY src")]
         assert all(i > install for i in code), path
-    base = (REPO / "stages/base/Dockerfile").read_text()
-    assert "PYTHONUNBUFFERED=1" in base and "USER 1000:1000" in base
 
 
 SCRIPTS = [

@@ -1,5 +1,5 @@
 """The DAG car_price_predictor_pipeline: imports cleanly, follows carprice.pipeline, and
-every stage is a DockerOperator with the settings of DESIGN.md section 5.
+every stage is a DockerOperator with the stack's settings (network, mounts, labels, user).
 
 Needs Airflow, which the dev venv does not have: tests/unit/run_airflow_tests.sh runs this
 file in a venv from requirements/airflow.txt (there a missing Airflow is an error, not a skip).
@@ -17,7 +17,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "airflow" / "dags"
-DAG_ID = "car_price_predictor_pipeline"
+# What docker-compose-full.yml hands the Airflow services for the default project.
+DEPLOYMENT = {
+    "CARPRICE_PROJECT": "carprice",
+    "CARPRICE_DOCKER_NETWORK": "carprice-net",
+    "CARPRICE_DATA_VOLUME": "carprice-data",
+    "CARPRICE_MODELS_VOLUME": "carprice-models",
+    "CARPRICE_STAGE_MLFLOW_URI": "http://mlflow:5000",
+    "CARPRICE_INBOX_HOST_DIR": "/srv/carprice/data/inbox",
+}
 
 if os.environ.get("CARPRICE_REQUIRE_AIRFLOW") != "1":  # there a missing Airflow fails
     pytest.importorskip(
@@ -26,6 +34,8 @@ if os.environ.get("CARPRICE_REQUIRE_AIRFLOW") != "1":  # there a missing Airflow
     )
 
 os.environ.setdefault("CARPRICE_PARAMS_FILE", str(REPO / "params.yaml"))
+for _key, _value in DEPLOYMENT.items():
+    os.environ.setdefault(_key, _value)
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
@@ -42,7 +52,7 @@ def dagbag():
 
 @pytest.fixture(scope="module")
 def dag(dagbag):
-    return dagbag.dags[DAG_ID]
+    return dagbag.dags[pipeline.DAG_ID]
 
 
 def stage_tasks(dag):
@@ -51,7 +61,7 @@ def stage_tasks(dag):
 
 def test_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert DAG_ID in dagbag.dag_ids
+    assert pipeline.DAG_ID in dagbag.dag_ids
 
 
 def test_stage_tasks_follow_pipeline_order(dag):
@@ -79,6 +89,8 @@ def test_every_stage_is_a_docker_operator_with_the_stack_settings(dag):
         assert task.retry_delay <= timedelta(minutes=1)
         assert task.labels["io.carprice.project"] == "carprice"
         assert task.labels["io.carprice.stage"] == stage
+        assert task.labels["io.carprice.run"] == "{{ run_id | safe_name }}"
+        assert "labels" in task.template_fields  # the run label is rendered per run
         env = task.environment
         for key in (
             pipeline.ENV_RUN_ID,
@@ -103,6 +115,13 @@ def test_run_data_and_model_export_mounts(dag):
             assert not mounts["/app/models"].get("ReadOnly")
         else:
             assert "/app/models" not in mounts, task.task_id
+        if task.task_id == "ingest":  # the host's inbox, read-only, where the stage looks
+            inbox = mounts["/app/inbox"]
+            assert (inbox["Type"], inbox["Source"], inbox["ReadOnly"]) == (
+                "bind", DEPLOYMENT["CARPRICE_INBOX_HOST_DIR"], True)
+            assert task.environment[pipeline.ENV_INBOX_DIR] == "/app/inbox"
+        else:
+            assert "/app/inbox" not in mounts, task.task_id
 
 
 def test_trigger_rules_make_skips_and_failures_visible(dag):
@@ -143,6 +162,38 @@ def test_params_are_typed_and_default_to_params_yaml(dag):
     dag.params.validate()
 
 
+RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum")
+
+
+def test_form_types_ranges_and_words_come_from_the_params_model(dag):
+    for name, dotted in pipeline.PARAM_ALIASES.items():
+        model = pipeline.field_schema(dotted)
+        form = dag.params.get_param(name).schema
+        kinds = form["type"] if isinstance(form["type"], list) else [form["type"]]
+        assert kinds[0] == model["type"], name
+        for key in RANGE_KEYWORDS:
+            assert form.get(key) == model.get(key), (name, key)
+        assert dag.params.get_param(name).description == model["description"], name
+    rows = dag.params.get_param("rows").schema
+    assert rows["minimum"] == 1
+    share = dag.params.get_param("new_models_share").schema
+    assert (share["minimum"], share["maximum"]) == (0, 1)
+    assert "minimum" not in dag.params.get_param("gate_min_r2").schema
+    assert "data/inbox/" in dag.params.get_param("csv_uri").description
+
+
+@pytest.mark.parametrize("name, value", [("rows", 0), ("new_models_share", 1.5),
+                                         ("learning_rate", 0), ("source", "excel")])
+def test_the_form_refuses_what_the_params_model_refuses(dag, name, value):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dag.params.get_param(name).resolve(value=value)
+    dag.params.get_param(name).resolve()  # the default still passes
+    with pytest.raises(pipeline.ParamsError):
+        pipeline.apply_overrides(pipeline.load_params(), {name: value})
+
+
 def render(dag, template: str, **context) -> str:
     return dag.get_template_env().from_string(template).render(**context)
 
@@ -167,6 +218,7 @@ def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatc
     form = {name: dag.params[name] for name in dag.params}
     form["rows"] = 1234
     form["force"] = True
+    form["csv_uri"] = None  # left blank
     rendered = render(dag, dag.get_task("ingest").environment[pipeline.ENV_OVERRIDES], params=form)
     overrides = json.loads(rendered)
     assert overrides["rows"] == 1234
@@ -174,3 +226,4 @@ def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatc
     params = pipeline.load_params()
     assert params["data"]["rows"] == 1234
     assert params["run"]["force"] is True
+    assert params["data"]["csv_uri"] == ""

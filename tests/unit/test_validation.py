@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice import schema
+from carprice import catalog, schema
 from carprice.sources.synthetic import generate
 from carprice.validation import (
     Thresholds,
@@ -124,3 +124,66 @@ def test_serving_reports_bad_rows_and_keeps_good_ones(frame):
 def test_serving_needs_the_core_columns():
     with pytest.raises(ValidationError, match="missing columns"):
         prepare_features(pd.DataFrame({"brand": ["Dacia"]}))
+
+
+@pytest.mark.parametrize("marker", ["--", "-", "", "  ", "N/A", None])
+def test_export_missing_markers_are_missing_not_unknown(frame, marker):
+    raw = frame.astype(object)
+    raw.loc[:29, ["gearbox", "origin", "condition", "doors", "first_owner"]] = marker
+    clean, report = validate_dataset(raw, LIMITS)
+    assert report["rows_out"] == 400 and not report["invalid_by_rule"]
+    assert report["unreadable_values"] == {}
+    assert report["missing_share"]["gearbox"] == report["missing_share"]["doors"] == 0.075
+    head = clean.iloc[:30]
+    assert (head[["gearbox", "origin", "condition"]] == schema.MISSING_CATEGORY).all().all()
+    assert head.doors.isna().all() and not head.first_owner.any()
+
+
+def test_real_export_spellings_are_kept_as_contract_codes(frame):
+    raw = frame.astype(object)
+    spellings = {  # export spelling -> contract code
+        "condition": [("Pour Pièces", "Pour pieces"), ("Très bon", "Tres bon"),
+                      ("Endommagé", "Endommage")],
+        "origin": [("Importée neuve", "Importee neuve"), ("Dédouanée", "Dedouanee")],
+        "model": [("GOLF 7", "Golf"), ("Megane 3", "Megane"), ("i 10", "i10"),
+                  ("C-ELYSEE", "C-Elysee"), ("Serie 3 coupé", "Serie 3 coupe")],
+        "city": [("Fès", "Fes"), ("Laâyoune", "Laayoune"), ("Ksar el-Kebir", "Ksar el-Kebir")],
+        "brand": [("mini", "mini"), ("Land Rover", "Land Rover")],
+    }
+    row = 0
+    for col, pairs in spellings.items():
+        for spelling, _ in pairs:
+            raw.loc[row, col] = spelling
+            row += 1
+    clean, report = validate_dataset(raw, LIMITS)
+    assert report["rows_out"] == 400
+    row = 0
+    for col, pairs in spellings.items():
+        for _, code in pairs:
+            assert clean.loc[row, col] == code, (col, row)
+            row += 1
+    assert all(v["share"] == 0 for v in report["unknown_categories"].values())
+
+
+def test_every_real_city_is_known_and_kept():
+    cities = catalog.AVITO_CITIES
+    raw = generate(len(cities), seed=4).astype({"city": object})
+    raw["city"] = cities
+    clean, report = validate_dataset(raw, Thresholds(min_rows=1))
+    assert report["rows_out"] == len(cities) >= 100
+    assert report["unknown_categories"]["city"]["share"] == 0
+    assert [schema.label("city", c) for c in clean.city] == list(cities)
+
+
+def test_unknown_closed_values_are_dropped_and_counted_per_column(frame):
+    raw = frame.astype(object)
+    raw.loc[:2, "fuel_type"] = "Nucléaire"
+    raw.loc[3:4, "gearbox"] = "CVT"
+    raw.loc[5, "condition"] = "Comme neuf"
+    clean, report = validate_dataset(raw, LIMITS)
+    assert report["rows_out"] == 394 and report["rows_invalid"] == 6
+    counts = {rule.split(" ", 1)[0]: n for rule, n in report["invalid_by_rule"].items()}
+    assert counts == {"fuel_type": 3, "gearbox": 2, "condition": 1}
+    assert "- gearbox not one of Manuelle, Automatique: 2" in summary_markdown(report)
+    _, errors = prepare_features(raw.drop(columns=[schema.TARGET]).head(6))
+    assert errors.problem.iloc[0].startswith("fuel_type 'Nucleaire' not one of")

@@ -94,30 +94,61 @@ def read_csv(uri: str) -> pd.DataFrame:
     return parse(decode(fetch_bytes(uri), name=uri), name=uri)
 
 
-# Contract labels as the Avito site spells them (accents), for to_avito.
-AVITO_LABELS = {
-    "Tres bon": "Très bon", "Endommage": "Endommagé", "Pour pieces": "Pour Pièces",
-    "Dedouanee": "Dédouanée", "Importee neuve": "Importée neuve",
-    "Pas encore dedouanee": "Pas encore dédouanée", "Fes": "Fès", "Meknes": "Meknès",
-    "Tetouan": "Tétouan",
-}
+# The export's header, in its order (Azaziop/detection_car_price,
+# reports/pipeline_report_20260216_163541.json, data_quality.columns; the first column,
+# pandas' index, has an empty name, read back as 'Unnamed: 0'). AVITO_COLUMNS maps all
+# but AVITO_DROPPED, which carry nothing the model uses.
+AVITO_DROPPED: tuple[str, ...] = ("", "Lien", "Secteur", "Airbags")
+AVITO_HEADER: tuple[str, ...] = (
+    "", "Lien", "Ville", "Secteur", "Marque", "Modèle", "Année-Modèle", "Kilométrage",
+    "Type de carburant", "Puissance fiscale", "Boite de vitesses", "Nombre de portes",
+    "Origine", "Première main", "État", "Jantes aluminium", "Airbags", "Climatisation",
+    "Système de navigation/GPS", "Toit ouvrant", "Sièges cuir", "Radar de recul",
+    "Caméra de recul", "Vitres électriques", "ABS", "ESP", "Régulateur de vitesse",
+    "Limiteur de vitesse", "CD/MP3/Bluetooth", "Ordinateur de bord",
+    "Verrouillage centralisé à distance", "Prix",
+)
+# The export's mileage brackets: (below km, bracket width); 'Plus de 500 000' above.
+_KM_BRACKETS = ((100_000, 5_000), (200_000, 10_000), (500_000, 50_000))
+_DETAILS = ("doors", "origin", "first_owner", "condition", *schema.EQUIPMENT)
 
 
-def to_avito(frame: pd.DataFrame) -> pd.DataFrame:
-    """A contract frame written the way the Avito export is: French headers, accents,
-    mileage as 5 000 km ranges, 'Oui'/'Non', fiscal power in CV, extra columns."""
+def _km_range(km: float) -> str:
+    for below, width in _KM_BRACKETS:
+        if km < below:
+            low = int(km // width * width)
+            return f"{low:,} - {low + width - 1:,}".replace(",", " ")
+    return "Plus de 500 000"
+
+
+def to_avito(frame: pd.DataFrame, missing_share: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """A contract frame written the way the Avito export is: its header and column order,
+    accented labels ('Très bon', 'Fès'), mileage brackets, '1980 ou plus ancien',
+    'Oui'/'Non', whole prices and extra columns.
+
+    missing_share of the rows (drawn with seed) get the export's listings without a
+    details block: gearbox '--', doors/origin/first owner/condition empty, no equipment.
+    """
+    if not 0 <= missing_share <= 1:
+        raise ValueError(f"missing_share must be within 0..1, got {missing_share}")
     out = frame.copy()
     for col in schema.CATEGORICAL:
-        out[col] = out[col].replace(AVITO_LABELS)
-    low = (out["mileage_km"] // 5000 * 5000).astype(int)
-    out["mileage_km"] = [f"{lo:,} - {lo + 4999:,}".replace(",", " ") for lo in low]
-    out["year"] = out["year"].astype(int).astype(str)
-    out["fiscal_power_cv"] = out["fiscal_power_cv"].astype(int).astype(str) + " CV"
-    out["doors"] = out["doors"].astype(int)
+        out[col] = out[col].map({v: schema.label(col, v) for v in out[col].unique()})
+    out["mileage_km"] = out["mileage_km"].map(_km_range)
+    year = out["year"].astype(int)
+    out["year"] = year.astype(str).where(year > 1980, "1980 ou plus ancien")
+    out["fiscal_power_cv"] = out["fiscal_power_cv"].astype(int).astype(str)
+    out["doors"] = out["doors"].astype(float).map("{:.1f}".format)
     out["first_owner"] = out["first_owner"].map({True: "Oui", False: "Non"})
+    out[schema.TARGET] = out[schema.TARGET].round().astype("int64")
+    out = out.astype({c: "object" for c in _DETAILS})
+    bare = out.sample(frac=missing_share, random_state=seed).index
+    out.loc[bare, "gearbox"] = "--"
+    out.loc[bare, ["doors", "origin", "first_owner", "condition"]] = ""
+    out.loc[bare, list(schema.EQUIPMENT)] = False
     out = out.rename(columns={v: k for k, v in AVITO_COLUMNS.items()})
-    out.insert(0, "Unnamed: 0", range(len(out)))
+    out[""] = range(len(out))
     out["Lien"] = [f"https://www.avito.ma/fr/annonce/{i}.htm" for i in range(len(out))]
-    out["Secteur"] = "Centre ville"
-    out["Airbags"] = "True"
-    return out
+    out["Secteur"] = ""
+    out["Airbags"] = False
+    return out[list(AVITO_HEADER)]

@@ -88,15 +88,17 @@ def _log_tables_and_plots(ctx: StageContext, candidate, test: pd.DataFrame, y: n
 
     model = candidate.unwrap_python_model().model
     imp = importance(model, test, int(ctx.params["split"]["seed"]))
-    imp.sort_values(ascending=False).to_csv(ctx.path("feature_importance.csv"))
+    (imp.sort_values(ascending=False).rename_axis("feature").rename("rmse_log_increase")
+     .to_csv(ctx.path("feature_importance.csv")))
     mlflow.log_artifact(str(ctx.path("feature_importance.csv")), "evaluation")
     figures = {
         "predicted_vs_actual.png": metrics.plot_predicted_vs_actual(y, price),
         "residuals.png": metrics.plot_residuals(y, price),
         "feature_importance.png": metrics.plot_importance(imp),
     }
-    for fname, fig in figures.items():
-        mlflow.log_figure(fig, f"evaluation/{fname}")
+    for fname, fig in figures.items():  # in the run folder too: dvc.yaml's plots
+        fig.savefig(ctx.path(fname))
+        mlflow.log_artifact(str(ctx.path(fname)), "evaluation")
         plt.close(fig)
 
 

@@ -7,7 +7,6 @@ and exit 0 (done), SKIP_EXIT_CODE (deliberately skipped) or 1 (failed, one-line 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carprice import pipeline
+from carprice.stages.flags import StageArgs, parse_stage_args
 
 # Progress bars would bury the one-line JSON summary in the logs.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -102,24 +102,12 @@ def params_hash(params: dict) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def parse_args(stage: str, argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=f"carprice {stage}",
-                                     description=f"Run the {stage} stage.")
-    parser.add_argument("--run-id", default=os.environ.get(pipeline.ENV_RUN_ID, "local"),
-                        help="pipeline run id; the run folder is data/runs/<run id>")
-    parser.add_argument("--data-dir", default=os.environ.get(pipeline.ENV_DATA_DIR, "data"))
-    parser.add_argument("--models-dir",
-                        default=os.environ.get(pipeline.ENV_MODELS_DIR, "models"))
-    parser.add_argument("--params", default=None, help="params file (default params.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a param, e.g. --set model.max_iter=300 (repeatable)")
-    parser.add_argument("--soft-skip", action="store_true",
-                        help=f"exit 0 instead of {pipeline.SKIP_EXIT_CODE} when the stage "
-                        "is skipped (for dvc repro)")
-    return parser.parse_args(argv)
+def parse_args(stage: str, argv: list[str] | None) -> StageArgs:
+    """The stage flags (carprice.stages.flags; ``carprice <stage>`` parses the same)."""
+    return parse_stage_args(stage, argv)
 
 
-def make_context(stage: str, args: argparse.Namespace) -> StageContext:
+def make_context(stage: str, args: StageArgs) -> StageContext:
     params = pipeline.load_params(args.params, pipeline.parse_set_args(args.set))
     run_dir = Path(args.data_dir) / "runs" / pipeline.safe_name(args.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)

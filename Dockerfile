@@ -1,12 +1,14 @@
-# Shared base of the stage images and the app image: one per dependency set (pyproject
-# extra: data, ml, app).
-#   docker build -f stages/base/Dockerfile --build-arg EXTRA=data -t carprice-base:data .
-#   docker build -f stages/base/Dockerfile --build-arg EXTRA=ml   -t carprice-base:ml   .
-#   docker build -f stages/base/Dockerfile --build-arg EXTRA=app  -t carprice-base:app  .
+# Every image of the carprice package, one multi-stage file, so that
+# `docker compose -f docker-compose-full.yml build` builds them all with nothing prebuilt.
+# Targets:
+#   stage  one pipeline stage (build args EXTRA = its dependency set, STAGE = its name);
+#          docker-compose-full.yml has one build-only service per stage
+#   app    the Streamlit app (EXTRA=app)
 # Layer order keeps the dependency layer cached after a code-only change:
 # lock -> pip install -> package source -> params.
 ARG PYTHON_BASE_IMAGE=python:3.11-slim-bookworm
-FROM ${PYTHON_BASE_IMAGE}
+
+FROM ${PYTHON_BASE_IMAGE} AS deps
 ARG EXTRA=data
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -21,13 +23,26 @@ COPY pyproject.toml README.md /tmp/carprice/
 COPY src /tmp/carprice/src
 RUN pip install --no-deps --no-build-isolation /tmp/carprice && rm -rf /tmp/carprice
 COPY params.yaml /app/params.yaml
+# Named volumes take this ownership when first mounted here: stages (uid 1000) can write.
 RUN mkdir -p /app/data /app/models && chown 1000:1000 /app/data /app/models
 ENV CARPRICE_PARAMS_FILE=/app/params.yaml \
     CARPRICE_DATA_DIR=/app/data \
     CARPRICE_MODELS_DIR=/app/models
-LABEL org.opencontainers.image.title="carprice-base" \
-      io.carprice.extra="${EXTRA}"
+LABEL io.carprice.extra="${EXTRA}"
 USER 1000:1000
+
+FROM deps AS stage
+ARG STAGE
+LABEL io.carprice.stage="${STAGE}"
+ENV CARPRICE_STAGE=${STAGE}
+ENTRYPOINT ["python", "-m", "carprice.stages"]
 # Last, so a new commit only re-tags, never re-installs.
+ARG GIT_COMMIT=unknown
+ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}
+
+FROM deps AS app
+COPY --chown=1000:1000 app/ /app/app/
+EXPOSE 8501
+CMD ["streamlit", "run", "app/streamlit_app.py", "--server.headless=true", "--server.address=0.0.0.0", "--server.port=8501", "--browser.gatherUsageStats=false"]
 ARG GIT_COMMIT=unknown
 ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}

@@ -1,0 +1,132 @@
+"""How a CarPrice DAG runs one stage: a sibling container of the stage's image.
+
+Shared by the DAGs in this folder, so every stage container gets the same network,
+mounts, labels, user and clean-up. Deployment names come from the environment that
+docker-compose-full.yml gives the Airflow services; nothing here recomputes them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from airflow.providers.docker.operators.docker import DockerOperator
+from docker.types import Mount
+
+from carprice import pipeline
+
+DATA_DIR = "/app/data"
+MODELS_DIR = "/app/models"
+INBOX_DIR = "/app/inbox"
+DOCKER_URL = "unix://var/run/docker.sock"
+LABEL_PROJECT = "io.carprice.project"
+LABEL_STAGE = "io.carprice.stage"
+LABEL_DAG = "io.carprice.dag"
+LABEL_RUN = "io.carprice.run"
+
+
+def deployment(name: str) -> str:
+    """A name docker-compose-full.yml hands to the Airflow services (fails loudly if unset)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise RuntimeError(f"{name} is not set: the Airflow services get it from "
+                           "docker-compose-full.yml")
+    return value
+
+
+PROJECT = deployment("CARPRICE_PROJECT")
+NETWORK = deployment("CARPRICE_DOCKER_NETWORK")
+DATA_VOLUME = deployment("CARPRICE_DATA_VOLUME")
+MODELS_VOLUME = deployment("CARPRICE_MODELS_VOLUME")
+STAGE_MLFLOW_URI = deployment("CARPRICE_STAGE_MLFLOW_URI")
+# The host's data/inbox (a bind source must be a HOST path; the start script records it).
+INBOX_HOST_DIR = deployment("CARPRICE_INBOX_HOST_DIR")
+
+
+def image_ref(image: str) -> str:
+    """``name@sha256:...`` of the local image the stage runs (its name alone if unknown)."""
+    try:
+        import docker
+
+        return f"{image}@{docker.DockerClient(base_url=DOCKER_URL).images.get(image).id}"
+    except Exception:  # provenance only: never fail a task over it
+        return image
+
+
+def params_json(params) -> str:
+    """The trigger form's values as the stages' CARPRICE_PARAMS_JSON."""
+    import json
+
+    return json.dumps({name: params[name] for name in pipeline.PARAM_ALIASES if name in params})
+
+
+def stage_credentials() -> dict[str, str]:
+    """The stages' MLflow account, from the worker's environment."""
+    user, password = os.environ.get("MLFLOW_STAGE_USER"), os.environ.get("MLFLOW_STAGE_PASSWORD")
+    if not user or not password:
+        raise RuntimeError("MLFLOW_STAGE_USER / MLFLOW_STAGE_PASSWORD are not set in the worker")
+    return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
+
+
+# Jinja helpers every CarPrice DAG registers (user_defined_macros / _filters).
+MACROS = {"image_ref": image_ref}
+FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json}
+
+
+class StageOperator(DockerOperator):
+    """DockerOperator that first removes the containers an earlier try left behind."""
+
+    template_fields = (*DockerOperator.template_fields, "labels")
+
+    def execute(self, context):
+        self._remove_earlier_tries()
+        # Read in the worker at run time: the secret is neither a templated nor a
+        # serialized field, so it never reaches the UI, the DAG table or a log.
+        self._private_environment = {**self._private_environment, **stage_credentials()}
+        return super().execute(context)
+
+    def _remove_earlier_tries(self) -> None:
+        labels = [f"{key}={self.labels[key]}" for key in (LABEL_PROJECT, LABEL_STAGE, LABEL_RUN)]
+        for old in self.cli.containers(all=True, filters={"label": labels}):
+            self.log.info("removing container %s left by an earlier try", old["Names"])
+            self.cli.remove_container(old["Id"], force=True)
+
+
+def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
+               reads_inbox: bool = False, **kwargs) -> StageOperator:
+    """The task that runs ``stage`` (a name of carprice.pipeline) in its own container."""
+    mounts = [Mount(target=DATA_DIR, source=DATA_VOLUME, type="volume")]
+    if writes_models:  # the exported production copy, the app's fallback
+        mounts.append(Mount(target=MODELS_DIR, source=MODELS_VOLUME, type="volume"))
+    if reads_inbox:  # the user's own CSVs, read-only
+        mounts.append(Mount(target=INBOX_DIR, source=INBOX_HOST_DIR, type="bind",
+                            read_only=True))
+    image = pipeline.image_name(stage)
+    return StageOperator(
+        task_id=stage,
+        image=image,
+        docker_url=DOCKER_URL,
+        network_mode=NETWORK,
+        mount_tmp_dir=False,
+        mounts=mounts,
+        auto_remove="success",
+        user="1000:1000",
+        container_name=(f"{PROJECT}-{stage.replace('_', '-')}-"
+                        "{{ run_id | safe_name(60) }}-{{ ti.try_number }}"),
+        labels={LABEL_PROJECT: PROJECT, LABEL_STAGE: stage, LABEL_DAG: dag_id,
+                LABEL_RUN: "{{ run_id | safe_name }}"},
+        environment={
+            pipeline.ENV_RUN_ID: "{{ run_id }}",
+            pipeline.ENV_DAG_ID: "{{ dag.dag_id }}",
+            # Provenance tag of registered versions: image name + local image id.
+            pipeline.ENV_IMAGE: f"{{{{ image_ref('{image}') }}}}",
+            pipeline.ENV_DATA_DIR: DATA_DIR,
+            pipeline.ENV_MODELS_DIR: MODELS_DIR,
+            pipeline.ENV_INBOX_DIR: INBOX_DIR,
+            pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
+            "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
+            "PYTHONUNBUFFERED": "1",
+        },
+        skip_on_exit_code=pipeline.SKIP_EXIT_CODE,
+        do_xcom_push=True,
+        **kwargs,
+    )

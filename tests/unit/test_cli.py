@@ -1,0 +1,80 @@
+"""The ``carprice`` command and the stage flags (one definition: carprice.stages.flags)."""
+
+import json
+
+import pandas as pd
+import pytest
+import typer
+
+from carprice import cli, pipeline
+from carprice.stages.flags import StageArgs, parse_stage_args
+from tests.conftest import REPO
+
+
+def test_stage_flags():
+    args = parse_stage_args("train", ["--run-id", "r1", "--data-dir", "d", "--models-dir", "m",
+                                      "--params", "p.yaml", "--set", "a.b=1", "--set", "c=2",
+                                      "--soft-skip"])
+    assert args == StageArgs(run_id="r1", data_dir="d", models_dir="m", params="p.yaml",
+                             set=["a.b=1", "c=2"], soft_skip=True)
+    assert parse_stage_args("train", args.argv()) == args
+
+
+def test_stage_flag_defaults_come_from_the_environment(monkeypatch):
+    for name in (pipeline.ENV_RUN_ID, pipeline.ENV_DATA_DIR, pipeline.ENV_MODELS_DIR):
+        monkeypatch.delenv(name, raising=False)
+    assert parse_stage_args("ingest", []) == StageArgs()
+    monkeypatch.setenv(pipeline.ENV_RUN_ID, "manual__1")
+    monkeypatch.setenv(pipeline.ENV_DATA_DIR, "/app/data")
+    args = parse_stage_args("ingest", [])
+    assert (args.run_id, args.data_dir, args.models_dir) == ("manual__1", "/app/data", "models")
+    assert parse_stage_args("ingest", ["--run-id", "flag"]).run_id == "flag"
+
+
+def test_a_bad_stage_flag_exits_2_with_a_last_line_reason(capsys):
+    with pytest.raises(SystemExit) as info:
+        parse_stage_args("train", ["--bogus"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "Error: No such option: --bogus"
+
+
+def test_stage_help_exits_0(capsys):
+    with pytest.raises(SystemExit) as info:
+        parse_stage_args("train", ["--help"])
+    assert info.value.code == 0
+    assert "--soft-skip" in capsys.readouterr().out
+
+
+def test_commands():
+    names = set(typer.main.get_command(cli.app).commands)
+    assert names == {*pipeline.STAGES, "run", "rollback", "generate"}
+
+
+@pytest.mark.parametrize("argv, code", [([], 2), (["nope"], 2), (["--help"], 0),
+                                        (["generate"], 2), (["generate", "--out", "x",
+                                                             "--rows", "0"], 2)])
+def test_usage_exit_codes(argv, code):
+    assert cli.main(argv) == code
+
+
+def test_a_bad_set_fails_the_stage_in_one_line(tmp_path, capsys):
+    code = cli.main(["ingest", "--params", str(REPO / "params.yaml"), "--data-dir",
+                     str(tmp_path), "--set", "data.rows=abc"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    reason = "params: data.rows must be an integer, got 'abc'"
+    assert err.strip().splitlines()[-1] == f"error: ingest failed: {reason}"
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary == {"stage": "ingest", "status": "failed", "reason": reason,
+                       "seconds": summary["seconds"]}
+
+
+@pytest.mark.parametrize("avito", [False, True])
+def test_generate_writes_a_csv(tmp_path, capsys, avito):
+    out = tmp_path / "cars.csv"
+    argv = ["generate", "--rows", "40", "--seed", "3", "--out", str(out)]
+    assert cli.main(argv + (["--avito"] if avito else [])) == 0
+    assert json.loads(capsys.readouterr().out) == {"rows": 40, "out": str(out), "avito": avito}
+    frame = pd.read_csv(out, encoding="latin1" if avito else "utf-8")
+    assert len(frame) == 40
+    assert ("Marque" in frame.columns) is avito

@@ -1,0 +1,139 @@
+"""dvc.yaml against the code: the stages of carprice.pipeline.STAGES in order, each run with
+the one run-id var, and each stage's deps naming exactly the carprice modules its process
+imports (walked with ast, lazy imports inside functions included)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from carprice import pipeline
+from tests.conftest import REPO
+
+SRC = REPO / "src"
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
+RUN_DIR = "data/runs/${run_id}/"
+
+
+def module_file(name: str) -> Path | None:
+    base = SRC.joinpath(*name.split("."))
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None  # a name inside a module (a function, a class)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_files(path: Path) -> set[Path]:
+    """carprice modules one file imports, with the packages whose __init__ runs first."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against this file's package
+                package = module_name(path).split(".")
+                package = package if path.name == "__init__.py" else package[:-1]
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+    out = set()
+    for name in names:
+        parts = name.split(".")
+        if parts[0] != "carprice":
+            continue
+        for end in range(1, len(parts) + 1):
+            found = module_file(".".join(parts[:end]))
+            if found:
+                out.add(found)
+    return out
+
+
+def import_closure(path: Path) -> set[str]:
+    seen: set[Path] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo += imported_files(current)
+    return {p.relative_to(REPO).as_posix() for p in seen}
+
+
+def source_files(deps: list[str]) -> set[str]:
+    """The .py files the src/ deps cover (a folder dep covers every file under it)."""
+    out = set()
+    for dep in deps:
+        if not dep.startswith("src/"):
+            continue
+        path = REPO / dep
+        assert path.exists(), f"dvc.yaml dep {dep} does not exist"
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        out |= {f.relative_to(REPO).as_posix() for f in files}
+    return out
+
+
+def produced(stage: dict) -> set[str]:
+    """Paths a stage declares as outs, metrics or plots."""
+    out = set()
+    for key in ("outs", "metrics", "plots"):
+        for entry in stage.get(key, []):
+            out |= set(entry) if isinstance(entry, dict) else {entry}
+    return out
+
+
+def test_the_run_id_is_one_var_and_a_valid_folder_name():
+    assert DVC["vars"] == [{"run_id": DVC["vars"][0]["run_id"]}]
+    run_id = DVC["vars"][0]["run_id"]
+    assert pipeline.safe_name(run_id) == run_id
+    assert f"runs/{run_id}/" not in (REPO / "dvc.yaml").read_text(), "use ${run_id}"
+
+
+def test_stages_follow_the_pipeline_order():
+    assert tuple(DVC["stages"]) == pipeline.STAGES
+
+
+@pytest.mark.parametrize("stage", pipeline.STAGES)
+def test_each_cmd_runs_its_stage_with_the_run_id_var(stage):
+    cmd = DVC["stages"][stage]["cmd"]
+    assert cmd == f"python -m carprice.stages.{stage} --run-id ${{run_id}} --soft-skip"
+
+
+@pytest.mark.parametrize("stage", pipeline.STAGES)
+def test_deps_name_every_module_the_stage_runs(stage):
+    needed = import_closure(SRC / "carprice" / "stages" / f"{stage}.py")
+    listed = source_files(DVC["stages"][stage]["deps"])
+    assert not needed - listed, f"dvc.yaml {stage}: add deps {sorted(needed - listed)}"
+    assert not listed - needed, f"dvc.yaml {stage}: not imported {sorted(listed - needed)}"
+
+
+def test_the_import_walk_sees_lazy_imports():
+    # runner.py imports the error types of registry and validation inside a function
+    closure = import_closure(SRC / "carprice" / "stages" / "runner.py")
+    assert {"src/carprice/registry.py", "src/carprice/validation.py",
+            "src/carprice/params.py", "src/carprice/stages/__init__.py"} <= closure
+
+
+@pytest.mark.parametrize("stage", pipeline.STAGES)
+def test_run_folder_deps_come_from_earlier_stages(stage):
+    index = pipeline.STAGES.index(stage)
+    earlier = set().union(*(produced(DVC["stages"][s]) for s in pipeline.STAGES[:index]))
+    for dep in DVC["stages"][stage]["deps"]:
+        if not dep.startswith("src/"):
+            assert dep.startswith(RUN_DIR) and dep in earlier, f"{stage}: {dep}"
+    for path in produced(DVC["stages"][stage]):
+        assert path.startswith(RUN_DIR), f"{stage}: {path}"
+
+
+def test_evaluation_tables_and_images_are_plots():
+    plots = {Path(next(iter(p))).name for p in DVC["stages"]["evaluate"]["plots"]}
+    assert {"error_by_brand.csv", "error_by_price_band.csv", "test_predictions.csv",
+            "feature_importance.csv"} <= plots
+    assert any(name.endswith(".png") for name in plots)
