@@ -168,3 +168,24 @@ def test_monitoring_params_do_not_change_the_training_fingerprint():
                                                 "rollback.reason": "bad prices"})
     assert params_hash(changed) == params_hash(params)
     assert params_hash(pipeline.apply_overrides(params, {"rows": 100})) != params_hash(params)
+
+
+@pytest.mark.parametrize("override, expected", [
+    ({"rollback.to_version": 3}, "3"),  # a form or JSON may send a number
+    ({"rollback.to_version": "12"}, "12"),
+    ({"rollback.to_version": ""}, ""),
+])
+def test_rollback_version_is_text_of_digits(override, expected):
+    params = pipeline.load_params(REPO / "params.yaml")
+    assert pipeline.apply_overrides(params, override)["rollback"]["to_version"] == expected
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"rollback.to_version": "v3"}, "rollback.to_version"),
+    ({"monitor.drift_share": 0}, "monitor.drift_share must be > 0, got 0"),
+    ({"monitor.source": "kafka"}, "monitor.source must be 'synthetic' or 'file', got 'kafka'"),
+    ({"monitor.experiment": ""}, "monitor.experiment must not be empty"),
+])
+def test_bad_monitoring_params_are_refused(override, message):
+    with pytest.raises(pipeline.ParamsError, match=message):
+        pipeline.apply_overrides(pipeline.load_params(REPO / "params.yaml"), override)
