@@ -114,7 +114,7 @@ def test_recent_inputs_from_a_file(promoted_model, tmp_path, fmt):
     (("monitor.source=kafka",), 1, "failed",
      "params: monitor.source must be 'synthetic' or 'file', got 'kafka'"),
     (("monitor.drift_share=1.5",), 1, "failed",
-     "params: monitor.drift_share must be <= 1, got 1.5"),
+     "params: monitor.drift_share must be <= 1, got '1.5'"),
 ])
 def test_skips_and_failures_say_why_in_one_line(promoted_model, sets, code, status, message):
     ws = promoted_model["workspace"]
