@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PARAMS_FILE = "CARPRICE_PARAMS_FILE"
 ENV_OVERRIDES = "CARPRICE_PARAMS_JSON"
@@ -136,6 +143,44 @@ class RunParams(_Section):
     force: bool = Field(description="Retrain even if the data and params are unchanged")
 
 
+class MonitorParams(_Section):
+    source: Literal["synthetic", "file"] = Field(
+        description="Rows to check for drift: synthetic (a batch drawn with data.drift) or "
+                    "file (the parquet or CSV named in current_uri)")
+    current_uri: str = Field(
+        description="Parquet or CSV of recent model inputs when source=file (a price column, "
+                    "if present, is used to measure the model's error)")
+    synthetic_rows: int = Field(ge=1, description="Rows of the synthetic batch")
+    synthetic_seed: int = Field(ge=0, description="Random seed of the synthetic batch")
+    min_current_rows: int = Field(
+        ge=1, description="Fewest valid current rows to judge drift (fewer: skipped)")
+    p_value: float = Field(
+        gt=0, le=1, description="A feature drifted when its test's p-value is below this ...")
+    psi: float = Field(
+        gt=0, le=10, description="... and its PSI is at least this (0.1 moderate, 0.2 large)")
+    drift_share: float = Field(
+        gt=0, le=1, description="Retrain when this share of the features drifted")
+    max_rmse_log_increase: float = Field(
+        ge=0, description="Retrain when the error on labelled current rows exceeds the "
+                          "model's test error by this share (0.2 = 20%)")
+    retrain: bool = Field(description="Ask for a retrain on drift (off: report only)")
+    experiment: str = Field(min_length=1, description="MLflow experiment of the monitoring runs")
+
+
+class RollbackParams(_Section):
+    to_version: str = Field(
+        pattern=r"^\d*$", description="Version to put back in production (blank: the one "
+                                      "production replaced)")
+    requested_by: str = Field(max_length=500, description="Who asks for the rollback")
+    reason: str = Field(max_length=500, description="Why production is rolled back")
+
+    @field_validator("to_version", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        # a form or JSON may send the version as a number
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Params(_Section):
     """Every tunable of the pipeline (params.yaml)."""
 
@@ -147,6 +192,8 @@ class Params(_Section):
     gate: GateParams
     registry: RegistryParams
     run: RunParams
+    monitor: MonitorParams
+    rollback: RollbackParams
 
     def as_dict(self) -> dict:
         """The plain nested dict the stages read (keys as in params.yaml)."""

@@ -7,7 +7,6 @@ The params (params.yaml, typed and validated) live in carprice.params, re-export
 
 from __future__ import annotations
 
-import os
 import re
 
 from carprice.params import (  # noqa: F401 - re-exported: pipeline.load_params etc.
@@ -84,3 +83,34 @@ def safe_name(text: str, max_len: int = 100) -> str:
     """A run id usable as a folder and container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)."""
     cleaned = re.sub(r"[^a-zA-Z0-9_.-]+", "_", text).strip("._-")
     return (cleaned or "run")[:max_len]
+
+
+# The model's life after promotion: stages run alone, each by its own DAG (not part of
+# STAGES, the training DAG's order). Their MLflow runs go to params monitor.experiment.
+MONITOR_STAGES: tuple[str, ...] = ("monitor", "rollback")
+MONITOR_STAGE_EXTRAS: dict[str, str] = {
+    "monitor": "monitor",  # loads the model and runs the drift tests
+    "rollback": "data",  # registry calls and an artifact download only
+}
+# Where the monitor stage takes its current rows from (params monitor.source).
+MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])
+# Trigger-form names of the monitoring DAGs -> dotted keys of params.yaml.
+MONITOR_PARAM_ALIASES: dict[str, str] = {
+    "monitor_source": "monitor.source",
+    "current_uri": "monitor.current_uri",
+    "drift_share": "monitor.drift_share",
+    "retrain": "monitor.retrain",
+    "price_inflation": "data.drift.price_inflation",
+    "mileage_shift": "data.drift.mileage_shift",
+    "new_models_share": "data.drift.new_models_share",
+}
+ROLLBACK_PARAM_ALIASES: dict[str, str] = {
+    "rollback_to": "rollback.to_version",
+    "requested_by": "rollback.requested_by",
+    "reason": "rollback.reason",
+}
+# Who asked for a rollback when params rollback.requested_by is blank (the DAG's user).
+ENV_REQUESTED_BY = "CARPRICE_REQUESTED_BY"
+# params.yaml sections of those stages: they never change the model, so they stay out of
+# the training fingerprint (runner.params_hash).
+MONITOR_PARAM_SECTIONS: tuple[str, ...] = ("monitor", "rollback")

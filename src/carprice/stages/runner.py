@@ -96,8 +96,9 @@ def git_commit() -> str:
 
 
 def params_hash(params: dict) -> str:
-    """Hash of the params that change the model (run.force excluded)."""
-    relevant = {k: v for k, v in params.items() if k != "run"}
+    """Hash of the params that change the model (run.force and monitoring excluded)."""
+    relevant = {k: v for k, v in params.items()
+                if k != "run" and k not in pipeline.MONITOR_PARAM_SECTIONS}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -117,6 +118,8 @@ def make_context(stage: str, args: StageArgs) -> StageContext:
 
 def upstream_skip(ctx: StageContext) -> str | None:
     """Reason to skip because an earlier stage of this run was skipped."""
+    if ctx.stage not in pipeline.STAGES:  # monitoring stages have no earlier stages
+        return None
     for earlier in pipeline.STAGES[: pipeline.STAGES.index(ctx.stage)]:
         summary = ctx.summary(earlier)
         if summary and summary.get("status") == STATUS_SKIPPED:
@@ -147,6 +150,12 @@ def _execute(ctx: StageContext, func: Callable[[StageContext], dict]) -> dict:
     import mlflow
     from mlflow import MlflowClient
 
+    if ctx.stage in pipeline.MONITOR_STAGES:  # one run of its own, no pipeline parent
+        mlflow.set_experiment(ctx.params["monitor"]["experiment"])
+        with mlflow.start_run(run_name=f"{ctx.stage} {ctx.run_id}", tags={
+                "carprice.stage": ctx.stage, "carprice.pipeline_run_id": ctx.run_id,
+                "carprice.dag_id": ctx.dag_id}):
+            return func(ctx) or {}
     parent_id = ensure_parent_run(ctx)
     exp_id = ctx.run_info["experiment_id"]
     child = MlflowClient().create_run(exp_id, run_name=ctx.stage, tags={

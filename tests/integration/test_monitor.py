@@ -1,0 +1,135 @@
+"""The monitor stage as a process against a real MLflow server and the promoted model:
+the same market asks for nothing, a drifted one asks for a retrain; file input; skips
+and failures in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mlflow import MlflowClient
+
+from carprice.pipeline import PRODUCTION_ALIAS, SKIP_EXIT_CODE
+from carprice.sources.csv_source import to_avito
+from carprice.sources.synthetic import Drift, generate
+from carprice.stages.monitor import DRIFT_FILE, REPORT_FILE
+
+pytestmark = pytest.mark.integration
+NAME = "car-price"
+HEAVY = ("data.drift.mileage_shift=0.5", "data.drift.price_inflation=0.3",
+         "data.drift.new_models_share=0.3")
+
+
+def production(client) -> str:
+    return str(client.get_model_version_by_alias(NAME, PRODUCTION_ALIAS).version)
+
+
+def monitoring_run(client, run_id: str):
+    exp = client.get_experiment_by_name("car-price-monitoring")
+    runs = client.search_runs([exp.experiment_id], f"tags.`carprice.pipeline_run_id` = '{run_id}'")
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_the_same_market_asks_for_no_retrain(promoted_model):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    code, summary, stderr = ws.stage("monitor", "it-monitor-same")
+    assert code == 0, stderr
+    assert summary["status"] == "ok" and summary["retrain"] is False, summary
+    assert summary["reason"].startswith("no drift: share of drifted features")
+    assert summary["model_version"] == production(client)
+    assert summary["drifted_features"] == [] and summary["current_rows"] == 10_000
+
+    folder = ws.data_dir / "runs" / "it-monitor-same"
+    saved = json.loads((folder / DRIFT_FILE).read_text())
+    assert saved["retrain"] is False and saved["error"]["worse"] is False
+    assert saved["source"] == {"source": "synthetic", "seed": 7, "drift": {
+        "price_inflation": 0.0, "mileage_shift": 0.0, "new_models_share": 0.0}}
+    assert "NO RETRAIN" in (folder / REPORT_FILE).read_text()
+
+    run = monitoring_run(client, "it-monitor-same")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["carprice.model_version"] == summary["model_version"]
+    assert run.data.tags["carprice.retrain"] == "false"
+    assert run.data.metrics["drift_share"] == 0
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
+    assert artifacts == {f"drift/{DRIFT_FILE}", f"drift/{REPORT_FILE}"}
+    tags = client.get_model_version(NAME, summary["model_version"]).tags
+    assert tags["drift_retrain"] == "false" and "drift_checked_at" in tags
+
+
+def test_a_drifted_market_asks_for_a_retrain(promoted_model):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    code, summary, stderr = ws.stage("monitor", "it-monitor-drift", *HEAVY)
+    assert code == 0, stderr
+    assert summary["retrain"] is True, summary
+    assert summary["reason"].startswith("share of drifted features ")
+    assert {"model", "year", "brand"} <= set(summary["drifted_features"])
+    assert "predicted price drifted" in summary["reason"]
+    assert "rmse_log on labelled current rows" in summary["reason"], "prices 30% up"
+    saved = json.loads((ws.data_dir / "runs" / "it-monitor-drift" / DRIFT_FILE).read_text())
+    assert saved["error"]["worse"] and saved["target"]["drifted"]
+    assert monitoring_run(client, "it-monitor-drift").data.tags["carprice.retrain"] == "true"
+
+
+def test_retrain_false_reports_drift_but_never_asks(promoted_model):
+    ws = promoted_model["workspace"]
+    code, summary, _ = ws.stage("monitor", "it-monitor-noretrain", *HEAVY, "monitor.retrain=false")
+    assert code == 0 and summary["retrain"] is False
+    assert summary["reason"].startswith("monitor.retrain is false; drift: share")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "avito-csv"])
+def test_recent_inputs_from_a_file(promoted_model, tmp_path, fmt):
+    ws = promoted_model["workspace"]
+    if fmt == "parquet":  # logged inputs: features only, no price
+        path = tmp_path / "inputs.parquet"
+        generate(600, seed=11).drop(columns="price_dh").to_parquet(path)
+    else:  # a drifted batch of listings, with prices, as the Avito export writes it
+        path = tmp_path / "batch.csv"
+        to_avito(generate(2000, seed=12, drift=Drift(0.3, 0.5, 0.3))).to_csv(
+            path, index=False, sep=";", encoding="latin1")
+    code, summary, stderr = ws.stage("monitor", f"it-monitor-{fmt}", "monitor.source=file",
+                                     f"monitor.current_uri={path}")
+    assert code == 0, stderr
+    saved = json.loads((ws.data_dir / "runs" / f"it-monitor-{fmt}" / DRIFT_FILE).read_text())
+    assert saved["source"]["uri"] == str(path) and saved["source"]["invalid_rows"] == 0
+    if fmt == "parquet":
+        assert summary["retrain"] is False and saved["error"] is None and "target" not in saved
+        assert summary["current_rows"] == 600
+    else:
+        assert summary["retrain"] is True and saved["error"]["worse"]
+        assert "model" in summary["drifted_features"]
+
+
+@pytest.mark.parametrize("sets, code, status, message", [
+    (("monitor.synthetic_rows=50",), SKIP_EXIT_CODE, "skipped",
+     "50 current rows < monitor.min_current_rows 200: too few to judge drift"),
+    (("registry.model_name=car-price-unknown",), SKIP_EXIT_CODE, "skipped",
+     "no production version of 'car-price-unknown' to monitor yet"),
+    (("monitor.source=file",), 1, "failed",
+     "monitor.source is 'file' but monitor.current_uri is empty"),
+    (("monitor.source=file", "monitor.current_uri=/nowhere/inputs.parquet"), 1, "failed",
+     "monitor.current_uri not found: /nowhere/inputs.parquet"),
+    (("monitor.source=kafka",), 1, "failed",
+     "params: monitor.source must be 'synthetic' or 'file', got 'kafka'"),
+    (("monitor.drift_share=1.5",), 1, "failed",
+     "params: monitor.drift_share must be <= 1, got '1.5'"),
+])
+def test_skips_and_failures_say_why_in_one_line(promoted_model, sets, code, status, message):
+    ws = promoted_model["workspace"]
+    got, summary, stderr = ws.stage("monitor", f"it-monitor-{code}-{len(message)}", *sets)
+    assert got == code and summary["status"] == status
+    assert summary["reason"] == message
+    assert "Traceback" not in stderr
+
+
+def test_missing_training_data_fails_with_one_line(promoted_model, tmp_path, monkeypatch):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    monkeypatch.setitem(ws.env, "CARPRICE_DATA_DIR", str(tmp_path / "elsewhere"))
+    code, summary, stderr = ws.stage("monitor", "it-monitor-nodata")
+    version = client.get_model_version(NAME, production(client))
+    assert code == 1 and "Traceback" not in stderr
+    assert summary["reason"].startswith(f"training data of {NAME} v{version.version} is gone: ")
+    assert summary["reason"].endswith(f"(pipeline run {version.tags['pipeline_run_id']}) is "
+                                      "missing; retrain to monitor again")
