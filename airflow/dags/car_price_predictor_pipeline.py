@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param, TriggerRule, task
-from carprice_tasks import DATA_VOLUME, FILTERS, MACROS, NETWORK, stage_task
+from airflow.sdk import DAG, TriggerRule, task
+from carprice_tasks import DATA_VOLUME, FILTERS, MACROS, NETWORK, stage_task, trigger_params
 
 from carprice import pipeline
 
@@ -20,39 +20,6 @@ SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
 MODEL_WRITERS = {"promote_production"}
 # Stages that read the data source (csv_uri=inbox/<file> is the host's data/inbox).
 SOURCE_READERS = {"ingest"}
-
-# JSON-schema keywords of a params.yaml field that the trigger form enforces.
-_FORM_KEYWORDS = ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-                  "minLength", "maxLength", "pattern")
-
-
-def _lookup(params: dict, dotted: str):
-    node = params
-    for part in dotted.split("."):
-        node = node[part]
-    return node
-
-
-def _param(name: str, dotted: str, default) -> Param:
-    """A form field typed like the params model's field (carprice.params): type, range,
-    choices and description all come from there, the default from params.yaml."""
-    schema = pipeline.field_schema(dotted)
-    limits = {key: schema[key] for key in _FORM_KEYWORDS if key in schema}
-    kind = schema["type"]
-    # A free-text field left blank keeps params.yaml's value; without null the UI would
-    # demand a value (csv_uri is blank unless source=csv).
-    types = [kind, "null"] if kind == "string" and "enum" not in schema else kind
-    return Param(default, type=types, title=name, description=schema["description"], **limits)
-
-
-def trigger_params() -> dict[str, Param]:
-    """One typed Param per trigger-form name, defaults from params.yaml."""
-    defaults = pipeline.load_params()
-    return {
-        name: _param(name, dotted, _lookup(defaults, dotted))
-        for name, dotted in pipeline.PARAM_ALIASES.items()
-    }
-
 
 DOC_MD = f"""
 ### CarPrice: retrain, gate, promote
@@ -79,7 +46,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=trigger_params(),
+    params=trigger_params(pipeline.PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
     default_args={

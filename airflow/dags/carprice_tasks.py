@@ -7,10 +7,12 @@ docker-compose-full.yml gives the Airflow services; nothing here recomputes them
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 
 from airflow.providers.docker.operators.docker import DockerOperator
+from airflow.sdk import Param
 from docker.types import Mount
 
 from carprice import pipeline
@@ -56,11 +58,42 @@ def image_ref(image: str) -> str:
         return image
 
 
-def params_json(params) -> str:
-    """The trigger form's values as the stages' CARPRICE_PARAMS_JSON."""
-    import json
+# JSON-schema keywords of a params.yaml field that the trigger form enforces.
+_FORM_KEYWORDS = ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                  "minLength", "maxLength", "pattern")
 
-    return json.dumps({name: params[name] for name in pipeline.PARAM_ALIASES if name in params})
+
+def _lookup(params: dict, dotted: str):
+    node = params
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _param(name: str, dotted: str, default) -> Param:
+    """A form field typed like the params model's field (carprice.params): type, range,
+    choices and description all come from there, the default from params.yaml."""
+    schema = pipeline.field_schema(dotted)
+    limits = {key: schema[key] for key in _FORM_KEYWORDS if key in schema}
+    kind = schema["type"]
+    # A free-text field left blank keeps params.yaml's value; without null the UI would
+    # demand a value (csv_uri is blank unless source=csv).
+    types = [kind, "null"] if kind == "string" and "enum" not in schema else kind
+    return Param(default, type=types, title=name, description=schema["description"], **limits)
+
+
+def trigger_params(aliases: dict[str, str]) -> dict[str, Param]:
+    """One typed Param per trigger-form name (``aliases``: name -> dotted key of
+    params.yaml), defaults from params.yaml."""
+    defaults = pipeline.load_params()
+    return {name: _param(name, dotted, _lookup(defaults, dotted))
+            for name, dotted in aliases.items()}
+
+
+def params_json(params) -> str:
+    """The trigger form's values as the stages' CARPRICE_PARAMS_JSON (dotted keys)."""
+    return json.dumps({dotted: params[name] for name, dotted in pipeline.FORM_ALIASES.items()
+                       if name in params})
 
 
 def stage_credentials() -> dict[str, str]:
@@ -73,7 +106,8 @@ def stage_credentials() -> dict[str, str]:
 
 # Jinja helpers every CarPrice DAG registers (user_defined_macros / _filters).
 MACROS = {"image_ref": image_ref}
-FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json}
+FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json,
+           "from_json": json.loads}
 
 
 class StageOperator(DockerOperator):
@@ -96,7 +130,8 @@ class StageOperator(DockerOperator):
 
 
 def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
-               reads_inbox: bool = False, **kwargs) -> StageOperator:
+               reads_inbox: bool = False, extra_env: dict[str, str] | None = None,
+               **kwargs) -> StageOperator:
     """The task that runs ``stage`` (a name of carprice.pipeline) in its own container."""
     mounts = [Mount(target=DATA_DIR, source=DATA_VOLUME, type="volume")]
     if writes_models:  # the exported production copy, the app's fallback
@@ -130,6 +165,7 @@ def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
             pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
             "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
             "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
         },
         skip_on_exit_code=pipeline.SKIP_EXIT_CODE,
         do_xcom_push=True,

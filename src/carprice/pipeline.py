@@ -74,7 +74,7 @@ ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
 
 def image_name(stage: str, tag: str = "latest") -> str:
     """Docker image of one stage, e.g. ``carprice-stage-train:latest``."""
-    if stage not in STAGES:
+    if stage not in IMAGE_EXTRAS:
         raise KeyError(f"unknown stage {stage!r}")
     return f"{IMAGE_PREFIX}-{stage.replace('_', '-')}:{tag}"
 
@@ -92,6 +92,12 @@ MONITOR_STAGE_EXTRAS: dict[str, str] = {
     "monitor": "monitor",  # loads the model and runs the drift tests
     "rollback": "data",  # registry calls and an artifact download only
 }
+# Every stage that has an image, with its dependency set (docker-compose-full.yml builds them).
+IMAGE_EXTRAS: dict[str, str] = {**STAGE_EXTRAS, **MONITOR_STAGE_EXTRAS}
+# The DAGs of those stages.
+MONITOR_DAG_ID = "car_price_monitoring"
+ROLLBACK_DAG_ID = "car_price_rollback"
+
 # Where the monitor stage takes its current rows from (params monitor.source).
 MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])
 # Trigger-form names of the monitoring DAGs -> dotted keys of params.yaml.
@@ -109,6 +115,9 @@ ROLLBACK_PARAM_ALIASES: dict[str, str] = {
     "requested_by": "rollback.requested_by",
     "reason": "rollback.reason",
 }
+# Every trigger-form name of every DAG -> its dotted key (one name, one key).
+FORM_ALIASES: dict[str, str] = {**PARAM_ALIASES, **MONITOR_PARAM_ALIASES,
+                                **ROLLBACK_PARAM_ALIASES}
 # Who asked for a rollback when params rollback.requested_by is blank (the DAG's user).
 ENV_REQUESTED_BY = "CARPRICE_REQUESTED_BY"
 # params.yaml sections of those stages: they never change the model, so they stay out of

@@ -223,9 +223,37 @@ def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatc
     form["csv_uri"] = None  # left blank
     rendered = render(dag, dag.get_task("ingest").environment[pipeline.ENV_OVERRIDES], params=form)
     overrides = json.loads(rendered)
-    assert overrides["rows"] == 1234
+    assert overrides["data.rows"] == 1234  # dotted keys of params.yaml
     monkeypatch.setenv(pipeline.ENV_OVERRIDES, rendered)
     params = pipeline.load_params()
     assert params["data"]["rows"] == 1234
     assert params["run"]["force"] is True
     assert params["data"]["csv_uri"] == ""
+
+
+def test_monitoring_dag_retrains_only_when_the_monitor_says_so(dagbag):
+    dag = dagbag.dags[pipeline.MONITOR_DAG_ID]
+    monitor, gate, retrain = (dag.get_task(t) for t in
+                              ("monitor", "drift_asks_for_retraining", "retrain"))
+    assert isinstance(monitor, DockerOperator)
+    assert monitor.image == pipeline.image_name("monitor")
+    assert gate.upstream_task_ids == {"monitor"} and retrain.upstream_task_ids == {gate.task_id}
+    assert retrain.trigger_dag_id == pipeline.DAG_ID and retrain.conf["force"] is True
+    decide = gate.python_callable
+    assert decide('{"stage": "monitor", "retrain": true, "reason": "x"}') is True
+    assert decide('{"stage": "monitor", "retrain": false}') is False
+    assert decide(None) is False
+    note = render(dag, retrain.note, run_id="r1",
+                  ti=type("TI", (), {"xcom_pull": staticmethod(
+                      lambda task_ids: '{"retrain": true, "reason": "year drifted"}')}))
+    assert note.endswith("year drifted")
+
+
+def test_rollback_dag_records_who_asked_and_writes_the_export(dagbag):
+    dag = dagbag.dags[pipeline.ROLLBACK_DAG_ID]
+    task = dag.get_task("rollback")
+    assert task.image == pipeline.image_name("rollback")
+    assert "/app/models" in {m["Target"] for m in task.mounts}
+    assert "triggering_user_name" in task.environment[pipeline.ENV_REQUESTED_BY]
+    assert set(dag.params) == set(pipeline.ROLLBACK_PARAM_ALIASES)
+    assert not dag.timetable.can_be_scheduled  # manual only

@@ -11,6 +11,7 @@ import sys
 from carprice import pipeline
 
 stage = os.environ.get("CARPRICE_STAGE", "")
-if stage not in pipeline.STAGES:
-    sys.exit(f"error: CARPRICE_STAGE must be one of {', '.join(pipeline.STAGES)}, got {stage!r}")
+if stage not in pipeline.IMAGE_EXTRAS:
+    sys.exit(f"error: CARPRICE_STAGE must be one of {', '.join(pipeline.IMAGE_EXTRAS)}, "
+             f"got {stage!r}")
 runpy.run_module(f"carprice.stages.{stage}", run_name="__main__", alter_sys=True)

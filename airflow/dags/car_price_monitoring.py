@@ -1,0 +1,60 @@
+"""car_price_monitoring: is the market still the one production was trained on?
+
+The `monitor` stage container compares recent rows (the prediction log, a file in the
+inbox, or a synthetic batch drawn with the drift knobs) with the production model's
+training data and logs a drift report to MLflow. When it says retrain, the training DAG
+is triggered with `force` and a note of why. This file only wires containers.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, task
+from carprice_tasks import FILTERS, MACROS, stage_task, trigger_params
+
+from carprice import pipeline
+
+# The drift knobs also reach the retraining run: it trains on the market that drifted.
+RETRAIN_CONF = {"force": True, **{
+    name: f"{{{{ params.{name} }}}}" for name in pipeline.MONITOR_PARAM_ALIASES
+    if name in pipeline.PARAM_ALIASES}}
+
+
+class TriggerWithNote(TriggerDagRunOperator):
+    """TriggerDagRunOperator whose note (shown on the triggered run) is a template."""
+
+    template_fields = (*TriggerDagRunOperator.template_fields, "note")
+
+
+with DAG(
+    dag_id=pipeline.MONITOR_DAG_ID,
+    description="Drift of recent inputs and predictions against the production model",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    params=trigger_params(pipeline.MONITOR_PARAM_ALIASES),
+    user_defined_macros=MACROS,
+    user_defined_filters=FILTERS,
+    default_args={"owner": "carprice", "retries": 1, "retry_delay": timedelta(seconds=30)},
+    tags=["carprice", "monitoring"],
+) as dag:
+    monitor = stage_task("monitor", pipeline.MONITOR_DAG_ID, reads_inbox=True)
+
+    @task.short_circuit
+    def drift_asks_for_retraining(summary: str | None) -> bool:
+        """The monitor's last output line (JSON) says whether to retrain."""
+        return bool(summary) and bool(json.loads(summary).get("retrain"))
+
+    retrain = TriggerWithNote(
+        task_id="retrain",
+        trigger_dag_id=pipeline.DAG_ID,
+        conf=RETRAIN_CONF,
+        note=f"Retraining asked by {pipeline.MONITOR_DAG_ID} " + "{{ run_id }}: "
+             "{{ (ti.xcom_pull(task_ids='monitor') | from_json).reason }}",
+    )
+    monitor >> drift_asks_for_retraining(monitor.output) >> retrain

@@ -1,0 +1,34 @@
+"""car_price_rollback: move `production` back, from the trigger form.
+
+Leave the version blank to return to the current version's `previous_production`. The
+`rollback` stage container moves the alias, re-exports the app's copy and tags the
+version with the reason and who asked (the user who pressed Trigger). This file only
+wires the container.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG
+from carprice_tasks import FILTERS, MACROS, stage_task, trigger_params
+
+from carprice import pipeline
+
+with DAG(
+    dag_id=pipeline.ROLLBACK_DAG_ID,
+    description="Move the production alias back to an earlier model version",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    params=trigger_params(pipeline.ROLLBACK_PARAM_ALIASES),
+    user_defined_macros=MACROS,
+    user_defined_filters=FILTERS,
+    default_args={"owner": "carprice", "retries": 0},
+    tags=["carprice", "registry"],
+) as dag:
+    stage_task("rollback", pipeline.ROLLBACK_DAG_ID, writes_models=True,
+               extra_env={pipeline.ENV_REQUESTED_BY:
+                          "{{ dag_run.triggering_user_name or 'unknown' }}"})
