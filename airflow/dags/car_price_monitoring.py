@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, task
-from carprice_tasks import FILTERS, MACROS, stage_task, trigger_params
+from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
 from carprice import pipeline
 
@@ -40,6 +40,7 @@ with DAG(
     params=trigger_params(pipeline.MONITOR_PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
+    on_failure_callback=notify_failed_run,
     default_args={"owner": "carprice", "retries": 1, "retry_delay": timedelta(seconds=30)},
     tags=["carprice", "monitoring"],
 ) as dag:

@@ -11,7 +11,15 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, TriggerRule, task
-from carprice_tasks import DATA_VOLUME, FILTERS, MACROS, NETWORK, stage_task, trigger_params
+from carprice_tasks import (
+    DATA_VOLUME,
+    FILTERS,
+    MACROS,
+    NETWORK,
+    notify_failed_run,
+    stage_task,
+    trigger_params,
+)
 
 from carprice import pipeline
 
@@ -49,6 +57,7 @@ with DAG(
     params=trigger_params(pipeline.PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
+    on_failure_callback=notify_failed_run,
     default_args={
         "owner": "carprice",
         "retries": 2,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import DAG
-from carprice_tasks import FILTERS, MACROS, stage_task, trigger_params
+from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
 from carprice import pipeline
 
@@ -26,6 +26,7 @@ with DAG(
     params=trigger_params(pipeline.ROLLBACK_PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
+    on_failure_callback=notify_failed_run,
     default_args={"owner": "carprice", "retries": 0},
     tags=["carprice", "registry"],
 ) as dag:

@@ -15,7 +15,7 @@ from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import Param
 from docker.types import Mount
 
-from carprice import pipeline
+from carprice import notify, pipeline
 
 DATA_DIR = "/app/data"
 MODELS_DIR = "/app/models"
@@ -104,6 +104,23 @@ def stage_credentials() -> dict[str, str]:
     return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
 
 
+def stage_notify_urls() -> dict[str, str]:
+    """Where promotions are announced (may hold tokens): private, like the credentials."""
+    urls = os.environ.get(notify.ENV_NOTIFY_URLS, "")
+    return {notify.ENV_NOTIFY_URLS: urls} if urls else {}
+
+
+def notify_failed_run(context) -> None:
+    """DAG on_failure_callback: one message with the failed tasks and a link to the run."""
+    run = context["dag_run"]
+    failed = [ti.task_id for ti in run.get_task_instances(state="failed")]
+    base = os.environ.get("AIRFLOW__API__BASE_URL", "").rstrip("/")
+    link = f"{base}/dags/{run.dag_id}/runs/{run.run_id}" if base else run.run_id
+    notify.send(f"CarPrice: {run.dag_id} failed",
+                f"Run {run.run_id} failed at {', '.join(failed) or 'a task'}.\n{link}",
+                failure=True)
+
+
 # Jinja helpers every CarPrice DAG registers (user_defined_macros / _filters).
 MACROS = {"image_ref": image_ref}
 FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json,
@@ -119,7 +136,8 @@ class StageOperator(DockerOperator):
         self._remove_earlier_tries()
         # Read in the worker at run time: the secret is neither a templated nor a
         # serialized field, so it never reaches the UI, the DAG table or a log.
-        self._private_environment = {**self._private_environment, **stage_credentials()}
+        self._private_environment = {**self._private_environment, **stage_credentials(),
+                                     **stage_notify_urls()}
         return super().execute(context)
 
     def _remove_earlier_tries(self) -> None:
@@ -164,6 +182,7 @@ def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
             pipeline.ENV_INBOX_DIR: INBOX_DIR,
             pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
             "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
+            notify.ENV_PUBLIC_MLFLOW_URL: os.environ.get(notify.ENV_PUBLIC_MLFLOW_URL, ""),
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         },

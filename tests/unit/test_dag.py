@@ -257,3 +257,10 @@ def test_rollback_dag_records_who_asked_and_writes_the_export(dagbag):
     assert "triggering_user_name" in task.environment[pipeline.ENV_REQUESTED_BY]
     assert set(dag.params) == set(pipeline.ROLLBACK_PARAM_ALIASES)
     assert not dag.timetable.can_be_scheduled  # manual only
+
+
+def test_every_dag_announces_its_failures(dagbag):
+    for dag_id in (pipeline.DAG_ID, pipeline.MONITOR_DAG_ID, pipeline.ROLLBACK_DAG_ID):
+        callbacks = dagbag.dags[dag_id].on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert any(getattr(cb, "__name__", "") == "notify_failed_run" for cb in callbacks), dag_id

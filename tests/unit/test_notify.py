@@ -1,0 +1,62 @@
+"""carprice.notify through Apprise for real: a JSON webhook on a local HTTP server gets
+the message; unset is silent; a broken or unreachable URL never raises."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from carprice import notify
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def webhook():
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            length = int(self.headers.get("Content-Length", 0))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"json://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_a_promotion_reaches_the_webhook(webhook, monkeypatch):
+    url, received = webhook
+    monkeypatch.setenv(notify.ENV_NOTIFY_URLS, url)
+    monkeypatch.setenv(notify.ENV_PUBLIC_MLFLOW_URL, "http://localhost:5000")
+    title, body = notify.promotion_message("car-price", "3", {"rmse_log": 0.1207, "r2": 0.96},
+                                           "2", "gate passed")
+    assert notify.send(title, body) is True
+    (msg,) = received
+    assert msg["title"] == "CarPrice: car-price v3 in production"
+    assert "previous production: v2" in msg["message"] and "rmse_log 0.1207" in msg["message"]
+    assert "http://localhost:5000/#/models/car-price/versions/3" in msg["message"]
+    assert msg["type"] == "success"
+
+
+def test_unset_is_silent(monkeypatch):
+    monkeypatch.delenv(notify.ENV_NOTIFY_URLS, raising=False)
+    assert notify.configured() is False
+    assert notify.send("t", "b") is False
+
+
+@pytest.mark.parametrize("url", ["not a url at all", "json://127.0.0.1:{port}/dead",
+                                 "mailto://nobody"])
+def test_a_broken_url_never_raises(monkeypatch, url, caplog):
+    monkeypatch.setenv(notify.ENV_NOTIFY_URLS, url.format(port=free_port()))
+    assert notify.send("t", "b", failure=True) is False
+    assert "notification not sent" in caplog.text
