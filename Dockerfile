@@ -42,6 +42,8 @@ ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}
 
 FROM deps AS app
 COPY --chown=1000:1000 app/ /app/app/
+# `docker compose exec streamlit python scripts/train_with_mlflow.py` trains from here.
+COPY --chown=1000:1000 scripts/train_with_mlflow.py /app/scripts/train_with_mlflow.py
 EXPOSE 8501
 CMD ["streamlit", "run", "app/streamlit_app.py", "--server.headless=true", "--server.address=0.0.0.0", "--server.port=8501", "--browser.gatherUsageStats=false"]
 ARG GIT_COMMIT=unknown

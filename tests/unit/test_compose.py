@@ -28,7 +28,9 @@ def example_env(tmp_path: Path) -> Path:
     for line in ENV_EXAMPLE.read_text().splitlines():
         key, sep, value = line.partition("=")
         if sep and not key.startswith("#") and not value:
-            line = f"{key}={'0' if key == 'DOCKER_GID' else 'test-' + key.lower()}"
+            filler = {"DOCKER_GID": "0", "CARPRICE_INBOX_HOST_DIR": "/srv/carprice/data/inbox",
+                      "CARPRICE_NOTIFY_URLS": ""}.get(key, "test-" + key.lower())
+            line = f"{key}={filler}"
         lines.append(line)
     path = tmp_path / "test.env"
     path.write_text("\n".join(lines) + "\n")
