@@ -93,6 +93,11 @@ class ServedModel:
         with self._refreshing:
             return self._refresh_locked()
 
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until no refresh is running (a background one may have just started)."""
+        if self._refreshing.acquire(timeout=timeout):
+            self._refreshing.release()
+
     def _stale(self, snap: Snapshot) -> bool:
         return self._clock() - snap.resolved_at >= self.ttl
 
