@@ -171,7 +171,7 @@ def test_openapi_lists_predict_with_the_generated_car_schema(client):
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     refs = json.dumps(body["schema"])
-    assert "#/components/schemas/Car" in refs and '"maxItems": %d' % MAX_CARS in refs
+    assert "#/components/schemas/Car" in refs and f'"maxItems": {MAX_CARS}' in refs
     car = spec["components"]["schemas"]["Car"]
     assert list(car["properties"]) == list(schema.FEATURES)
     assert set(car["required"]) == {*schema.CATEGORICAL, *schema.NUMERIC}
