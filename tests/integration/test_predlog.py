@@ -109,8 +109,8 @@ def api(postgres, export_dir, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(export_dir))
-    for key in predictor.CLIENT_ENV_DEFAULTS:
-        monkeypatch.delenv(key, raising=False)
+    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+        monkeypatch.setenv(key, value)
     writer = predlog.PredictionLog(postgres.dsn, flush_seconds=0.2, retry_seconds=0.5)
     with TestClient(create_app(prediction_log=writer)) as client:
         yield client, writer

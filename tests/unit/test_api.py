@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from carprice import predictor, predlog, schema
 from carprice.api import create_app
-from carprice.api.app import SOURCE_HEADER, VERSION_HEADER, field_of
+from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
 from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS
 from carprice.sources import synthetic
 from tests.unit.app_model import export_small_model
@@ -34,8 +34,8 @@ def env(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
     monkeypatch.delenv(predlog.ENV_DSN, raising=False)
-    for key in predictor.CLIENT_ENV_DEFAULTS:  # the API sets them; undone after the test
-        monkeypatch.delenv(key, raising=False)
+    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+        monkeypatch.setenv(key, value)
     return monkeypatch
 
 

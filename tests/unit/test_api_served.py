@@ -37,6 +37,12 @@ class Counting:
         return self.func(*args)
 
 
+@pytest.fixture(autouse=True)
+def short_mlflow_timeouts(monkeypatch):
+    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+        monkeypatch.setenv(key, value)
+
+
 @pytest.fixture
 def export_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(tmp_path))

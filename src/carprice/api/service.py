@@ -13,30 +13,20 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
-from carprice import predictor
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 
-predictor.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
-
-from fastapi import FastAPI, Request  # noqa: E402
-from fastapi.concurrency import run_in_threadpool  # noqa: E402
-from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.openapi.utils import get_openapi  # noqa: E402
-from fastapi.responses import JSONResponse  # noqa: E402
-from pydantic import TypeAdapter  # noqa: E402
-from pydantic import ValidationError as PydanticValidationError  # noqa: E402
-
-from carprice import predlog  # noqa: E402
-from carprice.api.contract import (  # noqa: E402
-    MAX_BODY_BYTES,
-    MAX_CARS,
-    ModelInfo,
-    PredictBody,
-    PredictResponse,
-)
-from carprice.api.limits import BodyLimit  # noqa: E402
-from carprice.api.served import ServedModel, Snapshot  # noqa: E402
-from carprice.model import OUTPUT_COLUMNS  # noqa: E402
-from carprice.validation import ValidationError  # noqa: E402
+from carprice import predictor, predlog
+from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS, ModelInfo, PredictBody, PredictResponse
+from carprice.api.limits import BodyLimit
+from carprice.api.served import ServedModel, Snapshot
+from carprice.model import OUTPUT_COLUMNS
+from carprice.validation import ValidationError
 
 log = logging.getLogger(__name__)
 SOURCE_HEADER, VERSION_HEADER = "X-Model-Source", "X-Model-Version"
@@ -135,7 +125,8 @@ def price_cars(model: Any, cars: list[dict]) -> list[dict]:
 
 
 def create_app(served: ServedModel | None = None, prediction_log: Any = None) -> FastAPI:
-    """A new app; tests pass their own ServedModel / log, uvicorn uses the module's `app`."""
+    """A new app; tests pass their own ServedModel / log, uvicorn uses carprice.api.app."""
+    predictor.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
     served = served if served is not None else ServedModel()
     plog = prediction_log if prediction_log is not None else predlog.from_env()
 
