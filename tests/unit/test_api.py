@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from carprice import predictor, predlog, schema
 from carprice.api import create_app
-from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
 from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS
+from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
 from carprice.sources import synthetic
 from tests.unit.app_model import export_small_model
 
