@@ -195,3 +195,18 @@ def test_postgres_down_predictions_still_answer_then_logging_resumes(api, postgr
     assert f"127.0.0.1:{postgres.port}" in warnings[0]
     assert all(postgres.password not in r.getMessage() for r in caplog.records)
     assert client.get("/health").json()["prediction_log"]["dropped"] == 0
+
+
+def test_readers_answer_empty_frames_before_anything_was_logged(postgres):
+    conn = predlog.connect(postgres.dsn)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS fresh")
+            cur.execute("CREATE DATABASE fresh")
+    finally:
+        conn.close()
+    fresh = postgres.dsn.rsplit("/", 1)[0] + "/fresh"
+    assert predlog.counts_per_day(fresh).empty
+    recent = predlog.recent_inputs(fresh)
+    assert recent.empty and list(recent.columns)[3:-3] == list(schema.FEATURES)

@@ -29,7 +29,6 @@ from carprice.api.scoring import MicroBatcher, price_all
 from carprice.api.served import ServedModel, Snapshot
 from carprice.validation import ValidationError
 
-log = logging.getLogger(__name__)
 SOURCE_HEADER, VERSION_HEADER = "X-Model-Source", "X-Model-Version"
 MAX_ERRORS_SHOWN = 20
 INLINE_PARSE_BYTES = 64 * 1024
@@ -80,7 +79,9 @@ async def _unavailable(request: Request, exc: ModelUnavailable) -> JSONResponse:
 
 
 async def _invalid_car(request: Request, exc: ValidationError) -> JSONResponse:
-    return JSONResponse({"message": str(exc), "errors": 1, "detail": []}, status_code=422)
+    """A rule of the contract the request model does not express (e.g. a row rule)."""
+    detail = [{"field": "body", "msg": str(exc), "type": "contract"}]
+    return JSONResponse({"message": str(exc), "errors": 1, "detail": detail}, status_code=422)
 
 
 def parse_cars(raw: bytes) -> list[dict]:
