@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from carprice import predictor, predlog
 from carprice.api import create_app
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER
-from tests.conftest import free_port, wait_http
+from tests.conftest import REPO, free_port, wait_http
 
 pytestmark = pytest.mark.integration
 TTL = 2.0
@@ -139,6 +139,8 @@ def test_real_uvicorn_serves_predictions(promoted_model, mlflow_server, tmp_path
            "CARPRICE_MODELS_DIR": str(promoted_model["models_dir"])}
     env.pop(predlog.ENV_DSN, None)
     env.pop(predictor.ENV_MODEL_NAME, None)
+    # this checkout's package, whatever the venv has installed (cwd is the workspace)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     log_file = tmp_path / "uvicorn.log"
     with open(log_file, "w") as log:
         proc = subprocess.Popen(
