@@ -123,8 +123,11 @@ class ServedModel:
         old = self._snapshot
         if old is None or (old.resolution.cache_key, old.resolution.source) != (
                 res.cache_key, res.source):
-            log.info("serving %s v%s from %s%s", res.model_name, res.version, res.source,
-                     f" ({res.problem})" if res.problem else "")
+            if model is None:
+                log.warning("no model to serve: %s", res.problem)
+            else:
+                log.info("serving %s v%s from %s%s", res.model_name, res.version, res.source,
+                         f" ({res.problem})" if res.problem else "")
         self._snapshot = Snapshot(res, model, self._clock())
         return self._snapshot
 
