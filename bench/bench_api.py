@@ -168,20 +168,20 @@ def main() -> None:
     parser.add_argument("--ready-timeout", type=float, default=180)
     args = parser.parse_args()
 
-    port = free_port()
-    log_path = Path(tempfile.mkdtemp(prefix="carprice-bench-api-")) / "uvicorn.log"
-    proc = start_server(args, port, log_path)
-    try:
-        out = asyncio.run(run(args, f"http://127.0.0.1:{port}", proc))
-    except Exception:
-        print(log_path.read_text()[-3000:], file=sys.stderr)
-        raise
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryDirectory(prefix="carprice-bench-api-") as tmp:
+        log_path = Path(tmp) / "uvicorn.log"
+        proc = start_server(args, port := free_port(), log_path)
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            out = asyncio.run(run(args, f"http://127.0.0.1:{port}", proc))
+        except Exception:
+            print(log_path.read_text()[-3000:], file=sys.stderr)
+            raise
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
     load1 = os.getloadavg()[0]
     m = out["model"]
