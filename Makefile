@@ -33,7 +33,7 @@ lint: install  ## ruff + shellcheck
 	shellcheck docker-*-full.sh scripts/*.sh tests/e2e/*.sh tests/unit/*.sh airflow/*.sh mlflow/*.sh
 
 lock:  ## re-resolve requirements/*.txt from pyproject.toml (needs uv)
-	for e in data ml monitor app server dev; do \
+	for e in data ml monitor app api server dev; do \
 	  uv pip compile pyproject.toml --extra $$e --python-version 3.11 \
 	    --python-platform x86_64-manylinux_2_28 -q --no-header --annotation-style line \
 	    -o requirements/$$e.txt; done

@@ -1,0 +1,211 @@
+"""The prediction API: FastAPI over the same serving code as the Streamlit app.
+
+    MLFLOW_TRACKING_URI=http://127.0.0.1:5000 uvicorn carprice.api:app --port 8000
+
+Settings come from the environment, read by carprice.predictor (MLFLOW_TRACKING_URI,
+CARPRICE_MODELS_DIR, CARPRICE_MODEL_NAME, CARPRICE_ALIAS_TTL_SECONDS) and by
+carprice.predlog (CARPRICE_PREDLOG_DSN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from carprice import predictor, predlog
+from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS, ModelInfo, PredictBody, PredictResponse
+from carprice.api.limits import BodyLimit
+from carprice.api.scoring import MicroBatcher, price_all
+from carprice.api.served import ServedModel, Snapshot
+from carprice.validation import ValidationError
+
+SOURCE_HEADER, VERSION_HEADER = "X-Model-Source", "X-Model-Version"
+MAX_ERRORS_SHOWN = 20
+INLINE_PARSE_BYTES = 64 * 1024
+BODY = TypeAdapter(PredictBody)
+_BODY_SCHEMA = BODY.json_schema(ref_template="#/components/schemas/{model}")
+BODY_DEFS = _BODY_SCHEMA.pop("$defs", {})
+BODY_DOC = {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _BODY_SCHEMA}}}}
+DESCRIPTION = (
+    "Prices of used cars from the model the pipeline promoted to production "
+    "(`models:/<name>@production`, re-read every CARPRICE_ALIAS_TTL_SECONDS), or from "
+    "its exported copy while MLflow is unreachable: every prediction says which, in the "
+    f"`{SOURCE_HEADER}` and `{VERSION_HEADER}` headers. Inputs follow the data contract; "
+    f"one request scores one car or a list of up to {MAX_CARS}."
+)
+
+
+class ModelUnavailable(Exception):
+    """No model can be served; the message says why (a 503)."""
+
+
+def field_of(loc: tuple | list) -> str:
+    """('body', 'cars', 3, 'year') -> '[3].year'; ('body', 'car', 'year') -> 'year'."""
+    parts = list(loc)
+    if parts[:1] == ["body"]:
+        parts = parts[1:]
+    if parts[:1] in (["car"], ["cars"]):  # the body's union tag
+        parts = parts[1:]
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+    return text or "body"
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each bad field, without echoing the input back (it may be huge)."""
+    errors = exc.errors()
+    if errors and errors[0].get("type") == "json_invalid":
+        errors = [{**errors[0], "loc": ("body",)}]  # the loc is a byte offset
+    shown = [{"field": field_of(e["loc"]), "msg": e["msg"], "type": e["type"]}
+             for e in errors[:MAX_ERRORS_SHOWN]]
+    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+    message = "; ".join(f"{e['field']}: {e['msg']}" for e in shown[:3]) + more
+    return JSONResponse({"message": message, "errors": len(errors), "detail": shown},
+                        status_code=422)
+
+
+async def _unavailable(request: Request, exc: ModelUnavailable) -> JSONResponse:
+    return JSONResponse({"message": str(exc)}, status_code=503)
+
+
+async def _invalid_car(request: Request, exc: ValidationError) -> JSONResponse:
+    """A rule of the contract the request model does not express (e.g. a row rule)."""
+    detail = [{"field": "body", "msg": str(exc), "type": "contract"}]
+    return JSONResponse({"message": str(exc), "errors": 1, "detail": detail}, status_code=422)
+
+
+def parse_cars(raw: bytes) -> list[dict]:
+    """JSON bytes -> validated cars as dicts; RequestValidationError naming the fields."""
+    try:
+        body = BODY.validate_json(raw)
+    except PydanticValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        ) from None
+    return [car.model_dump() for car in (body if isinstance(body, list) else [body])]
+
+
+def _openapi_with_body_models(app: FastAPI) -> dict:
+    """FastAPI's schema plus the request body's models (Car), declared by hand above."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_DEFS)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _lineage(info: dict) -> dict:
+    return {k: v for k, v in info.items() if k not in {"version", "metrics"} and v is not None}
+
+
+def create_app(served: ServedModel | None = None, prediction_log: Any = None) -> FastAPI:
+    """A new app; tests pass their own ServedModel / log, uvicorn uses carprice.api.app."""
+    predictor.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
+    served = served if served is not None else ServedModel()
+    plog = prediction_log if prediction_log is not None else predlog.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        plog.start()
+        served.peek()  # loads in the background: /health answers meanwhile
+        yield
+        await run_in_threadpool(plog.close)
+
+    app = FastAPI(title="CarPrice API", description=DESCRIPTION, version="1",
+                  lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ModelUnavailable, _unavailable)
+    app.add_exception_handler(ValidationError, _invalid_car)
+    app.state.served, app.state.predlog = served, plog
+
+    batcher = MicroBatcher()
+
+    def servable(snap: Snapshot) -> Snapshot:
+        if not snap.ready:
+            raise ModelUnavailable(snap.resolution.problem or "no model to serve")
+        return snap
+
+    @app.get("/health", summary="Liveness: 200 while the process runs")
+    async def health() -> dict:
+        return {"status": "ok", "prediction_log": plog.stats()}
+
+    @app.get("/ready", summary="Readiness: 200 only when a model is loaded",
+             responses={503: {"description": "no model loaded; the reason in one line"}})
+    async def ready():
+        snap = served.peek()
+        if snap is None or not snap.ready:
+            reason = "the model is still loading" if snap is None else snap.resolution.problem
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+        res = snap.resolution
+        return {"ready": True, "model_name": res.model_name, "version": res.version,
+                "source": res.source}
+
+    @app.get("/model", response_model=ModelInfo, summary="The served model and its lineage",
+             responses={503: {"description": "the model is still loading"}})
+    async def model_info():
+        snap = served.peek()
+        if snap is None:
+            return JSONResponse({"message": "the model is still loading"}, status_code=503)
+        res = snap.resolution
+        return ModelInfo(model_name=res.model_name, version=res.version, source=res.source,
+                         problem=res.problem, model_uri=res.model_uri,
+                         metrics=res.info.get("metrics", {}), lineage=_lineage(res.info),
+                         resolved_at=snap.resolved_wall, alias_ttl_seconds=served.ttl)
+
+    @app.post("/predict", response_model=PredictResponse, summary="Price one car or a list",
+              openapi_extra=BODY_DOC,
+              responses={413: {"description": "request body too large"},
+                         422: {"description": "a field breaks the data contract"},
+                         503: {"description": "no model to serve"}})
+    async def predict(request: Request):
+        raw = await request.body()
+        # Small bodies are parsed on the event loop (microseconds); a long list is parsed,
+        # scored and logged in the threadpool, so it never stalls single predictions.
+        if len(raw) > INLINE_PARSE_BYTES:
+            return await run_in_threadpool(answer_many, raw)
+        cars = parse_cars(raw)
+        snap = served.peek() or await run_in_threadpool(served.get)
+        if len(cars) > 1:
+            return await run_in_threadpool(answer_list, snap, cars)
+        outputs = [await asyncio.wrap_future(batcher.submit(servable(snap).model, cars[0]))]
+        return answer(snap, cars, outputs)
+
+    def answer_many(raw: bytes) -> JSONResponse:
+        cars = parse_cars(raw)
+        return answer_list(served.get(), cars)
+
+    def answer_list(snap: Snapshot, cars: list[dict]) -> JSONResponse:
+        return answer(snap, cars, price_all(servable(snap).model, cars))
+
+    def answer(snap: Snapshot, cars: list[dict], outputs: list[dict]) -> JSONResponse:
+        res = servable(snap).resolution
+        plog.log(predlog.records("api", res.model_name, res.version, cars, outputs))
+        return JSONResponse(
+            {"model": {"name": res.model_name, "version": res.version, "source": res.source},
+             "predictions": outputs},
+            headers={SOURCE_HEADER: res.source, VERSION_HEADER: str(res.version)})
+
+    app.openapi = lambda: _openapi_with_body_models(app)
+    return app
+
+
+def configure_logging() -> None:
+    """carprice's own lines (model swaps, prediction-log outages) on stderr under uvicorn."""
+    logger = logging.getLogger("carprice")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

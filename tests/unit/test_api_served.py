@@ -1,0 +1,138 @@
+"""carprice.api.served: resolve at most once per TTL, load once per pinned version,
+never make a request wait on a refresh, fall back to the export when a load fails.
+
+The resolver and loader are carprice.predictor's real ones (on an exported model); the
+tests only count their calls and drive the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from carprice import predictor
+from carprice.api.served import ServedModel, load_with_fallback
+from tests.unit.app_model import export_small_model
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Counting:
+    """A real function, with its calls counted."""
+
+    def __init__(self, func):
+        self.func, self.calls = func, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.func(*args)
+
+
+@pytest.fixture(autouse=True)
+def short_mlflow_timeouts(monkeypatch):
+    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def export_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
+    export_small_model(tmp_path, version="7")
+    return tmp_path
+
+
+@pytest.fixture
+def parts(export_dir):
+    resolve = Counting(lambda: predictor.resolve_production("car-price", "", export_dir))
+    load = Counting(predictor.load_model)
+    clock = Clock()
+    return resolve, load, clock, ServedModel(resolve, load, ttl=30, clock=clock)
+
+
+def _bump_export_version(export_dir, version: str) -> None:
+    meta_file = export_dir / "production" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "version": version}))
+    stat = meta_file.stat()
+    os.utime(meta_file, (stat.st_atime, stat.st_mtime + 5))  # a new export, a new cache key
+
+
+def test_first_get_loads_and_later_gets_within_the_ttl_reuse_it(parts):
+    resolve, load, clock, served = parts
+    snap = served.get()
+    assert snap.ready and snap.resolution.source == "export" and snap.resolution.version == "7"
+    for _ in range(5):
+        clock.now += 5
+        assert served.get() is snap
+    assert (resolve.calls, load.calls) == (1, 1)
+
+
+def test_after_the_ttl_a_request_gets_the_old_model_at_once_and_a_refresh_runs(parts, export_dir):
+    resolve, load, clock, served = parts
+    first = served.get()
+    _bump_export_version(export_dir, "8")
+    clock.now += 31
+    assert served.get() is first  # served stale while the refresh runs in the background
+    served.settle()
+    assert resolve.calls == 2
+    second = served.get()
+    assert second.resolution.version == "8" and second.ready
+    assert load.calls == 2  # new export: new cache key, loaded once
+
+
+def test_the_same_version_is_not_loaded_again_when_the_alias_is_re_read(parts):
+    resolve, load, clock, served = parts
+    served.get()
+    for _ in range(3):
+        clock.now += 31
+        served.refresh()
+    assert (resolve.calls, load.calls) == (4, 1)
+
+
+def test_concurrent_first_requests_load_once(parts):
+    resolve, load, clock, served = parts
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(served.get())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and all(r is results[0] and r.ready for r in results)
+    assert (resolve.calls, load.calls) == (1, 1)
+
+
+def test_a_failing_resolver_gives_a_snapshot_without_model_instead_of_an_error(parts):
+    def broken():
+        raise RuntimeError("resolver exploded")
+
+    served = ServedModel(broken, predictor.load_model, ttl=30, clock=Clock())
+    snap = served.get()
+    assert not snap.ready and snap.resolution.source == "none"
+    assert "resolver exploded" in snap.resolution.problem
+
+
+def test_a_registry_version_that_cannot_be_loaded_falls_back_to_the_export(export_dir):
+    # A registry answer whose model files cannot be fetched (nothing listens there).
+    res = predictor.Resolution("registry", "car-price", "9", "models:/car-price/9",
+                               tracking_uri="http://127.0.0.1:9")
+    got, model = load_with_fallback(res, predictor.load_model)
+    assert model is not None and (got.source, got.version) == ("export", "7")
+    assert got.problem.startswith("cannot load models:/car-price/9")
+
+
+def test_nothing_loadable_means_none_with_both_reasons(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
+    res = predictor.Resolution("registry", "car-price", "9", "models:/car-price/9",
+                               tracking_uri="http://127.0.0.1:9")
+    got, model = load_with_fallback(res, predictor.load_model)
+    assert model is None and got.source == "none"
+    assert "cannot load models:/car-price/9" in got.problem
