@@ -4,6 +4,7 @@
 #   stage  one pipeline stage (build args EXTRA = its dependency set, STAGE = its name);
 #          docker-compose-full.yml has one build-only service per stage
 #   app    the Streamlit app (EXTRA=app)
+#   api    the prediction API, carprice.api (EXTRA=api)
 # Layer order keeps the dependency layer cached after a code-only change:
 # lock -> pip install -> package source -> params.
 ARG PYTHON_BASE_IMAGE=python:3.11-slim-bookworm
@@ -46,5 +47,13 @@ COPY --chown=1000:1000 app/ /app/app/
 COPY --chown=1000:1000 scripts/train_with_mlflow.py /app/scripts/train_with_mlflow.py
 EXPOSE 8501
 CMD ["streamlit", "run", "app/streamlit_app.py", "--server.headless=true", "--server.address=0.0.0.0", "--server.port=8501", "--browser.gatherUsageStats=false"]
+ARG GIT_COMMIT=unknown
+ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}
+
+FROM deps AS api
+# One scoring thread per process: OpenMP threads only add contention on small requests.
+ENV OMP_NUM_THREADS=1
+EXPOSE 8000
+CMD ["uvicorn", "carprice.api:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
 ARG GIT_COMMIT=unknown
 ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}

@@ -44,7 +44,8 @@ with DAG(
     default_args={"owner": "carprice", "retries": 1, "retry_delay": timedelta(seconds=30)},
     tags=["carprice", "monitoring"],
 ) as dag:
-    monitor = stage_task("monitor", pipeline.MONITOR_DAG_ID, reads_inbox=True)
+    monitor = stage_task("monitor", pipeline.MONITOR_DAG_ID, reads_inbox=True,
+                         secrets=("CARPRICE_PREDLOG_DSN",))
 
     @task.short_circuit
     def drift_asks_for_retraining(summary: str | None) -> bool:

@@ -128,16 +128,22 @@ FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json,
 
 
 class StageOperator(DockerOperator):
-    """DockerOperator that first removes the containers an earlier try left behind."""
+    """DockerOperator that first removes the containers an earlier try left behind, and
+    hands the stage its secrets from the worker's environment at run time."""
 
     template_fields = (*DockerOperator.template_fields, "labels")
+
+    def __init__(self, *, secrets: tuple[str, ...] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.secrets = secrets  # names of worker variables the stage also gets
 
     def execute(self, context):
         self._remove_earlier_tries()
         # Read in the worker at run time: the secret is neither a templated nor a
         # serialized field, so it never reaches the UI, the DAG table or a log.
-        self._private_environment = {**self._private_environment, **stage_credentials(),
-                                     **stage_notify_urls()}
+        self._private_environment = {
+            **self._private_environment, **stage_credentials(), **stage_notify_urls(),
+            **{name: os.environ[name] for name in self.secrets if os.environ.get(name)}}
         return super().execute(context)
 
     def _remove_earlier_tries(self) -> None:
