@@ -1,7 +1,7 @@
 """The pipeline's shape, defined once: stage order, params, image names, registry names.
 
-Imports only the standard library and PyYAML so the Airflow image can read it
-without the ML stack. The DAG, dvc.yaml and the stage images are checked against it.
+Imports only the standard library, PyYAML and carprice.errors so the Airflow image can
+read it without the ML stack. The DAG, dvc.yaml and the stage images are checked against it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from carprice.errors import InputError
 
 # Order matters: each stage reads what the previous ones wrote to the run folder.
 STAGES: tuple[str, ...] = (
@@ -44,9 +47,21 @@ STAGE_EXTRAS: dict[str, str] = {
 STAGING_ALIAS = "staging"
 PRODUCTION_ALIAS = "production"
 
-# Exit code of a stage that decided there is nothing to do (unchanged data, refused
-# promotion). Airflow maps it to "skipped" so it is visible, never a silent green.
-SKIP_EXIT_CODE = 99
+DAG_ID = "car_price_predictor_pipeline"
+
+
+class StageExit(IntEnum):
+    """Exit codes of a stage process (runner.main), read by the DAG and `carprice run`."""
+
+    OK = 0
+    FAILED = 1  # infrastructure or unexpected: a retry may help
+    INPUT_ERROR = 2  # bad data, params or contract: a retry cannot help
+    # Deliberately nothing to do (unchanged data, refused promotion). Airflow maps it to
+    # "skipped" so it is visible, never a silent green.
+    SKIPPED = 99
+
+
+SKIP_EXIT_CODE = int(StageExit.SKIPPED)  # plain int, for the DAG's skip_on_exit_code
 
 # Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
 PARAM_ALIASES: dict[str, str] = {
@@ -83,7 +98,7 @@ ENV_IMAGE = "CARPRICE_IMAGE"
 ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
 
 
-class ParamsError(ValueError):
+class ParamsError(InputError):
     """A params file or override that cannot be applied."""
 
 

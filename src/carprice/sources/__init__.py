@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from carprice.errors import InputError
 from carprice.sources.csv_source import read_csv
 from carprice.sources.synthetic import Drift, generate
 
 
-class SourceError(ValueError):
+class SourceError(InputError):
     """A source that cannot be read, with a one-line reason."""
 
 

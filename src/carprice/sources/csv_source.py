@@ -14,6 +14,7 @@ import pandas as pd
 import requests
 
 from carprice import catalog, schema
+from carprice.errors import InputError
 
 AVITO_COLUMNS: dict[str, str] = {
     "Ville": "city",
@@ -39,7 +40,7 @@ _HEADER_MAP = {
 MAX_DOWNLOAD_BYTES = 500 * 1024 * 1024
 
 
-class CsvError(ValueError):
+class CsvError(InputError):
     """A CSV that cannot be read, with a one-line reason."""
 
 
