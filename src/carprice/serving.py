@@ -69,8 +69,9 @@ _DTYPES = {c: pd.Series(dtype=t).dtype for c, t in schema.DTYPES.items()}
 
 def to_model_input(frame: pd.DataFrame) -> pd.DataFrame:
     """Contract features with the signature's dtypes (pyfunc refuses int/float mixes)."""
-    frame = frame[list(schema.FEATURES)]
-    # Cast only what differs: astype on every column costs milliseconds per call.
+    # Select and cast only when needed: each costs a millisecond or so on one row.
+    if tuple(frame.columns) != schema.FEATURES:
+        frame = frame[list(schema.FEATURES)]
     wrong = {c: schema.DTYPES[c] for c in schema.FEATURES if frame[c].dtype != _DTYPES[c]}
     return frame.astype(wrong) if wrong else frame
 
@@ -83,8 +84,9 @@ def predict_frame(model, clean: pd.DataFrame, *, enforce_schema: bool) -> pd.Dat
     and its signature checks, as any MLflow client would call the registered model.
     """
     inner = None if enforce_schema else unwrap(model)
-    pred = inner.predict_frame(clean) if inner is not None else model.predict(
-        to_model_input(clean))
+    if inner is not None:
+        return inner.predict_frame(clean)  # already OUTPUT_COLUMNS on clean's index
+    pred = model.predict(to_model_input(clean))
     return pd.DataFrame(pred, columns=list(OUTPUT_COLUMNS)).set_axis(clean.index)
 
 

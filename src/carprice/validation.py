@@ -184,7 +184,10 @@ def validate_record(record: Mapping[str, Any]) -> pd.DataFrame:
         if unreadable:
             kind = "true or false" if col in schema.BOOLEAN else "a number"
             raise ValidationError(f"{col} must be {kind}, got {value!r}")
-    frame = pd.DataFrame({c: np.array([v], dtype=float if c in schema.NUMERIC else object)
+    # Blank text and flags stay object columns, as coerce leaves them; the others take
+    # their natural dtype, which keeps finalize's casts cheap on one row.
+    frame = pd.DataFrame({c: np.array([v], dtype=object)
+                          if c not in schema.NUMERIC and pd.isna(v) else [v]
                           for c, v in typed.items()})
     problems = row_problems(frame, require_target=False)
     if problems.to_numpy().any():

@@ -169,5 +169,5 @@ def test_full_stack_lifecycle(stack_env):
     assert stack.alias_version("production") is None, "production alias survived the reset"
     stack._token = None
     stack.wait_for_dag()
-    runs = stack.api("GET", "/api/v2/dags/car_price_predictor_pipeline/dagRuns")
+    runs = stack.api("GET", f"/api/v2/dags/{pipeline.DAG_ID}/dagRuns")
     assert runs["total_entries"] == 0, "DAG runs survived the reset"

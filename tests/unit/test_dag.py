@@ -17,7 +17,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "airflow" / "dags"
-DAG_ID = "car_price_predictor_pipeline"
 
 if os.environ.get("CARPRICE_REQUIRE_AIRFLOW") != "1":  # there a missing Airflow fails
     pytest.importorskip(
@@ -42,7 +41,7 @@ def dagbag():
 
 @pytest.fixture(scope="module")
 def dag(dagbag):
-    return dagbag.dags[DAG_ID]
+    return dagbag.dags[pipeline.DAG_ID]
 
 
 def stage_tasks(dag):
@@ -51,7 +50,7 @@ def stage_tasks(dag):
 
 def test_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert DAG_ID in dagbag.dag_ids
+    assert pipeline.DAG_ID in dagbag.dag_ids
 
 
 def test_stage_tasks_follow_pipeline_order(dag):
