@@ -94,7 +94,7 @@ def test_any_client_error_is_a_value_not_an_exception(tmp_path):
 
 def test_no_tracking_uri_uses_the_export_without_touching_mlflow(export_dir, workdir,
                                                                 monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     res = served.resolve_production("any", None, export_dir)
     assert res.source == Source.EXPORT
     assert "MLFLOW_TRACKING_URI is not set" in res.problem
