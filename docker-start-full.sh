@@ -23,7 +23,7 @@ done
 HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-420}"
 SECRET_KEYS=(POSTGRES_PASSWORD AIRFLOW_DB_PASSWORD MLFLOW_DB_PASSWORD AIRFLOW_FERNET_KEY
   AIRFLOW_JWT_SECRET AIRFLOW_ADMIN_PASSWORD REDIS_PASSWORD MLFLOW_SECRET_KEY MLFLOW_ADMIN_PASSWORD
-  MLFLOW_STAGE_PASSWORD MLFLOW_APP_PASSWORD FLOWER_PASSWORD)
+  MLFLOW_STAGE_PASSWORD MLFLOW_APP_PASSWORD FLOWER_PASSWORD PREDLOG_DB_PASSWORD)
 
 # --- secrets: openssl on the host, else Python in the base image -----------------------
 random_secret() {  # random_secret hex|fernet
@@ -75,7 +75,7 @@ preflight() {
   local running port key
   running="$(compose ps -q 2>/dev/null || true)"
   if [ -z "$running" ]; then
-    for key in AIRFLOW_PORT MLFLOW_PORT STREAMLIT_PORT; do
+    for key in AIRFLOW_PORT MLFLOW_PORT STREAMLIT_PORT API_PORT; do
       port="$(setting "$key")"
       [ -n "$port" ] || die "$key is empty in $ENV_FILE"
       if port_in_use "$port"; then
@@ -167,6 +167,11 @@ if [ "$BUILD" = 1 ]; then build_images; fi
 
 log "starting containers"
 UP_START=$SECONDS
+# Postgres first: databases a newer stack added are created in an existing volume too.
+compose --progress quiet up -d --wait --wait-timeout "$HEALTH_TIMEOUT" postgres \
+  || die "postgres did not become healthy (see: docker compose logs postgres)"
+compose exec -T postgres bash /docker-entrypoint-initdb.d/10-carprice-databases.sh >/dev/null \
+  || die "creating the stack's databases failed (scripts/postgres-init.sh)"
 if ! compose --progress quiet up -d --remove-orphans --wait --wait-timeout "$HEALTH_TIMEOUT"; then
   compose ps -a >&2 || true
   mapfile -t bad < <(unhealthy_services)
@@ -181,6 +186,7 @@ cat <<EOF
 [carprice] Airflow    http://$bind:$(setting AIRFLOW_PORT 8080)   (DAG car_price_predictor_pipeline)
 [carprice] MLflow     http://$bind:$(setting MLFLOW_PORT 5000)
 [carprice] Streamlit  http://$bind:$(setting STREAMLIT_PORT 8501)
+[carprice] API        http://$bind:$(setting API_PORT 8000)/docs
 EOF
 log "logins (user and password settings in $ENV_FILE, readable by you only):"
 log "  Airflow    AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD"

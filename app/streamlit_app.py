@@ -2,30 +2,36 @@
 
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 streamlit run app/streamlit_app.py
 
-The logic (alias resolution, loading by pinned version, fallback to the exported copy,
-scoring, registry history, evaluation artifacts) lives in carprice.predictor; this file
-only lays out the page.
+The logic lives in carprice: which model to serve and loading it (served), scoring
+(scoring), form choices (choices), registry history and evaluation (model_page). This
+file only lays out the page.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from carprice import predictor
+from carprice import served
 
-predictor.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
+served.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
 
 import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from carprice import catalog, schema  # noqa: E402
-from carprice.serving import smoke_examples  # noqa: E402
-from carprice.sources.csv_source import CsvError  # noqa: E402
-from carprice.validation import ValidationError  # noqa: E402
+from carprice.choices import Choices, form_choices  # noqa: E402
+from carprice.errors import CarpriceError, InputError, one_line  # noqa: E402
+from carprice.model import LOWER, OUTPUT_COLUMNS, PREDICTED, PRICE, UPPER  # noqa: E402
+from carprice.model_page import evaluation_tables, registry_history  # noqa: E402
+from carprice.runfiles import ERROR_BY_BRAND, ERROR_BY_PRICE_BAND, TEST_PREDICTIONS  # noqa: E402
+from carprice.scoring import BatchResult, predict_one, results_csv, score_upload  # noqa: E402
+from carprice.served import Resolution, Source  # noqa: E402
+from carprice.serving import example_car, model_categories, smoke_examples  # noqa: E402
 
-TTL = predictor.alias_ttl()
-SOURCE_LABEL = {"registry": "MLflow registry", "export": "exported copy (MLflow unreachable)"}
+TTL = served.alias_ttl()
+SOURCE_LABEL = {Source.REGISTRY: "MLflow registry",
+                Source.EXPORT: "exported copy (MLflow unreachable)"}
 TABS = ("Price a car", "Price a CSV", "Model")
 METRIC_LABELS = {"rmse_log": "RMSE (log)", "mape": "MAPE", "r2": "R²", "coverage": "80% coverage"}
 
@@ -34,46 +40,50 @@ METRIC_LABELS = {"rmse_log": "RMSE (log)", "mape": "MAPE", "r2": "R²", "coverag
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def current_resolution(name: str, uri: str | None, export_dir: str) -> predictor.Resolution:
+def current_resolution(name: str, uri: str | None, export_dir: str) -> Resolution:
     """The production alias resolved to a pinned version, re-read every TTL seconds."""
-    return predictor.resolve_production(name, uri or "", Path(export_dir))
+    return served.resolve_production(name, uri or "", Path(export_dir))
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
-def cached_model(cache_key: str, _resolution: predictor.Resolution):
+def cached_model(cache_key: str, _resolution: Resolution):
     """One loaded model per pinned version (or export); kept across reruns and sessions."""
-    return predictor.load_model(_resolution)
+    return served.load_model(_resolution)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def cached_history(name: str, uri: str) -> pd.DataFrame:
-    return predictor.registry_history(name, uri)
+    return registry_history(name, uri)
 
 
 @st.cache_data(ttl=3600, show_spinner="Downloading the evaluation…")
 def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFrame]:
-    return predictor.evaluation_tables(name, version, uri)
+    return evaluation_tables(name, version, uri)
 
 
-def serving_model() -> tuple[predictor.Resolution, object | None]:
+def serving_model() -> tuple[Resolution, object | None]:
     """(resolution, loaded model); falls back to the export when the registry copy fails."""
-    name, uri = predictor.model_name(), predictor.tracking_uri()
-    export_dir = predictor.models_dir()
+    uri = served.tracking_uri()
+    try:
+        name = served.model_name()
+    except CarpriceError as exc:
+        return Resolution(Source.NONE, "", problem=one_line(exc), tracking_uri=uri), None
+    export_dir = served.models_dir()
     res = current_resolution(name, uri, str(export_dir))
     if res.model_uri is None:
         return res, None
     try:
         return res, cached_model(res.cache_key, res)
     except Exception as exc:  # noqa: BLE001 - shown as a banner, never a traceback
-        problem = f"cannot load {res.model_uri}: {predictor.one_line(exc)}"
-    if res.source == "registry":
-        res = predictor.export_resolution(name, export_dir, problem, uri)
+        problem = f"cannot load {res.model_uri}: {one_line(exc)}"
+    if res.source == Source.REGISTRY:
+        res = served.export_resolution(name, export_dir, problem, uri)
         if res.model_uri is not None:
             try:
                 return res, cached_model(res.cache_key, res)
             except Exception as exc:  # noqa: BLE001
-                problem = f"{problem}; cannot load the exported copy: {predictor.one_line(exc)}"
-    return predictor.Resolution("none", name, problem=problem, tracking_uri=uri), None
+                problem = f"{problem}; cannot load the exported copy: {one_line(exc)}"
+    return Resolution(Source.NONE, name, problem=problem, tracking_uri=uri), None
 
 
 # ---------------------------------------------------------------- page parts
@@ -83,10 +93,10 @@ def fmt_dh(value: float) -> str:
     return f"{round(value, -2):,.0f} DH".replace(",", " ")
 
 
-def sidebar(res: predictor.Resolution) -> None:
+def sidebar(res: Resolution) -> None:
     with st.sidebar:
         st.header("Served model")
-        if res.source == "none":
+        if res.source == Source.NONE:
             st.write("No model is served yet.")
         else:
             info = res.info
@@ -121,23 +131,23 @@ def sidebar(res: predictor.Resolution) -> None:
             st.rerun()
 
 
-def banner(res: predictor.Resolution) -> None:
-    if res.source == "export":
+def banner(res: Resolution) -> None:
+    if res.source == Source.EXPORT:
         st.warning(f"**MLflow is unreachable: serving the exported copy of "
                    f"{res.model_name} v{res.version}** from `{res.info.get('exported_to')}`. "
                    f"It may be behind the registry until MLflow is back.  \n"
                    f"Reason: {res.problem}", icon="⚠️")
 
 
-def no_model(res: predictor.Resolution) -> None:
+def no_model(res: Resolution) -> None:
     st.warning("**No model to serve yet.**", icon="🛠️")
-    st.markdown(predictor.HOW_TO_GET_A_MODEL)
+    st.markdown(served.HOW_TO_GET_A_MODEL)
     st.caption(f"Details: {res.problem}")
 
 
-def car_form(choices: predictor.Choices) -> dict | None:
+def car_form(choices: Choices) -> dict | None:
     """The single-car form; returns the car when "Predict price" is pressed."""
-    defaults = predictor.default_car()
+    defaults = example_car()
     left, right = st.columns(2)
     brands = choices.brands
     brand = left.selectbox("Brand", brands, index=brands.index(defaults["brand"])
@@ -183,22 +193,22 @@ def car_form(choices: predictor.Choices) -> dict | None:
             "city": city, **equipment}
 
 
-def single_tab(model, choices: predictor.Choices) -> None:
+def single_tab(model, choices: Choices) -> None:
     car = car_form(choices)
     if car is None:
         return
     try:
-        pred = predictor.predict_one(model, car)
-    except ValidationError as exc:
+        pred = predict_one(model, car)
+    except InputError as exc:
         st.error(f"Cannot price this car: {exc}")
         return
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
-        st.error(f"The model could not score this car: {predictor.one_line(exc)}")
+        st.error(f"The model could not score this car: {one_line(exc)}")
         return
     c1, c2, c3 = st.columns(3)
-    c1.metric("Estimated price", fmt_dh(pred["price_dh"]))
-    c2.metric("Low (80% interval)", fmt_dh(pred["lower_dh"]))
-    c3.metric("High (80% interval)", fmt_dh(pred["upper_dh"]))
+    c1.metric("Estimated price", fmt_dh(pred[PRICE]))
+    c2.metric("Low (80% interval)", fmt_dh(pred[LOWER]))
+    c3.metric("High (80% interval)", fmt_dh(pred[UPPER]))
     st.caption("8 cars in 10 like this one sell between the low and the high price.")
     unseen = choices.unseen(car)
     if unseen:
@@ -206,7 +216,7 @@ def single_tab(model, choices: predictor.Choices) -> None:
                 + ". The estimate relies on the other features for it.")
 
 
-def batch_tab(model, res: predictor.Resolution) -> None:
+def batch_tab(model, res: Resolution) -> None:
     st.markdown("Upload a CSV in the contract's columns (`"
                 + "`, `".join(schema.FEATURES[:6]) + "`, …) or in the Avito export format "
                 "(`Marque`, `Modèle`, `Année-Modèle`, …). UTF-8 or latin1; `,` `;` or tab.")
@@ -221,31 +231,31 @@ def batch_tab(model, res: predictor.Resolution) -> None:
     if stored is None or stored[0] != key:
         bar = st.progress(0.0, text="Scoring…")
         try:
-            result = predictor.score_upload(
+            result = score_upload(
                 model, upload.getvalue(), upload.name,
                 progress=lambda done, total: bar.progress(
                     done / max(total, 1), text=f"Scored {done} of {total} rows"))
-        except (CsvError, ValidationError) as exc:
+        except InputError as exc:
             bar.empty()
             st.error(f"Cannot score {upload.name}: {exc}")
             return
         except Exception as exc:  # noqa: BLE001
             bar.empty()
-            st.error(f"Scoring {upload.name} failed: {predictor.one_line(exc)}")
+            st.error(f"Scoring {upload.name} failed: {one_line(exc)}")
             return
         bar.empty()
         st.session_state["batch"] = stored = (key, result)
-    result: predictor.BatchResult = stored[1]
+    result: BatchResult = stored[1]
     (st.success if result.errors.empty else st.warning)(
         f"{upload.name}: {result.summary} (model v{res.version}).")
     if len(result.scored):
         shown = result.scored.copy()
-        for col in ("price_dh", "lower_dh", "upper_dh"):
+        for col in OUTPUT_COLUMNS:
             shown[col] = shown[col].round(-2)
-        first = ["row", "price_dh", "lower_dh", "upper_dh"]
+        first = ["row", *OUTPUT_COLUMNS]
         st.dataframe(shown[first + [c for c in shown.columns if c not in first]],
                      hide_index=True)
-        st.download_button("Download predictions (CSV)", predictor.results_csv(result),
+        st.download_button("Download predictions (CSV)", results_csv(result),
                            f"{Path(upload.name).stem}_priced.csv", "text/csv",
                            type="primary", on_click="ignore")
     if len(result.errors):
@@ -254,15 +264,15 @@ def batch_tab(model, res: predictor.Resolution) -> None:
         st.dataframe(result.errors, hide_index=True)
 
 
-def model_tab(res: predictor.Resolution) -> None:
-    if res.source != "registry":
+def model_tab(res: Resolution) -> None:
+    if res.source != Source.REGISTRY:
         st.info("The registry history and evaluation charts need MLflow, which cannot be "
                 "reached right now.")
         return
     try:
         history = cached_history(res.model_name, res.tracking_uri)
     except Exception as exc:  # noqa: BLE001
-        st.error(f"Cannot read the registry history: {predictor.one_line(exc)}")
+        st.error(f"Cannot read the registry history: {one_line(exc)}")
         return
     st.subheader(f"Registry history of {res.model_name}")
     st.dataframe(history, hide_index=True)
@@ -272,32 +282,33 @@ def model_tab(res: predictor.Resolution) -> None:
     try:
         tables = cached_evaluation(res.model_name, version, res.tracking_uri)
     except Exception as exc:  # noqa: BLE001
-        st.error(f"Cannot read the evaluation of v{version}: {predictor.one_line(exc)}")
+        st.error(f"Cannot read the evaluation of v{version}: {one_line(exc)}")
         return
     if not tables:
         st.info(f"v{version} has no logged evaluation.")
         return
     left, right = st.columns(2)
-    preds = tables.get("test_predictions.csv")
-    if preds is not None and {"price_dh", "predicted_dh"} <= set(preds.columns):
+    preds = tables.get(TEST_PREDICTIONS)
+    actual = schema.TARGET
+    if preds is not None and {actual, PREDICTED} <= set(preds.columns):
         left.markdown(f"**Predicted vs actual** (test set, {len(preds)} cars)")
-        lo = float(min(preds["price_dh"].min(), preds["predicted_dh"].min()))
-        hi = float(max(preds["price_dh"].max(), preds["predicted_dh"].max()))
+        lo = float(min(preds[actual].min(), preds[PREDICTED].min()))
+        hi = float(max(preds[actual].max(), preds[PREDICTED].max()))
         points = alt.Chart(preds).mark_circle(size=14, opacity=0.5).encode(
-            x=alt.X("price_dh:Q", title="actual price (DH)", scale=alt.Scale(type="log")),
-            y=alt.Y("predicted_dh:Q", title="predicted price (DH)", scale=alt.Scale(type="log")),
-            tooltip=["brand", "model", "year", "price_dh", "predicted_dh"])
+            x=alt.X(f"{actual}:Q", title="actual price (DH)", scale=alt.Scale(type="log")),
+            y=alt.Y(f"{PREDICTED}:Q", title="predicted price (DH)", scale=alt.Scale(type="log")),
+            tooltip=["brand", "model", "year", actual, PREDICTED])
         ideal = alt.Chart(pd.DataFrame({"x": [lo, hi], "y": [lo, hi]})).mark_line(
             color="gray", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
         left.altair_chart(points + ideal)
-    brands = tables.get("error_by_brand.csv")
+    brands = tables.get(ERROR_BY_BRAND)
     if brands is not None and {"group", "mape"} <= set(brands.columns):
         right.markdown("**Error by brand** (mean absolute % error)")
         right.altair_chart(alt.Chart(brands).mark_bar().encode(
             x=alt.X("mape:Q", title="MAPE", axis=alt.Axis(format="%")),
             y=alt.Y("group:N", title=None, sort="-x"),
             tooltip=["group", "count", "mae", "mape", "rmse_log"]))
-    bands = tables.get("error_by_price_band.csv")
+    bands = tables.get(ERROR_BY_PRICE_BAND)
     if bands is not None:
         with st.expander("Error by price band"):
             st.dataframe(bands, hide_index=True)
@@ -312,7 +323,7 @@ def main() -> None:
         no_model(res)
         return
     banner(res)
-    choices = predictor.form_choices(predictor.model_categories(model))
+    choices = form_choices(model_categories(model))
     # Lazy tabs: only the open tab runs, so a prediction does not re-send the charts.
     single, batch, page = st.tabs(list(TABS), key="tab", on_change="rerun")
     if single.open:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carprice import predictor, predlog, schema
+from carprice import predlog, schema, serving
 from carprice.registry import EXPORT_DIRNAME
 from carprice.sources import synthetic
 
@@ -123,7 +123,7 @@ def summary(latencies: list[float], wall: float) -> dict:
 async def run(args, base_url: str, proc: subprocess.Popen) -> dict:
     import httpx2
 
-    single = json.dumps(predictor.default_car()).encode()
+    single = json.dumps(serving.example_car()).encode()
     cars = synthetic.generate(args.batch_rows, seed=11).drop(columns=[schema.TARGET])
     batch = json.dumps(cars.to_dict("records")).encode()
     limits = httpx2.Limits(max_connections=max(args.concurrency) + 1)

@@ -5,10 +5,10 @@
 
 Measures, on the model the app would serve (production alias, else the exported copy,
 else --model):
-  * one prediction through carprice.predictor.predict_one (what "Predict price" runs),
+  * one prediction through carprice.scoring.predict_one (what "Predict price" runs),
     p50/p95 over --repeat calls; for reference also the generic pyfunc path
-    (serving.score: text coercion + pyfunc schema enforcement);
-  * a 10k-row CSV upload through predictor.score_upload (decode, parse, validate, score
+    (serving.score with enforce_schema: text coercion + pyfunc schema enforcement);
+  * a 10k-row CSV upload through scoring.score_upload (decode, parse, validate, score
     in chunks), best and median of --batch-repeat runs;
   * with --apptest, a whole "Predict price" click in streamlit's AppTest (script rerun,
     widgets, metrics), i.e. the server-side time of one prediction on the page.
@@ -25,15 +25,16 @@ import sys
 import time
 from pathlib import Path
 
-from carprice import predictor
+from carprice import served
 
-predictor.apply_client_defaults()
+served.apply_client_defaults()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from carprice import schema  # noqa: E402
-from carprice.serving import score  # noqa: E402
+from carprice.scoring import predict_one, score_upload  # noqa: E402
+from carprice.serving import example_car, score  # noqa: E402
 from carprice.sources import synthetic  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,11 +73,11 @@ def load(model_arg: str | None):
 
     if model_arg:
         return model_arg, mlflow.pyfunc.load_model(model_arg)
-    res = predictor.resolve_production()
+    res = served.resolve_production()
     if res.model_uri is None:
-        sys.exit(f"no model to benchmark: {res.problem}\n{predictor.HOW_TO_GET_A_MODEL}\n"
+        sys.exit(f"no model to benchmark: {res.problem}\n{served.HOW_TO_GET_A_MODEL}\n"
                  "or pass --model <folder or models:/name/version>")
-    return f"{res.model_uri} ({res.source})", predictor.load_model(res)
+    return f"{res.model_uri} ({res.source})", served.load_model(res)
 
 
 def bench_apptest(repeat: int) -> dict:
@@ -104,16 +105,16 @@ def main() -> None:
     args = parser.parse_args()
 
     label, model = load(args.model)
-    car = predictor.default_car()
+    car = example_car()
     one_raw = pd.DataFrame([car])
-    single = percentiles(timed(lambda: predictor.predict_one(model, car), args.repeat))
-    generic = percentiles(timed(lambda: score(model, one_raw), max(args.repeat // 3, 20)))
+    single = percentiles(timed(lambda: predict_one(model, car), args.repeat))
+    generic = percentiles(timed(lambda: score(model, one_raw, enforce_schema=True),
+                                max(args.repeat // 3, 20)))
 
     cars = synthetic.generate(args.batch_rows, seed=11).drop(columns=[schema.TARGET])
     data = cars.to_csv(index=False).encode()
-    runs = timed(lambda: predictor.score_upload(model, data, "bench.csv"),
-                 args.batch_repeat, warmup=1)
-    result = predictor.score_upload(model, data, "bench.csv")
+    runs = timed(lambda: score_upload(model, data, "bench.csv"), args.batch_repeat, warmup=1)
+    result = score_upload(model, data, "bench.csv")
     batch = {"rows": args.batch_rows, "scored": len(result.scored),
              "best_s": round(min(runs), 3), "median_s": round(statistics.median(runs), 3),
              "csv_mib": round(len(data) / 2**20, 2)}

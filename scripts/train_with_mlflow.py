@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from mlflow import MlflowClient
 
+from carprice import runfiles
 from carprice.cli import run_stage
-from carprice.pipeline import STAGES, safe_name
+from carprice.pipeline import ENV_DATA_DIR, STAGES, StageExit
 
 
 def main() -> int:
@@ -34,10 +36,11 @@ def main() -> int:
     last = STAGES[-1] if args.promote else "evaluate"
     for stage in STAGES[: STAGES.index(last) + 1]:
         code = run_stage(stage, stage_args)
-        if code != 0:
+        if code != StageExit.OK:
             return code
     if not args.promote:  # the report stage did not run: close the parent run here
-        run_file = Path("data/runs") / safe_name(args.run_id) / "run.json"
+        data_dir = Path(os.environ.get(ENV_DATA_DIR, "data"))
+        run_file = runfiles.run_folder(data_dir, args.run_id) / runfiles.RUN
         MlflowClient().set_terminated(json.loads(run_file.read_text())["parent_run_id"])
     return 0
 

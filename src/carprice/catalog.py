@@ -83,7 +83,6 @@ CONDITIONS: dict[str, tuple[float, float]] = {
     "Excellent": (0.20, 1.06), "Tres bon": (0.40, 1.00), "Bon": (0.28, 0.94),
     "Correct": (0.09, 0.86), "Endommage": (0.025, 0.68), "Pour pieces": (0.005, 0.40),
 }
-DOORS: tuple[int, ...] = (3, 5)
 
 # contract column -> Avito column. The order is the feature order of the model.
 EQUIPMENT: dict[str, str] = {

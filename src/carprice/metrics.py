@@ -16,24 +16,26 @@ from sklearn.metrics import (  # noqa: E402
     root_mean_squared_error,
 )
 
+from carprice.model import LOWER, PRICE, UPPER  # noqa: E402
+
 PRICE_BANDS = (0, 50_000, 100_000, 200_000, 400_000, np.inf)
 
 
 def regression_metrics(y: np.ndarray, pred: pd.DataFrame, noise_sigma: float | None = None) -> dict:
     """MAE/RMSE/MAPE in DH, R², RMSE(log) and interval coverage.
 
-    ``pred`` has price_dh, lower_dh, upper_dh (model.OUTPUT_COLUMNS).
+    ``pred`` has model.OUTPUT_COLUMNS (PRICE, LOWER, UPPER).
     """
     y = np.asarray(y, dtype=float)
-    price = pred["price_dh"].to_numpy()
+    price = pred[PRICE].to_numpy()
     out = {
         "mae": float(mean_absolute_error(y, price)),
         "rmse": float(root_mean_squared_error(y, price)),
         "mape": float(mean_absolute_percentage_error(y, price)),
         "r2": float(r2_score(y, price)),
         "rmse_log": float(root_mean_squared_error(np.log(y), np.log(price))),
-        "coverage": float(np.mean((y >= pred["lower_dh"]) & (y <= pred["upper_dh"]))),
-        "interval_rel_width": float(np.median((pred["upper_dh"] - pred["lower_dh"]) / price)),
+        "coverage": float(np.mean((y >= pred[LOWER]) & (y <= pred[UPPER]))),
+        "interval_rel_width": float(np.median((pred[UPPER] - pred[LOWER]) / price)),
         "n": len(y),
     }
     if noise_sigma:

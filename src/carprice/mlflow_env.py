@@ -19,6 +19,7 @@ from tenacity import (
     wait_fixed,
 )
 
+from carprice.errors import CarpriceError
 from carprice.net import describe_request_error, redact_url
 
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
@@ -43,7 +44,7 @@ PROBE_WAIT = 2.0
 PROBE_BUDGET = 25.0  # no new attempt after this many seconds
 
 
-class MlflowUnreachable(RuntimeError):
+class MlflowUnreachable(CarpriceError):
     """The tracking server did not answer: an infrastructure problem, worth retrying later
     (unlike bad input)."""
 

@@ -8,13 +8,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from carprice.errors import one_line
+
 _ERRNO = re.compile(r"\[Errno (-?\d+)\] ([^'\"\)\]\(]+)")
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """Text fit for a one-line message: whitespace collapsed, control characters replaced."""
-    flat = "".join(c if c.isprintable() else "?" for c in " ".join(str(text).split()))
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def redact_url(url: str, limit: int = 150) -> str:

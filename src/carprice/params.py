@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from carprice.errors import InputError, one_line
+
 ENV_PARAMS_FILE = "CARPRICE_PARAMS_FILE"
 ENV_OVERRIDES = "CARPRICE_PARAMS_JSON"
 
@@ -52,7 +54,7 @@ PARAM_ALIASES: dict[str, str] = {
 }
 
 
-class ParamsError(ValueError):
+class ParamsError(InputError):
     """A params file or override that cannot be applied (one-line message)."""
 
 
@@ -80,7 +82,9 @@ class DataParams(_Section):
     csv_uri: str = Field(
         description="CSV to train on when source=csv: inbox/<file> for a file you copied "
                     "into the project's data/inbox/ folder, or an http(s) URL")
-    rows: int = Field(ge=1, description="Number of listings to generate when source=synthetic")
+    # Bounded: 10 million rows is about 6 GB of frames, past what the stack is sized for.
+    rows: int = Field(ge=1, le=10_000_000,
+                      description="Number of listings to generate when source=synthetic")
     seed: int = Field(ge=0, description="Random seed of the synthetic listings")
     noise_sigma: float = Field(
         ge=0, description="Noise of the synthetic log prices: the best error a model can reach")
@@ -150,7 +154,7 @@ class MonitorParams(_Section):
     current_uri: str = Field(
         description="Parquet or CSV of recent model inputs when source=file (a price column, "
                     "if present, is used to measure the model's error)")
-    synthetic_rows: int = Field(ge=1, description="Rows of the synthetic batch")
+    synthetic_rows: int = Field(ge=1, le=10_000_000, description="Rows of the synthetic batch")
     synthetic_seed: int = Field(ge=0, description="Random seed of the synthetic batch")
     min_current_rows: int = Field(
         ge=1, description="Fewest valid current rows to judge drift (fewer: skipped)")
@@ -295,15 +299,15 @@ def _env_overrides() -> dict:
 def _merge(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
     out = copy.deepcopy(dict(params))
     for key, value in overrides.items():
-        if value is None:  # a form field left blank: keep the params.yaml value
-            continue
         dotted = PARAM_ALIASES.get(key, key)
         *parents, leaf = dotted.split(".")
         node = out
         for part in parents:
             node = node.get(part) if isinstance(node, dict) else None
-        if not isinstance(node, dict):
-            raise ParamsError(f"params: unknown key {dotted}")
+        if not isinstance(node, dict) or (value is None and leaf not in node):
+            raise ParamsError(f"params: unknown key {one_line(dotted, 120)}")
+        if value is None:  # a form field left blank: keep the params.yaml value
+            continue
         node[leaf] = value  # an unknown leaf is reported by the model (extra="forbid")
     return out
 

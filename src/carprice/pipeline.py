@@ -8,6 +8,7 @@ The params (params.yaml, typed and validated) live in carprice.params, re-export
 from __future__ import annotations
 
 import re
+from enum import IntEnum
 
 from carprice.params import (  # noqa: F401 - re-exported: pipeline.load_params etc.
     ENV_OVERRIDES,
@@ -57,9 +58,19 @@ IMAGE_PREFIX = "carprice-stage"
 STAGING_ALIAS = "staging"
 PRODUCTION_ALIAS = "production"
 
-# Exit code of a stage that decided there is nothing to do (unchanged data, refused
-# promotion). Airflow maps it to "skipped" so it is visible, never a silent green.
-SKIP_EXIT_CODE = 99
+
+class StageExit(IntEnum):
+    """Exit codes of a stage process (runner.main), read by the DAG and `carprice run`."""
+
+    OK = 0
+    FAILED = 1  # infrastructure or unexpected: a retry may help
+    INPUT_ERROR = 2  # bad data, params or contract: a retry cannot help
+    # Deliberately nothing to do (unchanged data, refused promotion). Airflow maps it to
+    # "skipped" so it is visible, never a silent green.
+    SKIPPED = 99
+
+
+SKIP_EXIT_CODE = int(StageExit.SKIPPED)  # plain int, for the DAG's skip_on_exit_code
 
 ENV_RUN_ID = "CARPRICE_RUN_ID"
 ENV_DATA_DIR = "CARPRICE_DATA_DIR"

@@ -18,13 +18,17 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from carprice import tags
+from carprice.errors import CarpriceError
 from carprice.pipeline import PRODUCTION_ALIAS
 
+# The exported production copy: <models dir>/EXPORT_DIRNAME/{EXPORT_MODEL/, EXPORT_META}
 EXPORT_DIRNAME = "production"
+EXPORT_MODEL = "model"
 EXPORT_META = "meta.json"
 
 
-class RegistryError(RuntimeError):
+class RegistryError(CarpriceError):
     """A registry operation that cannot be done, with a one-line reason."""
 
 
@@ -94,8 +98,8 @@ def version_for_alias(client: MlflowClient, name: str, alias: str) -> ModelVersi
         raise
 
 
-def tag_version(client: MlflowClient, name: str, version: str, tags: dict) -> None:
-    for key, value in tags.items():
+def tag_version(client: MlflowClient, name: str, version: str, values: dict) -> None:
+    for key, value in values.items():
         client.set_model_version_tag(name, version, key, str(value))
 
 
@@ -104,11 +108,11 @@ def move_alias(client: MlflowClient, name: str, alias: str, version: str,
     """Point ``alias`` at ``version``; tag the version; return the version it left."""
     previous = version_for_alias(client, name, alias)
     client.set_registered_model_alias(name, alias, version)
-    tags = {f"{alias}_since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            f"{alias}_reason": reason}
+    new_tags = {tags.alias_since(alias): time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                tags.alias_reason(alias): reason}
     if previous is not None and str(previous.version) != str(version):
-        tags[f"previous_{alias}"] = str(previous.version)
-    tag_version(client, name, version, tags)
+        new_tags[tags.previous(alias)] = str(previous.version)
+    tag_version(client, name, version, new_tags)
     return str(previous.version) if previous is not None else None
 
 
@@ -117,9 +121,9 @@ def rollback(client: MlflowClient, name: str, to_version: str | None = None) -> 
     current = version_for_alias(client, name, PRODUCTION_ALIAS)
     if current is None:
         raise RegistryError(f"model {name!r} has no {PRODUCTION_ALIAS} alias to roll back")
-    target = to_version or current.tags.get(f"previous_{PRODUCTION_ALIAS}")
+    target = to_version or current.tags.get(tags.PREVIOUS_PRODUCTION)
     if not target:
-        raise RegistryError(f"{name} v{current.version} has no previous_{PRODUCTION_ALIAS}; "
+        raise RegistryError(f"{name} v{current.version} has no {tags.PREVIOUS_PRODUCTION}; "
                             "pass a version to roll back to")
     try:
         client.get_model_version(name, str(target))
@@ -129,7 +133,7 @@ def rollback(client: MlflowClient, name: str, to_version: str | None = None) -> 
         raise RegistryError(f"{name} v{target} is already {PRODUCTION_ALIAS}")
     move_alias(client, name, PRODUCTION_ALIAS, str(target),
                reason=f"rollback from v{current.version}")
-    tag_version(client, name, current.version, {"rolled_back_to": target})
+    tag_version(client, name, current.version, {tags.ROLLED_BACK_TO: target})
     return {"model": name, "from_version": str(current.version), "to_version": str(target)}
 
 
@@ -143,7 +147,7 @@ def export_version(name: str, version: str, models_dir: Path, info: dict) -> Pat
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir()
     mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                        dst_path=str(staging_dir / "model"))
+                                        dst_path=str(staging_dir / EXPORT_MODEL))
     (staging_dir / EXPORT_META).write_text(
         json.dumps({"model_name": name, "version": version, **info}, indent=2, default=str))
     final = models_dir / EXPORT_DIRNAME
@@ -161,4 +165,4 @@ def read_export(models_dir: Path) -> tuple[Path, dict] | None:
     meta = models_dir / EXPORT_DIRNAME / EXPORT_META
     if not meta.is_file():
         return None
-    return models_dir / EXPORT_DIRNAME / "model", json.loads(meta.read_text())
+    return models_dir / EXPORT_DIRNAME / EXPORT_MODEL, json.loads(meta.read_text())

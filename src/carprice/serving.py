@@ -1,25 +1,67 @@
-"""The served model: an MLflow pyfunc wrapping CarPriceModel, plus the helpers the
-app and the validate_staging stage share to load it and score raw input."""
+"""The served model: an MLflow pyfunc wrapping CarPriceModel, plus what every consumer
+of a loaded model shares (the app, a prediction service, the evaluate and
+validate_staging stages): unwrapping it, casting input, scoring raw rows, the example
+car and the smoke check."""
 
 from __future__ import annotations
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 from carprice import schema
-from carprice.model import OUTPUT_COLUMNS, CarPriceModel
+from carprice.model import LOWER, OUTPUT_COLUMNS, PRICE, UPPER, CarPriceModel
 from carprice.validation import ValidationError, prepare_features
 
 
 class CarPricePyfunc(mlflow.pyfunc.PythonModel):
-    """Returns price_dh, lower_dh, upper_dh for contract-typed rows."""
+    """The registered model: PRICE, LOWER, UPPER for contract-typed rows.
+
+    Code holding the loaded pyfunc reaches this object through ``unwrap`` and uses only
+    ``predict_frame``, ``categories`` and ``estimator``.
+    """
 
     def __init__(self, model: CarPriceModel):
+        # The attribute name is part of every pickle already registered: keep it.
         self.model = model
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.model.predict_interval(to_model_input(model_input))
+        return self.predict_frame(model_input)
+
+    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+        """OUTPUT_COLUMNS for contract features (e.g. validation.finalize's output), same
+        index. No pyfunc schema enforcement: it costs more than the model on one row."""
+        return self.model.predict_interval(to_model_input(features))
+
+    @property
+    def categories(self) -> dict[str, list[str]]:
+        """Category values per column the model learned in training."""
+        return self.model.categories_
+
+    @property
+    def estimator(self) -> CarPriceModel:
+        """The fitted scikit-learn estimator (e.g. for permutation importance)."""
+        return self.model
+
+
+def unwrap(model) -> CarPricePyfunc | None:
+    """The CarPricePyfunc inside a loaded pyfunc; None for any other kind of model."""
+    try:
+        inner = model.unwrap_python_model()
+    except (AttributeError, MlflowException):
+        return None
+    return inner if isinstance(inner, CarPricePyfunc) else None
+
+
+def model_categories(model) -> dict[str, list[str]]:
+    """Category values the loaded model learned: its logged metadata, else the model."""
+    meta = getattr(getattr(model, "metadata", None), "metadata", None) or {}
+    cats = meta.get("categories")
+    if not cats:
+        inner = unwrap(model)
+        cats = inner.categories if inner is not None else {}
+    return {str(k): [str(v) for v in vs] for k, vs in cats.items()}
 
 
 _DTYPES = {c: pd.Series(dtype=t).dtype for c, t in schema.DTYPES.items()}
@@ -27,36 +69,57 @@ _DTYPES = {c: pd.Series(dtype=t).dtype for c, t in schema.DTYPES.items()}
 
 def to_model_input(frame: pd.DataFrame) -> pd.DataFrame:
     """Contract features with the signature's dtypes (pyfunc refuses int/float mixes)."""
-    frame = frame[list(schema.FEATURES)]
-    # Cast only what differs: astype on every column costs milliseconds per call.
+    # Select and cast only when needed: each costs a millisecond or so on one row.
+    if tuple(frame.columns) != schema.FEATURES:
+        frame = frame[list(schema.FEATURES)]
     wrong = {c: schema.DTYPES[c] for c in schema.FEATURES if frame[c].dtype != _DTYPES[c]}
     return frame.astype(wrong) if wrong else frame
 
 
-def score(model, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def predict_frame(model, clean: pd.DataFrame, *, enforce_schema: bool) -> pd.DataFrame:
+    """OUTPUT_COLUMNS for clean contract rows (e.g. validation.finalize's), like-indexed.
+
+    Our own model is called directly (CarPricePyfunc.predict_frame). With
+    ``enforce_schema``, or for any other pyfunc, the rows go through the pyfunc's predict
+    and its signature checks, as any MLflow client would call the registered model.
+    """
+    inner = None if enforce_schema else unwrap(model)
+    if inner is not None:
+        return inner.predict_frame(clean)  # already OUTPUT_COLUMNS on clean's index
+    pred = model.predict(to_model_input(clean))
+    return pd.DataFrame(pred, columns=list(OUTPUT_COLUMNS)).set_axis(clean.index)
+
+
+def score(model, raw: pd.DataFrame, *,
+          enforce_schema: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw rows (contract or Avito columns, any text) -> (scored valid rows, row errors).
 
-    Invalid rows are reported in the errors frame (row, problem); valid rows are scored.
+    Invalid rows are reported in the errors frame (row, problem); valid rows are scored
+    (see predict_frame for ``enforce_schema``).
     """
     clean, errors = prepare_features(raw)
     if clean.empty:
         return clean.assign(**{c: pd.Series(dtype=float) for c in OUTPUT_COLUMNS}), errors
-    pred = model.predict(to_model_input(clean))
-    pred = pd.DataFrame(pred, columns=list(OUTPUT_COLUMNS)).set_axis(clean.index)
-    return clean.join(pred), errors
+    return clean.join(predict_frame(model, clean, enforce_schema=enforce_schema)), errors
+
+
+def example_car() -> dict:
+    """A common car, valid under the contract: the form's defaults, the smoke check's base."""
+    return {
+        "brand": "Dacia", "model": "Logan", "year": 2018, "mileage_km": 90_000,
+        "fuel_type": "Diesel", "gearbox": "Manuelle", "fiscal_power_cv": 6, "doors": 5,
+        "origin": "WW au Maroc", "first_owner": True, "condition": "Tres bon",
+        "city": "Casablanca",
+        **{c: c in {"air_conditioning", "abs", "electric_windows"} for c in schema.EQUIPMENT},
+    }
 
 
 def smoke_examples() -> pd.DataFrame:
     """Fixed cars whose prices must be finite, positive and ordered sensibly."""
-    base = {
-        "city": "Casablanca", "brand": "Dacia", "model": "Logan", "fuel_type": "Diesel",
-        "gearbox": "Manuelle", "origin": "WW au Maroc", "condition": "Tres bon",
-        "year": 2019, "mileage_km": 80_000, "fiscal_power_cv": 6, "doors": 5,
-        "first_owner": True, **{c: False for c in schema.EQUIPMENT},
-    }
+    base = example_car()
     rows = [
         base,
-        {**base, "year": 2009, "mileage_km": 230_000},  # same car, ten years older
+        {**base, "year": base["year"] - 10, "mileage_km": 230_000},  # older, more used
         {**base, "brand": "Mercedes-Benz", "model": "Classe E", "fiscal_power_cv": 11,
          "gearbox": "Automatique", **{c: True for c in schema.EQUIPMENT}},
     ]
@@ -65,14 +128,14 @@ def smoke_examples() -> pd.DataFrame:
 
 def smoke_check(model) -> dict:
     """Score smoke_examples and raise ValidationError if the answers are not sane."""
-    scored, errors = score(model, smoke_examples())
+    scored, errors = score(model, smoke_examples(), enforce_schema=True)
     if len(errors):
         raise ValidationError(f"smoke examples rejected: {errors['problem'].iloc[0]}")
-    p = scored["price_dh"].to_numpy()
+    p = scored[PRICE].to_numpy()
     problems = []
     if not np.all(np.isfinite(p)) or np.any(p <= 0):
         problems.append("non-positive or non-finite price")
-    if not np.all((scored["lower_dh"] <= p) & (p <= scored["upper_dh"])):
+    if not np.all((scored[LOWER] <= p) & (p <= scored[UPPER])):
         problems.append("price outside its own interval")
     if not p[1] < p[0]:
         problems.append("an older, more used car is not cheaper")

@@ -6,19 +6,24 @@ Used by the validate stage (whole datasets, with thresholds) and by serving
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from carprice import schema
+from carprice.errors import InputError
 
 REQUIRED: tuple[str, ...] = (*schema.CATEGORICAL, *schema.NUMERIC)
 _TRUE = {"true", "1", "oui", "yes", "vrai", "x", "1.0"}
 _FALSE = {"false", "0", "non", "no", "faux", "0.0"}
 
 
-class ValidationError(ValueError):
+class ValidationError(InputError):
     """Data that breaks the contract or a threshold, with a one-line reason."""
 
     def __init__(self, message: str, report: dict | None = None):
@@ -157,6 +162,47 @@ def prepare_features(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     errors = pd.DataFrame({"row": reasons.index, "problem": reasons.to_numpy()})
     clean = finalize(typed.drop(index=reasons.index))
     return clean[list(schema.FEATURES)], errors
+
+
+def validate_record(record: Mapping[str, Any]) -> pd.DataFrame:
+    """One car (a form's or a request's values) -> its clean features as a one-row frame.
+
+    The rules of prepare_features (coerce, row_problems, finalize); an absent field counts
+    as blank. Raises ValidationError with the first reason, in one line.
+    """
+    unknown = sorted(set(record) - set(schema.FEATURES))
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}")
+    typed = {}
+    for col in schema.FEATURES:
+        value = record.get(col)
+        if col in schema.NUMERIC and isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"{col} must be a finite number, got {value!r}")
+        try:
+            typed[col], unreadable = _coerce_value(col, value)
+        except TypeError:  # unhashable, e.g. a list: never a valid value
+            raise ValidationError(f"{col} must be a single value, got {value!r}") from None
+        if unreadable:
+            kind = "true or false" if col in schema.BOOLEAN else "a number"
+            raise ValidationError(f"{col} must be {kind}, got {value!r}")
+    # Blank text and flags stay object columns, as coerce leaves them; the others take
+    # their natural dtype, which keeps finalize's casts cheap on one row.
+    frame = pd.DataFrame({c: np.array([v], dtype=object)
+                          if c not in schema.NUMERIC and pd.isna(v) else [v]
+                          for c, v in typed.items()})
+    problems = row_problems(frame, require_target=False)
+    if problems.to_numpy().any():
+        raise ValidationError(str(describe_problems(frame, problems).iloc[0]))
+    return finalize(frame)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _coerce_value(column: str, value: Any) -> tuple[Any, bool]:
+    """coerce() of one value: (typed value, unreadable). coerce parses each value on its
+    own, so the result can be cached; form values repeat (labels, booleans, years), and
+    coerce's per-column cost would otherwise dominate a single prediction."""
+    typed, unreadable = coerce(pd.DataFrame({column: [value]}))
+    return typed[column].iloc[0], bool(unreadable)
 
 
 def validate_dataset(raw: pd.DataFrame, limits: Thresholds) -> tuple[pd.DataFrame, dict]:

@@ -17,14 +17,14 @@ import requests
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
-from carprice import predictor, predlog
+from carprice import mlflow_env, predlog, served, serving
 from carprice.api import create_app
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER
 from tests.conftest import REPO, free_port, wait_http
 
 pytestmark = pytest.mark.integration
 TTL = 2.0
-CAR = predictor.default_car()
+CAR = serving.example_car()
 
 
 @pytest.fixture
@@ -32,10 +32,10 @@ def api_env(promoted_model, monkeypatch):
     """cwd = the pipeline's workspace (params.yaml, models/); short alias TTL."""
     monkeypatch.chdir(promoted_model["workdir"])
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(promoted_model["models_dir"]))
-    monkeypatch.setenv(predictor.ENV_ALIAS_TTL, str(TTL))
-    monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
+    monkeypatch.setenv(served.ENV_ALIAS_TTL, str(TTL))
+    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
     monkeypatch.delenv(predlog.ENV_DSN, raising=False)
-    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+    for key, value in mlflow_env.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
     return monkeypatch
 
@@ -86,7 +86,7 @@ def test_serves_the_production_version_with_its_lineage(api_env, promoted_model,
 
 def test_a_new_promotion_is_served_after_the_ttl_without_restart(api_env, promoted_model):
     name = f"car-price-api-{int(time.time())}"
-    api_env.setenv(predictor.ENV_MODEL_NAME, name)
+    api_env.setenv(served.ENV_MODEL_NAME, name)
     registry = MlflowClient()
     source = registry.get_model_version("car-price", promoted_model["version"])
 
@@ -138,7 +138,7 @@ def test_real_uvicorn_serves_predictions(promoted_model, mlflow_server, tmp_path
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "OMP_NUM_THREADS": "1",
            "CARPRICE_MODELS_DIR": str(promoted_model["models_dir"])}
     env.pop(predlog.ENV_DSN, None)
-    env.pop(predictor.ENV_MODEL_NAME, None)
+    env.pop(served.ENV_MODEL_NAME, None)
     # this checkout's package, whatever the venv has installed (cwd is the workspace)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     log_file = tmp_path / "uvicorn.log"

@@ -15,13 +15,15 @@ import streamlit as st
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-from carprice import predictor
+from carprice import mlflow_env, served
+from carprice.pipeline import PRODUCTION_ALIAS, load_params
 from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
 APP = str(REPO / "app" / "streamlit_app.py")
 TTL = 2.0
+NAME = load_params(REPO / "params.yaml")["registry"]["model_name"]
 
 
 @pytest.fixture
@@ -31,9 +33,9 @@ def app_env(promoted_model, monkeypatch):
     st.cache_resource.clear()
     monkeypatch.chdir(promoted_model["workdir"])
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(promoted_model["models_dir"]))
-    monkeypatch.setenv(predictor.ENV_ALIAS_TTL, str(TTL))
-    monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
-    for key in predictor.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
+    monkeypatch.setenv(served.ENV_ALIAS_TTL, str(TTL))
+    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
+    for key in mlflow_env.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
         monkeypatch.delenv(key, raising=False)
     yield monkeypatch
     st.cache_data.clear()
@@ -62,7 +64,7 @@ def test_serves_the_production_version_with_its_provenance(app_env, promoted_mod
                                                           mlflow_server):
     at = run_app()
     side = texts(at.sidebar.markdown)
-    assert f"car-price v{promoted_model['version']}" in side and "MLflow registry" in side
+    assert f"{NAME} v{promoted_model['version']}" in side and "MLflow registry" in side
     assert "gate decision: **passed**" in side and "it-first" in side  # pipeline run id
     assert not at.warning  # no fallback banner
     assert predict(at).endswith("DH")
@@ -75,17 +77,17 @@ def test_serves_the_production_version_with_its_provenance(app_env, promoted_mod
     assert not at.exception and not at.error, texts(at.error)
     history = at.dataframe[0].value
     row = history[history["version"] == int(promoted_model["version"])].iloc[0]
-    assert "production" in row["aliases"] and row["gate"] == "passed"
+    assert PRODUCTION_ALIAS in row["aliases"] and row["gate"] == "passed"
     assert row["pipeline_run"] == "it-first" and row["rmse_log"] > 0
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # predicted vs actual, error by brand
 
 
 def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promoted_model):
-    name = f"car-price-app-{int(time.time())}"
-    app_env.setenv(predictor.ENV_MODEL_NAME, name)
+    name = f"{NAME}-app-{int(time.time())}"
+    app_env.setenv(served.ENV_MODEL_NAME, name)
     client = MlflowClient()
-    source = client.get_model_version("car-price", promoted_model["version"])
+    source = client.get_model_version(NAME, promoted_model["version"])
 
     def register(run_label: str) -> str:
         mv = mlflow.register_model(source.source, name)
@@ -94,13 +96,13 @@ def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promot
         return str(mv.version)
 
     first = register("app-first")
-    client.set_registered_model_alias(name, "production", first)
+    client.set_registered_model_alias(name, PRODUCTION_ALIAS, first)
     at = run_app()
     assert f"{name} v{first}" in texts(at.sidebar.markdown)
     before = predict(at)
 
     second = register("app-second")
-    client.set_registered_model_alias(name, "production", second)
+    client.set_registered_model_alias(name, PRODUCTION_ALIAS, second)
     promoted_at = time.monotonic()
     deadline = promoted_at + TTL + 60
     while f"{name} v{second}" not in texts(at.sidebar.markdown):
@@ -115,10 +117,10 @@ def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promot
 
 
 def test_registry_without_production_explains_how_to_get_a_model(app_env):
-    app_env.setenv(predictor.ENV_MODEL_NAME, "car-price-never-trained")
+    app_env.setenv(served.ENV_MODEL_NAME, f"{NAME}-never-trained")
     at = run_app()
     assert "No model to serve yet" in texts(at.warning)
-    assert "no model 'car-price-never-trained@production'" in texts(at.caption)
+    assert f"no model '{NAME}-never-trained@{PRODUCTION_ALIAS}'" in texts(at.caption)
 
 
 def test_dead_server_falls_back_to_the_exported_copy(app_env, promoted_model):
@@ -131,7 +133,7 @@ def test_dead_server_falls_back_to_the_exported_copy(app_env, promoted_model):
     at.run()
     assert time.monotonic() - started < 30  # short client timeouts, no long retries
     banner = texts(at.warning)
-    assert f"serving the exported copy of car-price v{promoted_model['version']}" in banner
+    assert f"serving the exported copy of {NAME} v{promoted_model['version']}" in banner
     assert "cannot be reached" in banner
     assert predict(at) == price  # the export is the same model as production
     at.session_state["tab"] = "Model"

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from carprice import predictor, predlog, schema
+from carprice import mlflow_env, predlog, schema, served, serving
 from carprice.api import create_app
 from carprice.sources import synthetic
 from tests.conftest import free_port, in_ci
 from tests.unit.app_model import export_small_model
 
 pytestmark = pytest.mark.integration
-CAR = predictor.default_car()
+CAR = serving.example_car()
 
 
 def pg_bin() -> Path | None:
@@ -107,9 +107,9 @@ def export_dir(tmp_path_factory):
 def api(postgres, export_dir, monkeypatch):
     """(TestClient, PredictionLog) on the exported model, logging to the cluster."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(export_dir))
-    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+    for key, value in mlflow_env.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
     writer = predlog.PredictionLog(postgres.dsn, flush_seconds=0.2, retry_seconds=0.5)
     with TestClient(create_app(prediction_log=writer)) as client:

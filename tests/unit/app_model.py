@@ -1,25 +1,33 @@
-"""A small real model saved as an exported production copy, for the app's unit tests.
+"""A small real model for the app's and the serving modules' unit tests.
 
-Trained in a second or two on synthetic rows and saved exactly the way the
-promote_production stage exports one (``<models_dir>/production/{model/,meta.json}``),
-so the app and carprice.predictor can be tested without an MLflow server.
+Trained in a second or two on synthetic rows, then either saved exactly the way the
+promote_production stage exports one (``<models_dir>/production/{model/,meta.json}``), or
+logged and registered on the session's real MLflow server (tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
+import mlflow
 import mlflow.pyfunc
 from mlflow.models import infer_signature
 
-from carprice import schema
+from carprice import pipeline, schema
 from carprice.model import CarPriceModel
-from carprice.registry import EXPORT_DIRNAME, EXPORT_META
+from carprice.registry import EXPORT_DIRNAME, EXPORT_META, EXPORT_MODEL
 from carprice.serving import CarPricePyfunc, to_model_input
 from carprice.sources import synthetic
+from tests.conftest import REPO
+
+# The registered model name, as the pipeline and the app read it.
+MODEL_NAME = str(pipeline.load_params(REPO / "params.yaml")["registry"]["model_name"])
+UNIT_EXPERIMENT = "unit-tests"
 
 
+@functools.cache
 def train_small(rows: int = 2000, seed: int = 7) -> CarPriceModel:
     data = synthetic.generate(rows, seed=seed)
     cut = int(rows * 0.8)
@@ -28,19 +36,39 @@ def train_small(rows: int = 2000, seed: int = 7) -> CarPriceModel:
     return model.fit(train, train[schema.TARGET], calib, calib[schema.TARGET])
 
 
-def export_small_model(models_dir: Path, version: str = "7") -> Path:
-    """Write <models_dir>/production/{model/, meta.json}; return the model folder."""
+def _pyfunc_args() -> dict:
+    """What train.py hands to mlflow.pyfunc.log_model, for the small model."""
     model = train_small()
     example = to_model_input(synthetic.generate(5, seed=1))
-    folder = models_dir / EXPORT_DIRNAME / "model"
-    mlflow.pyfunc.save_model(
-        str(folder), python_model=CarPricePyfunc(model),
-        signature=infer_signature(example, model.predict_interval(example)),
-        input_example=example, pip_requirements=["scikit-learn", "pandas"],
-        metadata={"categories": model.categories_, "interval_coverage": 0.8})
-    meta = {"model_name": "car-price", "version": version,
+    return {"python_model": CarPricePyfunc(model),
+            "signature": infer_signature(example, model.predict_interval(example)),
+            "input_example": example, "pip_requirements": ["scikit-learn", "pandas"],
+            "metadata": {"categories": model.categories_, "interval_coverage": 0.8}}
+
+
+def export_small_model(models_dir: Path, version: str = "7") -> Path:
+    """Write <models_dir>/production/{model/, meta.json}; return the model folder."""
+    folder = models_dir / EXPORT_DIRNAME / EXPORT_MODEL
+    mlflow.pyfunc.save_model(str(folder), **_pyfunc_args())
+    meta = {"model_name": MODEL_NAME, "version": version,
             "metrics": {"rmse_log": 0.2, "mape": 0.15, "r2": 0.9, "coverage": 0.8},
             "gate": {"passed": True, "label": "passed", "reasons": ["ok: unit test model"]},
             "pipeline_run_id": "unit-test", "data_hash": "feedbeef"}
     (models_dir / EXPORT_DIRNAME / EXPORT_META).write_text(json.dumps(meta))
     return folder
+
+
+def register_small_model(uri: str, name: str, tags: dict[str, str]) -> str:
+    """Log the small model to the MLflow server at ``uri`` (the session's, which
+    MLFLOW_TRACKING_URI names), register it as a new version of ``name`` with ``tags``;
+    return the version."""
+    assert mlflow.get_tracking_uri() == uri, "log_model/register_model use the process URI"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.get_experiment_by_name(UNIT_EXPERIMENT)
+    exp_id = exp.experiment_id if exp else client.create_experiment(UNIT_EXPERIMENT)
+    with mlflow.start_run(experiment_id=exp_id):
+        info = mlflow.pyfunc.log_model(name="model", **_pyfunc_args())
+    version = str(mlflow.register_model(info.model_uri, name).version)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    return version

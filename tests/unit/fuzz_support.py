@@ -44,7 +44,7 @@ def check_error(exc: BaseException, limit: int | None = MAX_MESSAGE) -> None:
 # messages longer than MAX_MESSAGE (they quote whole values or join every failure).
 # test_fuzz_known_bugs.py pins each case with a strict xfail, which fails once the bug is
 # fixed: then drop the function from this set.
-LONG_MESSAGES: set[str] = {"validate_dataset", "check_car", "predict_one", "apply_overrides"}
+LONG_MESSAGES: set[str] = set()
 
 
 def outcome(func, *args):

@@ -12,14 +12,14 @@ import mlflow.pyfunc
 import pytest
 from fastapi.testclient import TestClient
 
-from carprice import predictor, predlog, schema
+from carprice import mlflow_env, predlog, schema, scoring, served, serving
 from carprice.api import create_app
 from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
 from carprice.sources import synthetic
 from tests.unit.app_model import export_small_model
 
-CAR = predictor.default_car()
+CAR = serving.example_car()
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,9 @@ def export_dir(tmp_path_factory):
 @pytest.fixture
 def env(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
     monkeypatch.delenv(predlog.ENV_DSN, raising=False)
-    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+    for key, value in mlflow_env.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
     return monkeypatch
 
@@ -84,7 +84,7 @@ def test_ready_and_model_describe_the_exported_copy(client):
     assert info["metrics"]["rmse_log"] == 0.2
     assert info["lineage"]["data_hash"] == "feedbeef"
     assert info["lineage"]["pipeline_run_id"] == "unit-test"
-    assert info["alias_ttl_seconds"] == predictor.alias_ttl()
+    assert info["alias_ttl_seconds"] == served.alias_ttl()
 
 
 def test_one_car_is_priced_by_the_shared_path_and_says_which_model(client, model):
@@ -93,7 +93,7 @@ def test_one_car_is_priced_by_the_shared_path_and_says_which_model(client, model
     assert (r.headers[SOURCE_HEADER], r.headers[VERSION_HEADER]) == ("export", "7")
     body = r.json()
     assert body["model"] == {"name": "car-price", "version": "7", "source": "export"}
-    assert body["predictions"] == [predictor.predict_one(model, CAR)]
+    assert body["predictions"] == [scoring.predict_one(model, CAR)]
     p = body["predictions"][0]
     assert 0 < p["lower_dh"] < p["price_dh"] < p["upper_dh"]
 
@@ -105,7 +105,7 @@ def test_a_list_is_priced_in_order_with_the_same_prices_as_one_by_one(client, mo
     got = r.json()["predictions"]
     assert len(got) == 25
     for car, pred in zip(cars[:5], got[:5], strict=True):
-        assert pred == pytest.approx(predictor.predict_one(model, car), rel=1e-9)
+        assert pred == pytest.approx(scoring.predict_one(model, car), rel=1e-9)
 
 
 def test_folded_labels_and_unknown_values_are_priced(client):

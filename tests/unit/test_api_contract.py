@@ -8,7 +8,7 @@ import typing
 import pytest
 from pydantic import ValidationError
 
-from carprice import predictor, schema
+from carprice import schema, serving
 from carprice.api import contract
 from carprice.validation import REQUIRED
 
@@ -60,7 +60,7 @@ def test_a_contract_change_reaches_the_generated_model(monkeypatch):
 
 
 def test_default_car_is_valid_and_closed_labels_match_ignoring_accents_and_case():
-    car = predictor.default_car()
+    car = serving.example_car()
     assert contract.Car(**car).model_dump() == car
     folded = contract.Car(**{**car, "condition": "TRÈS BON", "gearbox": "manuelle"})
     assert (folded.condition, folded.gearbox) == ("Tres bon", "Manuelle")
@@ -78,11 +78,11 @@ def test_default_car_is_valid_and_closed_labels_match_ignoring_accents_and_case(
 ])
 def test_bad_values_are_refused_naming_the_field(change, field):
     with pytest.raises(ValidationError) as err:
-        contract.Car(**{**predictor.default_car(), **change})
+        contract.Car(**{**serving.example_car(), **change})
     assert [e["loc"][0] for e in err.value.errors()] == [field]
 
 
 def test_unknown_values_are_null_and_open_categories_accept_new_labels():
-    car = {**predictor.default_car(), "year": None, "city": None, "brand": "Tesla"}
+    car = {**serving.example_car(), "year": None, "city": None, "brand": "Tesla"}
     parsed = contract.Car(**car)
     assert parsed.year is None and parsed.city is None and parsed.brand == "Tesla"

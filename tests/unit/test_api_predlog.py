@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from carprice import predictor, predlog
+from carprice import predlog, serving
 from tests.conftest import free_port
 
 OUT = {"price_dh": 100_000.0, "lower_dh": 90_000.0, "upper_dh": 110_000.0}
 
 
 def test_records_carry_source_model_inputs_and_outputs():
-    car = predictor.default_car()
+    car = serving.example_car()
     ts = datetime(2026, 1, 2, tzinfo=UTC)
     [rec] = predlog.records("api", "car-price", "3", [car], [OUT], ts=ts)
     row = rec.row()

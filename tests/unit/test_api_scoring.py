@@ -1,4 +1,4 @@
-"""carprice.api.scoring: the API prices through carprice.predictor, and concurrent single
+"""carprice.api.scoring: the API prices through carprice.scoring, and concurrent single
 cars are priced together without changing any answer."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 import mlflow.pyfunc
 import pytest
 
-from carprice import predictor, schema
+from carprice import schema, scoring
 from carprice.api.scoring import FRAME_MIN_CARS, MicroBatcher, price_all, price_each
 from carprice.sources import synthetic
 from carprice.validation import ValidationError
@@ -32,7 +32,7 @@ def cars():
 
 
 def one_by_one(model, cars):
-    return [predictor.predict_one(model, car) for car in cars]
+    return [scoring.predict_one(model, car) for car in cars]
 
 
 @pytest.mark.parametrize("n", [1, FRAME_MIN_CARS - 1, FRAME_MIN_CARS, 8])

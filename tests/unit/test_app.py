@@ -7,26 +7,27 @@ server is in tests/integration/test_app_mlflow.py.
 
 from __future__ import annotations
 
-import socket
+import re
 
+import mlflow.pyfunc
 import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from carprice import catalog, predictor, schema
+from carprice import catalog, mlflow_env, pipeline, schema, served
+from carprice.registry import EXPORT_DIRNAME, EXPORT_MODEL
+from carprice.scoring import predict_one
+from carprice.serving import example_car
 from carprice.sources import synthetic
-from tests.conftest import REPO
-from tests.unit.app_model import export_small_model
+from carprice.validation import ValidationError
+from tests.conftest import REPO, free_port
+from tests.unit.app_model import MODEL_NAME, export_small_model
 
 APP = str(REPO / "app" / "streamlit_app.py")
 TIMEOUT = 90  # model loads take seconds; AppTest's default is 3
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once the socket is closed
+NUMBER_LABELS = {"year": "Year", "mileage_km": "Mileage (km)",
+                 "fiscal_power_cv": "Fiscal power (CV)", "doors": "Doors"}
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +42,10 @@ def app(workdir, monkeypatch):
     """Factory of AppTests with fresh caches, MLflow 'down' and a given models dir."""
     st.cache_data.clear()
     st.cache_resource.clear()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{closed_port()}")
-    monkeypatch.delenv(predictor.ENV_MODEL_NAME, raising=False)
-    for key in predictor.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
+    # A real closed port: nothing listens once the socket is closed.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
+    for key in mlflow_env.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
         monkeypatch.delenv(key, raising=False)
 
     def make(models_dir) -> AppTest:
@@ -70,7 +72,7 @@ def test_no_model_explains_how_to_get_one(app, tmp_path):
     at = app(tmp_path / "empty")
     assert "No model to serve yet" in texts(at.warning)
     page = texts(at.markdown)
-    assert predictor.DAG_ID in page and "carprice run" in page
+    assert pipeline.DAG_ID in page and "carprice run" in page
     assert "cannot be reached" in texts(at.caption)
     assert not [b for b in at.button if b.label == "Predict price"]
     assert not at.error
@@ -86,9 +88,9 @@ def test_no_tracking_uri_and_no_export_is_explained(app, tmp_path, monkeypatch):
 def test_mlflow_down_serves_the_export_with_a_banner(app, export_dir):
     at = app(export_dir)
     banner = texts(at.warning)
-    assert "MLflow is unreachable: serving the exported copy of car-price v7" in banner
+    assert f"MLflow is unreachable: serving the exported copy of {MODEL_NAME} v7" in banner
     side = texts(at.sidebar.markdown)
-    assert "car-price v7" in side and "exported copy" in side and "feedbeef" in side
+    assert f"{MODEL_NAME} v7" in side and "exported copy" in side and "feedbeef" in side
     assert not at.metric  # nothing priced yet
     predict_button(at).click().run()
     assert not at.exception and not at.error
@@ -122,13 +124,19 @@ def test_model_unseen_in_training_is_flagged(app, export_dir):
 
 
 def test_out_of_range_numbers_never_reach_the_model(app, export_dir):
+    """The form's bounds are the contract's, and the scoring path the page calls
+    (scoring.predict_one) refuses a value outside them before the model runs."""
     at = app(export_dir)
-    year = next(n for n in at.number_input if n.label == "Year")
-    assert (year.min, year.max) == schema.RANGES["year"]
-    year.set_value(1890)
-    predict_button(at).click().run()
-    assert not at.exception
-    assert next(n for n in at.number_input if n.label == "Year").value != 1890
+    model = mlflow.pyfunc.load_model(str(export_dir / EXPORT_DIRNAME / EXPORT_MODEL))
+    for column in schema.NUMERIC:
+        lo, hi = schema.RANGES[column]
+        widget = next(n for n in at.number_input if n.label == NUMBER_LABELS[column])
+        assert (widget.min, widget.max) == (lo, hi)
+        assert predict_one(model, {**example_car(), column: hi})[schema.TARGET] > 0
+        for value in (lo - 1, hi + 1):
+            shown = f"{column} '{int(value)}' outside {lo:g}..{hi:g}"
+            with pytest.raises(ValidationError, match=re.escape(shown)):
+                predict_one(model, {**example_car(), column: value})
 
 
 def _upload(at: AppTest, name: str, data: bytes) -> AppTest:

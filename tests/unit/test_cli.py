@@ -7,6 +7,7 @@ import pytest
 import typer
 
 from carprice import cli, pipeline
+from carprice.pipeline import StageExit
 from carprice.stages.flags import StageArgs, parse_stage_args
 from tests.conftest import REPO
 
@@ -61,12 +62,12 @@ def test_a_bad_set_fails_the_stage_in_one_line(tmp_path, capsys):
     code = cli.main(["ingest", "--params", str(REPO / "params.yaml"), "--data-dir",
                      str(tmp_path), "--set", "data.rows=abc"])
     out, err = capsys.readouterr()
-    assert code == 1
+    assert code == StageExit.INPUT_ERROR  # bad input: never retried
     reason = "params: data.rows must be an integer, got 'abc'"
     assert err.strip().splitlines()[-1] == f"error: ingest failed: {reason}"
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary == {"stage": "ingest", "status": "failed", "reason": reason,
-                       "seconds": summary["seconds"]}
+                       "exit_code": 2, "seconds": summary["seconds"]}
 
 
 @pytest.mark.parametrize("avito", [False, True])

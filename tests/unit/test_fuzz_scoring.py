@@ -1,6 +1,6 @@
-"""Property-based: the app's single-car and batch paths (carprice.predictor) with a real
-small model either score (finite, positive prices inside their interval) or raise a
-one-line CsvError / ValidationError."""
+"""Property-based: the app's single-car and batch paths (validation.validate_record,
+carprice.scoring) with a real small model either score (finite, positive prices inside
+their interval) or raise a one-line CsvError / ValidationError."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carprice import predictor, schema
+from carprice import schema, scoring, serving, validation
 from carprice.model import OUTPUT_COLUMNS
 from tests.unit.app_model import export_small_model
 from tests.unit.fuzz_support import SCALAR, cell_for, csv_files, fuzz, outcome
@@ -31,7 +31,7 @@ FIELD_NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"
 @st.composite
 def cars(draw) -> dict:
     """The form's car with some fields broken, missing or unknown."""
-    car = predictor.default_car()
+    car = serving.example_car()
     for col in draw(st.lists(st.sampled_from(schema.FEATURES), unique=True, max_size=6)):
         car[col] = draw(cell_for(col))
     for col in draw(st.lists(st.sampled_from(schema.FEATURES), max_size=2)):
@@ -50,7 +50,7 @@ def assert_prices(prices: dict) -> None:
 @fuzz(150)
 @given(cars())
 def test_check_car_gives_a_clean_row_or_one_line(car):
-    clean = outcome(predictor.check_car, car)
+    clean = outcome(validation.validate_record, car)
     if clean is not None:
         assert list(clean.columns) == list(schema.FEATURES) and len(clean) == 1
         assert clean[list(schema.NUMERIC)].apply(lambda s: s.isna() | np.isfinite(s)).all().all()
@@ -59,7 +59,7 @@ def test_check_car_gives_a_clean_row_or_one_line(car):
 @fuzz(60)
 @given(cars())
 def test_predict_one_prices_are_finite_and_positive(model, car):
-    prices = outcome(predictor.predict_one, model, car)
+    prices = outcome(scoring.predict_one, model, car)
     if prices is not None:
         assert_prices(prices)
 
@@ -67,7 +67,7 @@ def test_predict_one_prices_are_finite_and_positive(model, car):
 @fuzz(80)
 @given(csv_files())
 def test_score_upload_scores_or_rejects_every_row(model, raw):
-    result = outcome(predictor.score_upload, model, raw, "upload.csv", 3)
+    result = outcome(scoring.score_upload, model, raw, "upload.csv", 3)
     if result is not None:
         assert len(result.scored) + len(result.errors) == result.rows_in
         for _, row in result.scored[list(OUTPUT_COLUMNS)].iterrows():

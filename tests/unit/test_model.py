@@ -3,7 +3,14 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from carprice import metrics, schema
-from carprice.model import CarPriceModel, conformal_quantile, from_params
+from carprice.model import (
+    LOWER,
+    OUTPUT_COLUMNS,
+    PRICE,
+    CarPriceModel,
+    conformal_quantile,
+    from_params,
+)
 from carprice.sources.synthetic import generate
 
 
@@ -32,7 +39,8 @@ def test_learns_the_market_close_to_its_noise(fitted, splits):
 
 def test_interval_brackets_the_price(fitted, splits):
     out = fitted.predict_interval(splits[2])
-    assert list(out.columns) == ["price_dh", "lower_dh", "upper_dh"]
+    assert list(out.columns) == list(OUTPUT_COLUMNS) == [PRICE, LOWER, "upper_dh"]
+    assert PRICE == schema.TARGET  # the model predicts the target, under its name
     assert (out.lower_dh < out.price_dh).all() and (out.price_dh < out.upper_dh).all()
 
 

@@ -201,7 +201,8 @@ def test_parse_set_args():
 
 
 # The Airflow image installs carprice with --no-deps and imports carprice.pipeline.
-AIRFLOW_SAFE = {"__future__", "collections", "copy", "functools", "json", "os", "pathlib", "re",
+AIRFLOW_SAFE = {"__future__", "collections", "copy", "enum", "functools", "json", "os",
+                "pathlib", "re",
                 "typing", "yaml", "pydantic", "carprice"}
 
 

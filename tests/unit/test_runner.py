@@ -1,4 +1,109 @@
-from carprice.stages.runner import one_line
+"""The stage exit contract (carprice.stages.runner.main): exit code, the JSON summary as
+the last output line, one stderr line for an expected failure, a traceback for a bug.
+
+Small stage functions stand in for the stages' work; everything around them is real
+(params, the run folder, runs on the session's MLflow server)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from carprice.errors import CarpriceError, InputError
+from carprice.pipeline import ParamsError, StageExit
+from carprice.registry import RegistryError
+from carprice.runfiles import stage_summary
+from carprice.sources import SourceError
+from carprice.sources.csv_source import CsvError
+from carprice.stages.runner import StageFailed, StageSkipped, main, one_line
+from carprice.validation import ValidationError
+
+STAGE = "train"
+
+
+def run_stage(func, capsys, data_dir, *extra: str) -> tuple[int, dict, str]:
+    """(exit code, last stdout line as JSON, stderr) of one runner.main call."""
+    argv = ["--run-id", f"unit-{uuid.uuid4().hex[:8]}", "--data-dir", str(data_dir),
+            "--set", "registry.experiment=unit-runner", *extra]
+    code = main(STAGE, func, argv)
+    out, err = capsys.readouterr()
+    return code, json.loads(out.strip().splitlines()[-1]), err
+
+
+def raising(exc: BaseException):
+    def stage(ctx):
+        raise exc
+    return stage
+
+
+@pytest.fixture
+def data_dir(workdir, mlflow_server):
+    return workdir / "data"
+
+
+def test_a_stage_that_works_exits_0_with_its_summary(capsys, data_dir):
+    code, summary, err = run_stage(lambda ctx: {"rows": 3}, capsys, data_dir)
+    assert code == StageExit.OK == 0
+    assert summary["status"] == "ok" and summary["rows"] == 3 and summary["exit_code"] == 0
+    assert summary["stage"] == STAGE and "error" not in err
+    run_dir = data_dir / "runs" / summary["run_id"]
+    assert json.loads((run_dir / stage_summary(STAGE)).read_text()) == summary
+
+
+@pytest.mark.parametrize(("exc", "expected"), [
+    (ValidationError("3 rows invalid\n(max 1)"), StageExit.INPUT_ERROR),
+    (ParamsError("parameter 'rows' expects int"), StageExit.INPUT_ERROR),
+    (CsvError("cars.csv is empty"), StageExit.INPUT_ERROR),
+    (SourceError("unknown data.source 'ftp'"), StageExit.INPUT_ERROR),
+    (RegistryError("staging no longer points at v3"), StageExit.FAILED),
+    (StageFailed("pipeline failed: train failed"), StageExit.FAILED),
+    (FileNotFoundError("data/runs/x/train.parquet"), StageExit.FAILED),
+])
+def test_an_expected_failure_exits_with_its_code_and_one_line(capsys, data_dir, exc, expected):
+    code, summary, err = run_stage(raising(exc), capsys, data_dir)
+    assert code == expected
+    assert summary["status"] == "failed" and summary["exit_code"] == int(expected)
+    assert summary["reason"] == one_line(exc) and "\n" not in summary["reason"]
+    assert err.strip().splitlines() == [f"error: {STAGE} failed: {summary['reason']}"]
+    assert "Traceback" not in err
+
+
+def test_input_errors_are_the_ones_a_retry_cannot_fix():
+    for kind in (ValidationError, ParamsError, CsvError, SourceError):
+        assert issubclass(kind, InputError)
+    for kind in (RegistryError, StageFailed):
+        assert issubclass(kind, CarpriceError) and not issubclass(kind, InputError)
+
+
+def test_bad_params_fail_before_the_stage_runs(capsys, data_dir):
+    ran = []
+    code, summary, err = run_stage(ran.append, capsys, data_dir, "--set", "model.nope=1")
+    assert code == StageExit.INPUT_ERROR and not ran
+    assert summary["status"] == "failed" and "unknown key model.nope" in summary["reason"]
+    assert "Traceback" not in err
+
+
+def test_a_bug_keeps_its_traceback(capsys, data_dir):
+    def buggy(ctx):
+        return {"share": 1 / 0}
+
+    code, summary, err = run_stage(buggy, capsys, data_dir)
+    assert code == StageExit.FAILED
+    assert summary["status"] == "failed" and summary["reason"] == "division by zero"
+    assert "Traceback" in err and "ZeroDivisionError" in err
+    assert err.strip().splitlines()[-1] == f"error: {STAGE} failed: division by zero"
+
+
+def test_a_skip_exits_99_or_0_when_soft(capsys, data_dir):
+    skip = raising(StageSkipped("data and params unchanged"))
+    code, summary, err = run_stage(skip, capsys, data_dir)
+    assert code == StageExit.SKIPPED == 99
+    assert summary["status"] == "skipped" and summary["reason"] == "data and params unchanged"
+    assert summary["exit_code"] == 99 and "error" not in err and "Traceback" not in err
+    code, summary, _ = run_stage(skip, capsys, data_dir, "--soft-skip")
+    assert code == 0 and summary["status"] == "skipped" and summary["exit_code"] == 0
 
 
 def test_one_line_explains_a_bare_missing_path():

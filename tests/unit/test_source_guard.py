@@ -40,8 +40,10 @@ def inbox(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def refused(uri: str, match: str) -> str:
-    with pytest.raises(SourceError, match=match) as info:
+def refused(uri: str, match: str, kind: type[Exception] = SourceError) -> str:
+    """``uri`` fails before any data is read: one short line, of the given kind (refusals
+    are input errors, never retried; an unreachable source may answer later)."""
+    with pytest.raises(kind, match=match) as info:
         guard.read_source(uri)
     message = str(info.value)
     assert "\n" not in message and len(message) <= 500
@@ -194,7 +196,7 @@ def test_other_schemes_are_refused_before_reading(inbox, uri):
 
 
 def test_unresolvable_and_malformed_urls_get_one_line_reasons(inbox):
-    refused("http://host.invalid/cars.csv", "cannot resolve the host")
+    refused("http://host.invalid/cars.csv", "cannot resolve the host", guard.SourceUnavailable)
     refused("http://example.org:99999/cars.csv", "not a valid URL")
     refused("http:///cars.csv", "has no host")
 
@@ -285,4 +287,5 @@ def test_a_closed_port_is_a_one_line_download_error(allow_loopback):
     with socket.socket() as sock:  # bound, never listening: connections are refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        refused(f"http://127.0.0.1:{port}/cars.csv", "cannot download .*connection refused")
+        refused(f"http://127.0.0.1:{port}/cars.csv", "cannot download .*connection refused",
+                guard.SourceUnavailable)

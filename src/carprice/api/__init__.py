@@ -1,4 +1,5 @@
-"""The prediction API (`uvicorn carprice.api:app`): FastAPI over carprice.predictor.
+"""The prediction API (`uvicorn carprice.api:app`): FastAPI over carprice.served and
+carprice.scoring.
 
 Needs the `api` extra (fastapi, uvicorn, psycopg2 for the prediction log). `app` is built
 on first access, so importing this package (e.g. for create_app in tests) reads no

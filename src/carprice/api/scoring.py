@@ -1,4 +1,4 @@
-"""Scoring for the API through carprice.predictor (the app's own path), plus a
+"""Scoring for the API through carprice.scoring (the app's own path), plus a
 micro-batcher that prices concurrent single-car requests in one call.
 
 Why batch: one call of the shared path costs about the same for 1 car as for 30 (its
@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from carprice import predictor, schema
+from carprice import schema, scoring
 from carprice.model import OUTPUT_COLUMNS
 from carprice.validation import ValidationError
 
@@ -39,11 +39,11 @@ def price_each(model: Any, cars: list[dict]) -> list[Outcome]:
         out: list[Outcome] = []
         for car in cars:
             try:
-                out.append(predictor.predict_one(model, car))
+                out.append(scoring.predict_one(model, car))
             except ValidationError as exc:
                 out.append(exc)
         return out
-    result = predictor.score_frame(model, pd.DataFrame.from_records(cars,
+    result = scoring.score_frame(model, pd.DataFrame.from_records(cars,
                                                                     columns=schema.FEATURES))
     outcomes: list[Any] = [None] * len(cars)
     values = result.scored[list(OUTPUT_COLUMNS)].to_dict("records")

@@ -2,7 +2,7 @@
 
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 uvicorn carprice.api:app --port 8000
 
-Settings come from the environment, read by carprice.predictor (MLFLOW_TRACKING_URI,
+Settings come from the environment, read by carprice.served (MLFLOW_TRACKING_URI,
 CARPRICE_MODELS_DIR, CARPRICE_MODEL_NAME, CARPRICE_ALIAS_TTL_SECONDS) and by
 carprice.predlog (CARPRICE_PREDLOG_DSN).
 """
@@ -22,11 +22,12 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from carprice import predictor, predlog
+from carprice import predlog
 from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS, ModelInfo, PredictBody, PredictResponse
+from carprice.api.holder import ServedModel, Snapshot
 from carprice.api.limits import BodyLimit
 from carprice.api.scoring import MicroBatcher, price_all
-from carprice.api.served import ServedModel, Snapshot
+from carprice.served import apply_client_defaults
 from carprice.validation import ValidationError
 
 SOURCE_HEADER, VERSION_HEADER = "X-Model-Source", "X-Model-Version"
@@ -111,7 +112,7 @@ def _lineage(info: dict) -> dict:
 
 def create_app(served: ServedModel | None = None, prediction_log: Any = None) -> FastAPI:
     """A new app; tests pass their own ServedModel / log, uvicorn uses carprice.api.app."""
-    predictor.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
+    apply_client_defaults()  # before any MLflow call: a dead server costs seconds
     served = served if served is not None else ServedModel()
     plog = prediction_log if prediction_log is not None else predlog.from_env()
 

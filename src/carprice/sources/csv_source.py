@@ -12,6 +12,7 @@ import io
 import pandas as pd
 
 from carprice import catalog, schema
+from carprice.errors import InputError
 from carprice.net import redact_url
 from carprice.sources.guard import is_url, read_source
 
@@ -38,7 +39,7 @@ _HEADER_MAP = {
 }
 
 
-class CsvError(ValueError):
+class CsvError(InputError):
     """A CSV that cannot be read, with a one-line reason."""
 
 

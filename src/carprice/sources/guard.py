@@ -31,7 +31,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from carprice import pipeline
-from carprice.net import describe_request_error, one_line, redact_url
+from carprice.errors import CarpriceError, InputError, one_line
+from carprice.net import describe_request_error, redact_url
 
 ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"
 ENV_ALLOWED_HOSTS = "CARPRICE_SOURCE_ALLOWED_HOSTS"
@@ -48,8 +49,12 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 Resolver = Callable[[str, int], Iterable[str]]
 
 
-class SourceError(ValueError):
-    """A source that cannot or may not be read, with a one-line reason (never retried)."""
+class SourceError(InputError):
+    """A source that may not or cannot ever be read, with a one-line reason (never retried)."""
+
+
+class SourceUnavailable(CarpriceError):
+    """A source that could not be reached this time (DNS, network, server error): retried."""
 
 
 # ---------------------------------------------------------------- settings
@@ -235,7 +240,7 @@ def check_url(url: str, resolve: Resolver | None = None,
         addresses = list((resolve or system_resolve)(host, port or _default_port(scheme)))
     except (OSError, UnicodeError) as exc:
         reason = one_line(getattr(exc, "strerror", None) or type(exc).__name__)
-        raise SourceError(f"cannot resolve the host of {shown}: {reason}") from None
+        raise SourceUnavailable(f"cannot resolve the host of {shown}: {reason}") from None
     if not addresses:
         raise SourceError(f"the host of {shown} resolves to no address")
     for address in addresses:
@@ -313,8 +318,8 @@ def fetch_url(url: str, limit: int | None = None, resolve: Resolver | None = Non
             try:
                 resp = session.get(url, stream=True, allow_redirects=False, timeout=wait)
             except requests.RequestException as exc:
-                raise SourceError(f"cannot download {redact_url(url)}: "
-                                  f"{describe_request_error(exc)}") from exc
+                raise SourceUnavailable(f"cannot download {redact_url(url)}: "
+                                        f"{describe_request_error(exc)}") from exc
             with resp:
                 if resp.is_redirect:
                     url = urljoin(url, resp.headers["location"])
@@ -324,9 +329,11 @@ def fetch_url(url: str, limit: int | None = None, resolve: Resolver | None = Non
 
 
 def _body(resp: requests.Response, shown: str, limit: int, deadline: float) -> bytes:
-    if not resp.ok:
-        raise SourceError(f"cannot download {shown}: HTTP {resp.status_code} "
-                          f"{one_line(resp.reason or '', 60)}".rstrip())
+    if not resp.ok:  # a server error may pass; a 4xx will not
+        error = SourceUnavailable if resp.status_code >= 500 or resp.status_code == 429 \
+            else SourceError
+        raise error(f"cannot download {shown}: HTTP {resp.status_code} "
+                    f"{one_line(resp.reason or '', 60)}".rstrip())
     too_big = f"{shown} is larger than {limit} bytes ({ENV_MAX_BYTES})"
     declared = resp.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -338,11 +345,12 @@ def _body(resp: requests.Response, shown: str, limit: int, deadline: float) -> b
             if size > limit:
                 raise SourceError(too_big)
             if time.monotonic() > deadline:
-                raise SourceError(f"{shown} took longer than {MAX_DOWNLOAD_SECONDS:.0f} s "
-                                  "to download")
+                raise SourceUnavailable(f"{shown} took longer than "
+                                        f"{MAX_DOWNLOAD_SECONDS:.0f} s to download")
             chunks.append(chunk)
     except requests.RequestException as exc:
-        raise SourceError(f"cannot download {shown}: {describe_request_error(exc)}") from exc
+        raise SourceUnavailable(f"cannot download {shown}: "
+                                f"{describe_request_error(exc)}") from exc
     return b"".join(chunks)
 
 

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 
-from carprice import metrics, schema
+from carprice import metrics, runfiles, schema, tags
+from carprice.model import LOWER, PREDICTED, PRICE, UPPER, CarPriceModel
 from carprice.pipeline import PRODUCTION_ALIAS
-from carprice.registry import GateLimits, gate, tag_version, version_for_alias
-from carprice.serving import to_model_input
+from carprice.registry import GateLimits, RegistryError, gate, tag_version, version_for_alias
+from carprice.serving import to_model_input, unwrap
 from carprice.stages.runner import StageContext, main
 
 IMPORTANCE_ROWS = 3000
@@ -25,7 +26,7 @@ def _neg_rmse_log(estimator, X, y) -> float:
     return -float(np.sqrt(np.mean((np.log(y) - np.log(estimator.predict(X))) ** 2)))
 
 
-def importance(model, test: pd.DataFrame, seed: int) -> pd.Series:
+def importance(model: CarPriceModel, test: pd.DataFrame, seed: int) -> pd.Series:
     sample = test.sample(min(len(test), IMPORTANCE_ROWS), random_state=seed)
     result = permutation_importance(model, sample[list(schema.FEATURES)], sample[schema.TARGET],
                                     scoring=_neg_rmse_log, n_repeats=3, random_state=seed)
@@ -33,14 +34,17 @@ def importance(model, test: pd.DataFrame, seed: int) -> pd.Series:
 
 
 def run(ctx: StageContext) -> dict:
-    test = pd.read_parquet(ctx.path("test.parquet"))
+    test = pd.read_parquet(ctx.path(runfiles.SPLITS["test"]))
     y = test[schema.TARGET].to_numpy()
     X = to_model_input(test)
     name = ctx.model_name
-    version = str(ctx.read_json("train_info.json")["model_version"])
-    sigma = ctx.read_json("ingest_info.json").get("noise_sigma")
+    version = str(ctx.read_json(runfiles.TRAIN_INFO)["model_version"])
+    sigma = ctx.read_json(runfiles.INGEST_INFO).get("noise_sigma")
 
     candidate = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    inner = unwrap(candidate)
+    if inner is None:
+        raise RegistryError(f"{name} v{version} is not a serving.CarPricePyfunc model")
     pred = candidate.predict(X)
     cand_metrics = metrics.regression_metrics(y, pred, sigma)
 
@@ -56,41 +60,40 @@ def run(ctx: StageContext) -> dict:
                     prod_version)
 
     mlflow.log_metrics({f"test_{k}": v for k, v in cand_metrics.items()})
-    _log_tables_and_plots(ctx, candidate, test, y, pred)
+    _log_tables_and_plots(ctx, inner.estimator, test, y, pred)
     tag_version(client, name, version, {
-        **{f"test_{k}": round(v, 5) for k, v in cand_metrics.items()},
-        "gate_decision": decision.label, "gate_reasons": " | ".join(decision.reasons),
-        "compared_with_production": prod_version or "none"})
+        **{tags.metric_tag(k): round(v, 5) for k, v in cand_metrics.items()},
+        tags.GATE_DECISION: decision.label,
+        tags.GATE_REASONS: tags.REASONS_SEPARATOR.join(decision.reasons),
+        tags.COMPARED_WITH_PRODUCTION: prod_version or "none"})
     out = {"model_version": version, "metrics": cand_metrics,
            "production_version": prod_version, "production_metrics": prod_metrics,
            "decision": decision.as_dict()}
-    ctx.write_json("evaluation.json", out)
+    ctx.write_json(runfiles.EVALUATION, out)
     return {"model_version": version, "rmse_log": round(cand_metrics["rmse_log"], 5),
             "coverage": round(cand_metrics["coverage"], 4), "r2": round(cand_metrics["r2"], 4),
             "mape": round(cand_metrics["mape"], 4), "production_version": prod_version,
             "gate": decision.label}
 
 
-def _log_tables_and_plots(ctx: StageContext, candidate, test: pd.DataFrame, y: np.ndarray,
-                          pred: pd.DataFrame) -> None:
-    price = pred["price_dh"].to_numpy()
+def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.DataFrame,
+                          y: np.ndarray, pred: pd.DataFrame) -> None:
+    price = pred[PRICE].to_numpy()
+    imp = importance(estimator, test, int(ctx.params["split"]["seed"]))
+    # PRICE is the actual price here: the prediction beside it is PREDICTED.
+    sample = test.assign(**{PREDICTED: price, LOWER: pred[LOWER].to_numpy(),
+                            UPPER: pred[UPPER].to_numpy()}).head(PREDICTIONS_ROWS)
     tables = {
-        "error_by_brand.csv": metrics.error_table(test["brand"], y, price),
-        "error_by_price_band.csv": metrics.error_table(metrics.price_band(y), y, price),
+        runfiles.ERROR_BY_BRAND: (metrics.error_table(test["brand"], y, price), True),
+        runfiles.ERROR_BY_PRICE_BAND: (
+            metrics.error_table(metrics.price_band(y), y, price), True),
+        runfiles.TEST_PREDICTIONS: (sample, False),
+        runfiles.FEATURE_IMPORTANCE: (imp.sort_values(ascending=False).rename_axis("feature")
+                                      .rename("rmse_log_increase"), True),
     }
-    for fname, table in tables.items():
-        table.to_csv(ctx.path(fname))
-        mlflow.log_artifact(str(ctx.path(fname)), "evaluation")
-    sample = test.assign(predicted_dh=price, lower_dh=pred["lower_dh"].to_numpy(),
-                         upper_dh=pred["upper_dh"].to_numpy()).head(PREDICTIONS_ROWS)
-    sample.to_csv(ctx.path("test_predictions.csv"), index=False)
-    mlflow.log_artifact(str(ctx.path("test_predictions.csv")), "evaluation")
-
-    model = candidate.unwrap_python_model().model
-    imp = importance(model, test, int(ctx.params["split"]["seed"]))
-    (imp.sort_values(ascending=False).rename_axis("feature").rename("rmse_log_increase")
-     .to_csv(ctx.path("feature_importance.csv")))
-    mlflow.log_artifact(str(ctx.path("feature_importance.csv")), "evaluation")
+    for fname, (table, index) in tables.items():
+        table.to_csv(ctx.path(fname), index=index)
+        mlflow.log_artifact(str(ctx.path(fname)), runfiles.EVALUATION_ARTIFACTS)
     figures = {
         "predicted_vs_actual.png": metrics.plot_predicted_vs_actual(y, price),
         "residuals.png": metrics.plot_residuals(y, price),
@@ -98,7 +101,7 @@ def _log_tables_and_plots(ctx: StageContext, candidate, test: pd.DataFrame, y: n
     }
     for fname, fig in figures.items():  # in the run folder too: dvc.yaml's plots
         fig.savefig(ctx.path(fname))
-        mlflow.log_artifact(str(ctx.path(fname)), "evaluation")
+        mlflow.log_artifact(str(ctx.path(fname)), runfiles.EVALUATION_ARTIFACTS)
         plt.close(fig)
 
 

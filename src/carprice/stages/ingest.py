@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from carprice import sources
+from carprice import runfiles, sources, tags
 from carprice.stages.runner import StageContext, StageSkipped, main, params_hash
 
 COMPLETED = ("promoted", "refused")
@@ -25,16 +25,16 @@ def data_hash(frame: pd.DataFrame) -> str:
 def previous_run_with(fingerprint: str, experiment_id: str) -> str | None:
     """An earlier pipeline run that completed on the same data and params."""
     runs = MlflowClient().search_runs(
-        [experiment_id], filter_string=f"tags.`carprice.fingerprint` = '{fingerprint}'",
+        [experiment_id], filter_string=f"tags.`{tags.RUN_FINGERPRINT}` = '{fingerprint}'",
         max_results=50)
-    done = [r for r in runs if r.data.tags.get("carprice.outcome") in COMPLETED]
-    return done[0].data.tags.get("carprice.pipeline_run_id") if done else None
+    done = [r for r in runs if r.data.tags.get(tags.RUN_OUTCOME) in COMPLETED]
+    return done[0].data.tags.get(tags.RUN_PIPELINE_RUN_ID) if done else None
 
 
 def run(ctx: StageContext) -> dict:
     data = ctx.params["data"]
     raw = sources.load(data)
-    raw.to_parquet(ctx.path("raw.parquet"), index=False)
+    raw.to_parquet(ctx.path(runfiles.RAW), index=False)
     info = {"source": data["source"], "rows": len(raw), "columns": len(raw.columns),
             "data_hash": data_hash(raw), "params_hash": params_hash(ctx.params)}
     if data["source"] == "synthetic":
@@ -45,10 +45,10 @@ def run(ctx: StageContext) -> dict:
     info["fingerprint"] = fingerprint
     client = MlflowClient()
     parent = ctx.run_info["parent_run_id"]
-    client.set_tag(parent, "carprice.fingerprint", fingerprint)
-    client.set_tag(parent, "carprice.data_hash", info["data_hash"])
+    client.set_tag(parent, tags.RUN_FINGERPRINT, fingerprint)
+    client.set_tag(parent, tags.RUN_DATA_HASH, info["data_hash"])
     mlflow.log_params({"source": data["source"], "rows": len(raw), **info})
-    ctx.write_json("ingest_info.json", info)  # read by later stages even when skipped here
+    ctx.write_json(runfiles.INGEST_INFO, info)  # read by later stages even when skipped here
     earlier = previous_run_with(fingerprint, ctx.run_info["experiment_id"])
     if earlier and earlier != ctx.run_id and not ctx.params["run"]["force"]:
         raise StageSkipped(f"data and params unchanged since pipeline run {earlier} "

@@ -11,15 +11,17 @@ import mlflow
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from carprice import runfiles
+from carprice.pipeline import ParamsError
 from carprice.stages.runner import StageContext, main
-
-SPLITS = ("train", "valid", "test")
 
 
 def split(frame: pd.DataFrame, valid_size: float, test_size: float,
           seed: int) -> dict[str, pd.DataFrame]:
+    """{name: rows} for each of runfiles.SPLITS."""
     if not 0 < valid_size < 1 or not 0 < test_size < 1 or valid_size + test_size >= 1:
-        raise ValueError(f"bad split sizes valid={valid_size} test={test_size}")
+        raise ParamsError(f"bad split sizes valid={valid_size} test={test_size}: each must be "
+                          "in (0, 1) and their sum below 1")
     rest, test = train_test_split(frame, test_size=test_size, random_state=seed)
     train, valid = train_test_split(rest, test_size=valid_size / (1 - test_size),
                                     random_state=seed)
@@ -27,12 +29,12 @@ def split(frame: pd.DataFrame, valid_size: float, test_size: float,
 
 
 def run(ctx: StageContext) -> dict:
-    clean = pd.read_parquet(ctx.path("clean.parquet"))
+    clean = pd.read_parquet(ctx.path(runfiles.CLEAN))
     p = ctx.params["split"]
     parts = split(clean, float(p["valid_size"]), float(p["test_size"]), int(p["seed"]))
     sizes = {}
     for name, part in parts.items():
-        part.to_parquet(ctx.path(f"{name}.parquet"), index=False)
+        part.to_parquet(ctx.path(runfiles.SPLITS[name]), index=False)
         sizes[f"{name}_rows"] = len(part)
     mlflow.log_metrics(sizes)
     return sizes

@@ -7,22 +7,22 @@ import sys
 
 from mlflow import MlflowClient
 
+from carprice import runfiles, tags
 from carprice.pipeline import PRODUCTION_ALIAS
 from carprice.registry import export_version, move_alias
 from carprice.stages.runner import StageContext, main
 
 
 def run(ctx: StageContext) -> dict:
-    evaluation = ctx.read_json("evaluation.json")
+    evaluation = ctx.read_json(runfiles.EVALUATION)
     version = evaluation["model_version"]
     client = MlflowClient()
     previous = move_alias(client, ctx.model_name, PRODUCTION_ALIAS, version,
                           reason="passed the gate and the smoke check")
-    tags = client.get_model_version(ctx.model_name, version).tags
+    version_tags = client.get_model_version(ctx.model_name, version).tags
     export = export_version(ctx.model_name, version, ctx.models_dir, {
-        "metrics": evaluation["metrics"], "gate": evaluation["decision"], "tags": tags,
-        **{k: tags.get(k) for k in ("trained_at", "train_rows", "git_commit", "data_hash",
-                                    "pipeline_run_id")},
+        "metrics": evaluation["metrics"], "gate": evaluation["decision"], "tags": version_tags,
+        **{k: version_tags.get(k) for k in tags.EXPORTED},
     })
     return {"model_version": version, "alias": PRODUCTION_ALIAS,
             "previous_production": previous, "exported_to": str(export)}

@@ -7,18 +7,19 @@ import sys
 
 from mlflow import MlflowClient
 
+from carprice import runfiles, tags
 from carprice.pipeline import STAGING_ALIAS
 from carprice.registry import move_alias, tag_version
 from carprice.stages.runner import StageContext, StageSkipped, main
 
 
 def run(ctx: StageContext) -> dict:
-    evaluation = ctx.read_json("evaluation.json")
+    evaluation = ctx.read_json(runfiles.EVALUATION)
     version = evaluation["model_version"]
     decision = evaluation["decision"]
     client = MlflowClient()
     if not decision["passed"]:
-        tag_version(client, ctx.model_name, version, {"promotion": "refused by gate"})
+        tag_version(client, ctx.model_name, version, {tags.PROMOTION: "refused by gate"})
         failed = [r for r in decision["reasons"] if r.startswith("FAIL")]
         raise StageSkipped(f"gate refused v{version}: {'; '.join(failed)}")
     move_alias(client, ctx.model_name, STAGING_ALIAS, version, reason="passed the gate")

@@ -7,7 +7,7 @@ import sys
 
 from mlflow import MlflowClient
 
-from carprice import pipeline
+from carprice import pipeline, runfiles, tags
 from carprice.stages.runner import (
     STATUS_FAILED,
     STATUS_SKIPPED,
@@ -44,18 +44,19 @@ def markdown(run_id: str, result: str, why: str, summaries: dict[str, dict | Non
 def run(ctx: StageContext) -> dict:
     summaries = {s: ctx.summary(s) for s in pipeline.STAGES[:-1]}
     result, why = outcome(summaries)
-    ctx.path("pipeline_report.md").write_text(markdown(ctx.run_id, result, why, summaries))
+    ctx.path(runfiles.PIPELINE_REPORT_MD).write_text(
+        markdown(ctx.run_id, result, why, summaries))
     report = {"outcome": result, "explanation": why, "stages": summaries}
-    if ctx.path("evaluation.json").is_file():
-        report["evaluation"] = ctx.read_json("evaluation.json")
-    ctx.write_json("pipeline_report.json", report)
+    if ctx.path(runfiles.EVALUATION).is_file():
+        report["evaluation"] = ctx.read_json(runfiles.EVALUATION)
+    ctx.write_json(runfiles.PIPELINE_REPORT_JSON, report)
 
     client = MlflowClient()
     parent = ctx.run_info["parent_run_id"]
-    client.log_artifact(parent, str(ctx.path("pipeline_report.md")))
-    client.log_artifact(parent, str(ctx.path("pipeline_report.json")))
-    client.set_tag(parent, "carprice.outcome", result)
-    client.set_tag(parent, "carprice.explanation", why[:5000])
+    client.log_artifact(parent, str(ctx.path(runfiles.PIPELINE_REPORT_MD)))
+    client.log_artifact(parent, str(ctx.path(runfiles.PIPELINE_REPORT_JSON)))
+    client.set_tag(parent, tags.RUN_OUTCOME, result)
+    client.set_tag(parent, tags.RUN_EXPLANATION, why[:5000])
     client.set_terminated(parent, "FAILED" if result == "failed" else "FINISHED")
     if result == "failed":
         raise StageFailed(f"pipeline failed: {why}")

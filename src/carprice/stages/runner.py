@@ -1,8 +1,10 @@
 """What every stage shares: arguments, the run folder, MLflow runs, the exit contract.
 
 Contract: read inputs from the run folder and params, write outputs there, log to
-MLflow under the pipeline's parent run, print ONE JSON summary as the LAST output line,
-and exit 0 (done), SKIP_EXIT_CODE (deliberately skipped) or 1 (failed, one-line reason).
+MLflow under the pipeline's parent run, print ONE JSON summary as the LAST output line
+(stage, status, reason, exit_code, ...), and exit with a pipeline.StageExit code:
+OK, SKIPPED (deliberately), INPUT_ERROR (bad input: retrying cannot help) or FAILED.
+An expected failure (carprice.errors) prints one line to stderr; a bug its traceback too.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from carprice import pipeline
+from carprice import errors, mlflow_env, pipeline, runfiles, tags
+from carprice.errors import CarpriceError, InputError
+from carprice.pipeline import StageExit
 from carprice.stages.flags import StageArgs, parse_stage_args
 
-# Progress bars would bury the one-line JSON summary in the logs.
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# Bounded MLflow client retries: a dead server fails a stage in seconds, not minutes.
+mlflow_env.apply_client_defaults()
 
-RUN_FILE = "run.json"
 STATUS_OK, STATUS_SKIPPED, STATUS_FAILED = "ok", "skipped", "failed"
 
 
@@ -32,7 +35,7 @@ class StageSkipped(Exception):
     """Nothing to do (unchanged data, refused candidate); not a failure."""
 
 
-class StageFailed(RuntimeError):
+class StageFailed(CarpriceError):
     """A failure already explained in one line (no traceback needed)."""
 
 
@@ -62,7 +65,7 @@ class StageContext:
 
     def summary(self, stage: str) -> dict | None:
         """An earlier stage's summary in this run, if it ran."""
-        path = self.path(f"{stage}.json")
+        path = self.path(runfiles.stage_summary(stage))
         return json.loads(path.read_text()) if path.is_file() else None
 
     @property
@@ -71,16 +74,16 @@ class StageContext:
 
     @property
     def run_info(self) -> dict:
-        return self.read_json(RUN_FILE)
+        return self.read_json(runfiles.RUN)
 
     def version_tags(self) -> dict:
         """Provenance tags every registered version carries."""
         return {
-            "pipeline_run_id": self.run_id,
-            "airflow_dag_id": self.dag_id,
-            "git_commit": git_commit(),
-            "image": os.environ.get(pipeline.ENV_IMAGE, "local"),
-            "mlflow_parent_run_id": self.run_info.get("parent_run_id", ""),
+            tags.PIPELINE_RUN_ID: self.run_id,
+            tags.AIRFLOW_DAG_ID: self.dag_id,
+            tags.GIT_COMMIT: git_commit(),
+            tags.IMAGE: os.environ.get(pipeline.ENV_IMAGE, "local"),
+            tags.MLFLOW_PARENT_RUN_ID: self.run_info.get("parent_run_id", ""),
         }
 
 
@@ -131,7 +134,7 @@ def ensure_parent_run(ctx: StageContext) -> str:
     """The pipeline's parent MLflow run, created by the first stage of the run folder."""
     from mlflow import MlflowClient  # deferred: bare installs (Airflow image) lack mlflow
 
-    run_file = ctx.path(RUN_FILE)
+    run_file = ctx.path(runfiles.RUN)
     if run_file.is_file():
         return json.loads(run_file.read_text())["parent_run_id"]
     client = MlflowClient()
@@ -139,28 +142,29 @@ def ensure_parent_run(ctx: StageContext) -> str:
     exp = client.get_experiment_by_name(name)
     exp_id = exp.experiment_id if exp else client.create_experiment(name)
     parent = client.create_run(exp_id, run_name=f"pipeline {ctx.run_id}", tags={
-        "carprice.pipeline_run_id": ctx.run_id, "carprice.dag_id": ctx.dag_id,
-        "carprice.git_commit": git_commit()})
-    ctx.write_json(RUN_FILE, {"run_id": ctx.run_id, "parent_run_id": parent.info.run_id,
-                              "experiment_id": exp_id, "started": time.time()})
+        tags.RUN_PIPELINE_RUN_ID: ctx.run_id, tags.RUN_DAG_ID: ctx.dag_id,
+        tags.RUN_GIT_COMMIT: git_commit()})
+    ctx.write_json(runfiles.RUN, {"run_id": ctx.run_id, "parent_run_id": parent.info.run_id,
+                                  "experiment_id": exp_id, "started": time.time()})
     return parent.info.run_id
 
 
 def _execute(ctx: StageContext, func: Callable[[StageContext], dict]) -> dict:
+    mlflow_env.check_reachable()  # one line naming the server, within about 25 s
     import mlflow
     from mlflow import MlflowClient
 
     if ctx.stage in pipeline.MONITOR_STAGES:  # one run of its own, no pipeline parent
         mlflow.set_experiment(ctx.params["monitor"]["experiment"])
         with mlflow.start_run(run_name=f"{ctx.stage} {ctx.run_id}", tags={
-                "carprice.stage": ctx.stage, "carprice.pipeline_run_id": ctx.run_id,
-                "carprice.dag_id": ctx.dag_id}):
+                tags.RUN_STAGE: ctx.stage, tags.RUN_PIPELINE_RUN_ID: ctx.run_id,
+                tags.RUN_DAG_ID: ctx.dag_id}):
             return func(ctx) or {}
     parent_id = ensure_parent_run(ctx)
     exp_id = ctx.run_info["experiment_id"]
     child = MlflowClient().create_run(exp_id, run_name=ctx.stage, tags={
-        "mlflow.parentRunId": parent_id, "carprice.stage": ctx.stage,
-        "carprice.pipeline_run_id": ctx.run_id})
+        tags.RUN_PARENT: parent_id, tags.RUN_STAGE: ctx.stage,
+        tags.RUN_PIPELINE_RUN_ID: ctx.run_id})
     with mlflow.start_run(run_id=child.info.run_id):
         return func(ctx) or {}
 
@@ -179,46 +183,39 @@ def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | Non
             raise StageSkipped(reason)
         summary.update(_execute(ctx, func))
         summary["status"] = STATUS_OK
-        code = 0
+        code = StageExit.OK
     except StageSkipped as exc:
         summary.update(status=STATUS_SKIPPED, reason=str(exc))
-        code = 0 if args.soft_skip else pipeline.SKIP_EXIT_CODE
+        code = StageExit.OK if args.soft_skip else StageExit.SKIPPED
     except Exception as exc:  # noqa: BLE001 - the contract: one line, non-zero exit
         reason = one_line(exc)
         if not isinstance(exc, EXPECTED_ERRORS):
             traceback.print_exc(file=sys.stderr)  # a bug: keep the trace for the log
         print(f"error: {stage} failed: {reason}", file=sys.stderr, flush=True)
         summary.update(status=STATUS_FAILED, reason=reason)
-        code = 1
+        code = exit_code(exc)
+    summary["exit_code"] = int(code)
     summary["seconds"] = round(time.time() - started, 2)
     if ctx is not None:
-        ctx.write_json(f"{stage}.json", summary)
+        ctx.write_json(runfiles.stage_summary(stage), summary)
     sys.stderr.flush()
     print(json.dumps(summary, default=str), flush=True)
-    return code
+    return int(code)
+
+
+# Failures explained by their message: no traceback. A missing file in the run folder
+# means an earlier stage did not run (pandas raises it with a bare path).
+EXPECTED_ERRORS = (CarpriceError, FileNotFoundError)
+
+
+def exit_code(exc: BaseException) -> StageExit:
+    """INPUT_ERROR for bad input (a retry cannot help), FAILED for anything else."""
+    return StageExit.INPUT_ERROR if isinstance(exc, InputError) else StageExit.FAILED
 
 
 def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = errors.one_line(exc)
     if isinstance(exc, FileNotFoundError) and "missing" not in text:  # pandas gives a bare path
-        text = f"file not found: {text} (run the earlier stages of this run first)"
-    return text if len(text) <= 500 else text[:497] + "..."
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from carprice.pipeline import ParamsError
-
-    errors: list[type[BaseException]] = [ParamsError, FileNotFoundError, StageFailed]
-    try:
-        from carprice.registry import RegistryError
-        from carprice.sources import SourceError
-        from carprice.sources.csv_source import CsvError
-        from carprice.validation import ValidationError
-
-        errors += [RegistryError, SourceError, CsvError, ValidationError]
-    except ImportError:
-        pass
-    return tuple(errors)
-
-
-EXPECTED_ERRORS = _expected_errors()
+        text = errors.one_line(
+            f"file not found: {text} (run the earlier stages of this run first)")
+    return text

@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
-from carprice import metrics, schema
+from carprice import metrics, runfiles, schema, tags
 from carprice.model import from_params
 from carprice.registry import tag_version
 from carprice.serving import CarPricePyfunc, to_model_input
@@ -24,14 +24,15 @@ def pip_requirements() -> list[str]:
 
 
 def run(ctx: StageContext) -> dict:
-    train = pd.read_parquet(ctx.path("train.parquet"))
-    valid = pd.read_parquet(ctx.path("valid.parquet"))
+    train = pd.read_parquet(ctx.path(runfiles.SPLITS["train"]))
+    valid = pd.read_parquet(ctx.path(runfiles.SPLITS["valid"]))
     model_params = ctx.params["model"]
     model = from_params(model_params, random_state=int(ctx.params["split"]["seed"]))
     model.fit(train, train[schema.TARGET], valid, valid[schema.TARGET])
 
     pred = model.predict_interval(valid)
-    sigma = ctx.read_json("ingest_info.json").get("noise_sigma")
+    ingest_info = ctx.read_json(runfiles.INGEST_INFO)
+    sigma = ingest_info.get("noise_sigma")
     valid_metrics = metrics.regression_metrics(valid[schema.TARGET], pred, sigma)
     mlflow.log_params({f"model.{k}": v for k, v in model_params.items()})
     mlflow.log_params({"train_rows": len(train), "valid_rows": len(valid)})
@@ -49,17 +50,17 @@ def run(ctx: StageContext) -> dict:
     )
     registered = mlflow.register_model(info.model_uri, ctx.model_name)
     version = str(registered.version)
-    data_hash = ctx.read_json("ingest_info.json")["data_hash"]
     tag_version(mlflow.MlflowClient(), ctx.model_name, version, {
-        **ctx.version_tags(), "data_hash": data_hash, "train_rows": len(train),
-        "valid_rmse_log": round(valid_metrics["rmse_log"], 5),
-        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "gate_decision": "pending"})
+        **ctx.version_tags(), tags.DATA_HASH: ingest_info["data_hash"],
+        tags.TRAIN_ROWS: len(train),
+        tags.VALID_RMSE_LOG: round(valid_metrics["rmse_log"], 5),
+        tags.TRAINED_AT: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        tags.GATE_DECISION: tags.GATE_PENDING})
     out = {"model_name": ctx.model_name, "model_version": version,
            "model_uri": f"models:/{ctx.model_name}/{version}",
            "valid_rmse_log": round(valid_metrics["rmse_log"], 5),
            "conformal_q_log": round(model.q_log_, 5)}
-    ctx.write_json("train_info.json", out)
+    ctx.write_json(runfiles.TRAIN_INFO, out)
     return out
 
 

@@ -8,19 +8,20 @@ import sys
 import mlflow
 import pandas as pd
 
+from carprice import runfiles
 from carprice.stages.runner import StageContext, main
 from carprice.validation import Thresholds, ValidationError, summary_markdown, validate_dataset
 
 
 def run(ctx: StageContext) -> dict:
-    raw = pd.read_parquet(ctx.path("raw.parquet"))
+    raw = pd.read_parquet(ctx.path(runfiles.RAW))
     try:
         clean, report = validate_dataset(raw, Thresholds(**ctx.params["validate"]))
     except ValidationError as exc:
         if exc.report:
             _write(ctx, exc.report)
         raise
-    clean.to_parquet(ctx.path("clean.parquet"), index=False)
+    clean.to_parquet(ctx.path(runfiles.CLEAN), index=False)
     _write(ctx, report)
     mlflow.log_metrics({"rows_in": report["rows_in"], "rows_out": report["rows_out"],
                         "rows_invalid": report["rows_invalid"],
@@ -29,10 +30,10 @@ def run(ctx: StageContext) -> dict:
 
 
 def _write(ctx: StageContext, report: dict) -> None:
-    ctx.write_json("validation_report.json", report)
-    ctx.path("validation_report.md").write_text(summary_markdown(report))
-    mlflow.log_artifact(str(ctx.path("validation_report.json")), "validation")
-    mlflow.log_artifact(str(ctx.path("validation_report.md")), "validation")
+    ctx.write_json(runfiles.VALIDATION_REPORT_JSON, report)
+    ctx.path(runfiles.VALIDATION_REPORT_MD).write_text(summary_markdown(report))
+    for name in (runfiles.VALIDATION_REPORT_JSON, runfiles.VALIDATION_REPORT_MD):
+        mlflow.log_artifact(str(ctx.path(name)), "validation")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import sys
 import mlflow
 from mlflow import MlflowClient
 
+from carprice import runfiles, tags
 from carprice.pipeline import STAGING_ALIAS
 from carprice.registry import RegistryError, tag_version, version_for_alias
 from carprice.serving import smoke_check
@@ -15,7 +16,7 @@ from carprice.stages.runner import StageContext, main
 
 
 def run(ctx: StageContext) -> dict:
-    version = ctx.read_json("evaluation.json")["model_version"]
+    version = ctx.read_json(runfiles.EVALUATION)["model_version"]
     client = MlflowClient()
     staged = version_for_alias(client, ctx.model_name, STAGING_ALIAS)
     if staged is None or str(staged.version) != version:
@@ -24,9 +25,9 @@ def run(ctx: StageContext) -> dict:
     try:
         result = smoke_check(model)
     except Exception:
-        tag_version(client, ctx.model_name, version, {"smoke_check": "failed"})
+        tag_version(client, ctx.model_name, version, {tags.SMOKE_CHECK: tags.SMOKE_FAILED})
         raise
-    tag_version(client, ctx.model_name, version, {"smoke_check": "passed"})
+    tag_version(client, ctx.model_name, version, {tags.SMOKE_CHECK: tags.SMOKE_PASSED})
     mlflow.log_dict(result, "smoke_check.json")
     return {"model_version": version, **result}
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from carprice import predictor
+from carprice import served
+from carprice.errors import one_line
 
 log = logging.getLogger(__name__)
 KEEP_MODELS = 3  # current, previous, and one being swapped in
@@ -27,7 +28,7 @@ KEEP_MODELS = 3  # current, previous, and one being swapped in
 class Snapshot:
     """What is served now: the resolution and its loaded model (None: nothing to serve)."""
 
-    resolution: predictor.Resolution
+    resolution: served.Resolution
     model: Any
     resolved_at: float  # monotonic clock, for the TTL
     resolved_wall: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -37,8 +38,8 @@ class Snapshot:
         return self.model is not None
 
 
-def load_with_fallback(res: predictor.Resolution, load: Callable[[predictor.Resolution], Any]
-                       ) -> tuple[predictor.Resolution, Any]:
+def load_with_fallback(res: served.Resolution, load: Callable[[served.Resolution], Any]
+                       ) -> tuple[served.Resolution, Any]:
     """(resolution, model) with the same fallback as the app: a registry copy that
     cannot be loaded gives way to the exported copy; nothing loadable -> (none, None)."""
     if res.model_uri is None:
@@ -46,27 +47,27 @@ def load_with_fallback(res: predictor.Resolution, load: Callable[[predictor.Reso
     try:
         return res, load(res)
     except Exception as exc:  # noqa: BLE001 - reported as the resolution's problem
-        problem = f"cannot load {res.model_uri}: {predictor.one_line(exc)}"
+        problem = f"cannot load {res.model_uri}: {one_line(exc)}"
     if res.source == "registry":
-        fallback = predictor.export_resolution(res.model_name, predictor.models_dir(), problem,
+        fallback = served.export_resolution(res.model_name, served.models_dir(), problem,
                                                res.tracking_uri)
         if fallback.model_uri is not None:
             try:
                 return fallback, load(fallback)
             except Exception as exc:  # noqa: BLE001
-                problem = f"{problem}; cannot load the exported copy: {predictor.one_line(exc)}"
-    return predictor.Resolution("none", res.model_name, problem=problem,
+                problem = f"{problem}; cannot load the exported copy: {one_line(exc)}"
+    return served.Resolution("none", res.model_name, problem=problem,
                                 tracking_uri=res.tracking_uri), None
 
 
 class ServedModel:
     """Thread-safe holder of the current Snapshot."""
 
-    def __init__(self, resolve: Callable[[], predictor.Resolution] = predictor.resolve_production,
-                 load: Callable[[predictor.Resolution], Any] = predictor.load_model,
+    def __init__(self, resolve: Callable[[], served.Resolution] = served.resolve_production,
+                 load: Callable[[served.Resolution], Any] = served.load_model,
                  ttl: float | None = None, clock: Callable[[], float] = time.monotonic):
         self._resolve, self._load, self._clock = resolve, load, clock
-        self.ttl = predictor.alias_ttl() if ttl is None else ttl
+        self.ttl = served.alias_ttl() if ttl is None else ttl
         self._snapshot: Snapshot | None = None
         self._models: OrderedDict[str, Any] = OrderedDict()
         self._refreshing = threading.Lock()  # held by whoever resolves/loads right now
@@ -118,8 +119,8 @@ class ServedModel:
             res, model = load_with_fallback(self._resolve(), self._cached_load)
         except Exception as exc:  # noqa: BLE001 - never let a refresh kill serving
             log.exception("model refresh failed")
-            res, model = predictor.Resolution("none", predictor.model_name(),
-                                              problem=predictor.one_line(exc)), None
+            res, model = served.Resolution("none", served.model_name(),
+                                              problem=one_line(exc)), None
         old = self._snapshot
         if old is None or (old.resolution.cache_key, old.resolution.source) != (
                 res.cache_key, res.source):
@@ -131,7 +132,7 @@ class ServedModel:
         self._snapshot = Snapshot(res, model, self._clock())
         return self._snapshot
 
-    def _cached_load(self, res: predictor.Resolution) -> Any:
+    def _cached_load(self, res: served.Resolution) -> Any:
         key = res.cache_key or ""
         if key in self._models:
             self._models.move_to_end(key)

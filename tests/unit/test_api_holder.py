@@ -1,7 +1,7 @@
-"""carprice.api.served: resolve at most once per TTL, load once per pinned version,
+"""carprice.api.holder: resolve at most once per TTL, load once per pinned version,
 never make a request wait on a refresh, fall back to the export when a load fails.
 
-The resolver and loader are carprice.predictor's real ones (on an exported model); the
+The resolver and loader are carprice.served's real ones (on an exported model); the
 tests only count their calls and drive the clock.
 """
 
@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
-from carprice import predictor
-from carprice.api.served import ServedModel, load_with_fallback
+from carprice import mlflow_env, served
+from carprice.api.holder import ServedModel, load_with_fallback
 from tests.unit.app_model import export_small_model
 
 
@@ -39,7 +39,7 @@ class Counting:
 
 @pytest.fixture(autouse=True)
 def short_mlflow_timeouts(monkeypatch):
-    for key, value in predictor.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+    for key, value in mlflow_env.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
 
 
@@ -52,8 +52,8 @@ def export_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def parts(export_dir):
-    resolve = Counting(lambda: predictor.resolve_production("car-price", "", export_dir))
-    load = Counting(predictor.load_model)
+    resolve = Counting(lambda: served.resolve_production("car-price", "", export_dir))
+    load = Counting(served.load_model)
     clock = Clock()
     return resolve, load, clock, ServedModel(resolve, load, ttl=30, clock=clock)
 
@@ -67,41 +67,41 @@ def _bump_export_version(export_dir, version: str) -> None:
 
 
 def test_first_get_loads_and_later_gets_within_the_ttl_reuse_it(parts):
-    resolve, load, clock, served = parts
-    snap = served.get()
+    resolve, load, clock, holder = parts
+    snap = holder.get()
     assert snap.ready and snap.resolution.source == "export" and snap.resolution.version == "7"
     for _ in range(5):
         clock.now += 5
-        assert served.get() is snap
+        assert holder.get() is snap
     assert (resolve.calls, load.calls) == (1, 1)
 
 
 def test_after_the_ttl_a_request_gets_the_old_model_at_once_and_a_refresh_runs(parts, export_dir):
-    resolve, load, clock, served = parts
-    first = served.get()
+    resolve, load, clock, holder = parts
+    first = holder.get()
     _bump_export_version(export_dir, "8")
     clock.now += 31
-    assert served.get() is first  # served stale while the refresh runs in the background
-    served.settle()
+    assert holder.get() is first  # served stale while the refresh runs in the background
+    holder.settle()
     assert resolve.calls == 2
-    second = served.get()
+    second = holder.get()
     assert second.resolution.version == "8" and second.ready
     assert load.calls == 2  # new export: new cache key, loaded once
 
 
 def test_the_same_version_is_not_loaded_again_when_the_alias_is_re_read(parts):
-    resolve, load, clock, served = parts
-    served.get()
+    resolve, load, clock, holder = parts
+    holder.get()
     for _ in range(3):
         clock.now += 31
-        served.refresh()
+        holder.refresh()
     assert (resolve.calls, load.calls) == (4, 1)
 
 
 def test_concurrent_first_requests_load_once(parts):
-    resolve, load, clock, served = parts
+    resolve, load, clock, holder = parts
     results = []
-    threads = [threading.Thread(target=lambda: results.append(served.get())) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(holder.get())) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -114,25 +114,25 @@ def test_a_failing_resolver_gives_a_snapshot_without_model_instead_of_an_error(p
     def broken():
         raise RuntimeError("resolver exploded")
 
-    served = ServedModel(broken, predictor.load_model, ttl=30, clock=Clock())
-    snap = served.get()
+    holder = ServedModel(broken, served.load_model, ttl=30, clock=Clock())
+    snap = holder.get()
     assert not snap.ready and snap.resolution.source == "none"
     assert "resolver exploded" in snap.resolution.problem
 
 
 def test_a_registry_version_that_cannot_be_loaded_falls_back_to_the_export(export_dir):
     # A registry answer whose model files cannot be fetched (nothing listens there).
-    res = predictor.Resolution("registry", "car-price", "9", "models:/car-price/9",
+    res = served.Resolution("registry", "car-price", "9", "models:/car-price/9",
                                tracking_uri="http://127.0.0.1:9")
-    got, model = load_with_fallback(res, predictor.load_model)
+    got, model = load_with_fallback(res, served.load_model)
     assert model is not None and (got.source, got.version) == ("export", "7")
     assert got.problem.startswith("cannot load models:/car-price/9")
 
 
 def test_nothing_loadable_means_none_with_both_reasons(tmp_path, monkeypatch):
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
-    res = predictor.Resolution("registry", "car-price", "9", "models:/car-price/9",
+    res = served.Resolution("registry", "car-price", "9", "models:/car-price/9",
                                tracking_uri="http://127.0.0.1:9")
-    got, model = load_with_fallback(res, predictor.load_model)
+    got, model = load_with_fallback(res, served.load_model)
     assert model is None and got.source == "none"
     assert "cannot load models:/car-price/9" in got.problem
