@@ -11,8 +11,10 @@ import json
 import os
 from datetime import timedelta
 
+from airflow.providers.docker.exceptions import DockerContainerFailedException
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowFailException
 from docker.types import Mount
 
 from carprice import notify, pipeline
@@ -96,6 +98,19 @@ def params_json(params) -> str:
                        if name in params})
 
 
+def last_summary(logs) -> dict:
+    """The stage's one-line JSON summary (its last output line), or {} if there is none."""
+    for line in reversed(logs or []):
+        text = line.decode(errors="replace") if isinstance(line, bytes) else str(line)
+        if text.strip():
+            try:
+                found = json.loads(text)
+            except ValueError:
+                return {}
+            return found if isinstance(found, dict) else {}
+    return {}
+
+
 def stage_credentials() -> dict[str, str]:
     """The stages' MLflow account, from the worker's environment."""
     user, password = os.environ.get("MLFLOW_STAGE_USER"), os.environ.get("MLFLOW_STAGE_PASSWORD")
@@ -144,7 +159,14 @@ class StageOperator(DockerOperator):
         self._private_environment = {
             **self._private_environment, **stage_credentials(), **stage_notify_urls(),
             **{name: os.environ[name] for name in self.secrets if os.environ.get(name)}}
-        return super().execute(context)
+        try:
+            return super().execute(context)
+        except DockerContainerFailedException as exc:
+            summary = last_summary(exc.logs)
+            if summary.get("exit_code") == pipeline.StageExit.INPUT_ERROR:
+                # Bad data, params or a refused source: a retry cannot succeed.
+                raise AirflowFailException(summary.get("reason") or str(exc)) from exc
+            raise
 
     def _remove_earlier_tries(self) -> None:
         labels = [f"{key}={self.labels[key]}" for key in (LABEL_PROJECT, LABEL_STAGE, LABEL_RUN)]

@@ -264,3 +264,13 @@ def test_every_dag_announces_its_failures(dagbag):
         callbacks = dagbag.dags[dag_id].on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         assert any(getattr(cb, "__name__", "") == "notify_failed_run" for cb in callbacks), dag_id
+
+
+def test_the_stage_summary_is_read_from_the_last_output_line():
+    """What decides "no retry" for bad input (the e2e's bad-CSV run checks the behaviour)."""
+    from carprice_tasks import last_summary
+
+    bad = '{"stage": "ingest", "status": "failed", "reason": "csv_uri refused", "exit_code": 2}'
+    assert last_summary([b"working...", bad.encode(), b""]) == json.loads(bad)
+    assert last_summary(["Traceback ...", "no json here"]) == {}
+    assert last_summary(["[1, 2]"]) == {} and last_summary(None) == {}
