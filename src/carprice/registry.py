@@ -103,6 +103,22 @@ def tag_version(client: MlflowClient, name: str, version: str, values: dict) -> 
         client.set_model_version_tag(name, version, key, str(value))
 
 
+def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decision: str,
+                  reason: str) -> list[str]:
+    """Give ``decision`` to the versions ``pipeline_run_id`` registered that are still
+    pending (an earlier try of train, a run that failed before the gate): no version is
+    left pending forever. Returns their numbers."""
+    closed = []
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        found = mv.tags or {}
+        if (found.get(tags.PIPELINE_RUN_ID) == pipeline_run_id
+                and found.get(tags.GATE_DECISION) == tags.GATE_PENDING):
+            tag_version(client, name, str(mv.version),
+                        {tags.GATE_DECISION: decision, tags.GATE_REASONS: reason})
+            closed.append(str(mv.version))
+    return closed
+
+
 def move_alias(client: MlflowClient, name: str, alias: str, version: str,
                reason: str) -> str | None:
     """Point ``alias`` at ``version``; tag the version; return the version it left."""

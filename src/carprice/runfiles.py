@@ -21,6 +21,11 @@ TRAIN_INFO = "train_info.json"
 EVALUATION = "evaluation.json"
 PIPELINE_REPORT_JSON = "pipeline_report.json"
 PIPELINE_REPORT_MD = "pipeline_report.md"
+# Monitoring and rollback (their own run folders).
+DRIFT = "drift.json"
+DRIFT_REPORT = "drift_report.html"
+DRIFT_ARTIFACTS = "drift"  # MLflow artifact folder of both
+ROLLBACK_INFO = "rollback_info.json"
 
 # Evaluation tables: written to the run folder and logged under this MLflow artifact folder.
 EVALUATION_ARTIFACTS = "evaluation"

@@ -20,6 +20,8 @@ VALID_RMSE_LOG = "valid_rmse_log"
 TEST_METRIC_PREFIX = "test_"  # test_rmse_log, test_mape, ... (metrics.regression_metrics)
 GATE_DECISION = "gate_decision"  # GATE_PENDING until evaluate writes registry.Decision.label
 GATE_PENDING = "pending"
+GATE_SUPERSEDED = "superseded"  # a later try of train in the same pipeline run replaced it
+GATE_FAILED = "failed"  # its pipeline run failed before the gate could judge it
 GATE_REASONS = "gate_reasons"  # registry.Decision.reasons joined with REASONS_SEPARATOR
 REASONS_SEPARATOR = " | "
 COMPARED_WITH_PRODUCTION = "compared_with_production"
@@ -27,6 +29,13 @@ PROMOTION = "promotion"
 SMOKE_CHECK = "smoke_check"  # SMOKE_PASSED or SMOKE_FAILED
 SMOKE_PASSED, SMOKE_FAILED = "passed", "failed"
 ROLLED_BACK_TO = "rolled_back_to"
+ROLLED_BACK_FROM = "rolled_back_from"
+ROLLBACK_REQUESTED_BY = "rollback_requested_by"
+ROLLBACK_REASON = "rollback_reason"
+# What the monitor stage last said about a version.
+DRIFT_CHECKED_AT = "drift_checked_at"
+DRIFT_SHARE = "drift_share"
+DRIFT_RETRAIN = "drift_retrain"
 
 
 def metric_tag(metric: str) -> str:
@@ -62,4 +71,10 @@ RUN_FINGERPRINT = "carprice.fingerprint"
 RUN_DATA_HASH = "carprice.data_hash"
 RUN_OUTCOME = "carprice.outcome"
 RUN_EXPLANATION = "carprice.explanation"
+RUN_MODEL_NAME = "carprice.model_name"  # monitoring and rollback runs: the version concerned
+RUN_MODEL_VERSION = "carprice.model_version"
+RUN_RETRAIN = "carprice.retrain"
+RUN_REASON = "carprice.reason"
+RUN_ROLLED_BACK_FROM = "carprice.rolled_back_from"
+RUN_REQUESTED_BY = "carprice.requested_by"
 RUN_PARENT = "mlflow.parentRunId"  # MLflow's own key: nests a stage run under the pipeline's

@@ -92,6 +92,24 @@ def test_gate_refuses_a_worse_model_and_rollback(promoted_model):
     assert client.get_model_version(NAME, new).tags[tags.ROLLED_BACK_TO] == before
 
 
+def test_a_retried_train_supersedes_its_first_try_and_nothing_stays_pending(promoted_model):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    for stage in STAGES[:STAGES.index("train")]:
+        assert ws.stage(stage, "it-retry", *SMALL, "run.force=true")[0] == 0, stage
+    _, first, _ = ws.stage("train", "it-retry", *SMALL, "run.force=true")
+    _, second, _ = ws.stage("train", "it-retry", *SMALL, "run.force=true")  # the retry
+    old = client.get_model_version(NAME, first["model_version"]).tags
+    assert old[tags.GATE_DECISION] == tags.GATE_SUPERSEDED
+    assert "later try of train" in old[tags.GATE_REASONS]
+    assert client.get_model_version(NAME, second["model_version"]).tags[
+        tags.GATE_DECISION] == tags.GATE_PENDING
+    # the run then fails before the gate: report closes what is still pending
+    code, summary, _ = ws.stage("report", "it-retry", *SMALL)
+    assert code == StageExit.FAILED and summary["status"] == "failed"
+    assert client.get_model_version(NAME, second["model_version"]).tags[
+        tags.GATE_DECISION] == tags.GATE_FAILED
+
+
 @pytest.mark.parametrize("content, stage, message", [
     (b"", "ingest", "is empty"),
     ("Marque;Prix\nDacia;1\n".encode("utf-16"), "ingest", "NUL bytes"),

@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from carprice import drift, drift_html, metrics, pipeline, schema
+from carprice import drift, drift_html, metrics, pipeline, runfiles, schema, tags
 from carprice.registry import tag_version, version_for_alias
 from carprice.serving import to_model_input
 from carprice.sources.csv_source import read_csv
@@ -26,9 +26,6 @@ from carprice.sources.synthetic import Drift, generate
 from carprice.stages.runner import StageContext, StageFailed, StageSkipped, main
 from carprice.validation import ValidationError, parse_number, prepare_features
 
-REFERENCE_FILE = "train.parquet"
-DRIFT_FILE = "drift.json"
-REPORT_FILE = "drift_report.html"
 MAX_ROWS = 50_000  # per side: more rows cost time and add no information to the tests
 SAMPLE_SEED = 0
 
@@ -80,10 +77,10 @@ def production(client: MlflowClient, name: str) -> ModelVersion:
 def reference_rows(ctx: StageContext, version: ModelVersion) -> pd.DataFrame:
     """The training rows of ``version``, from the run folder of the run that trained it."""
     label = f"{version.name} v{version.version}"
-    run_id = version.tags.get("pipeline_run_id")
+    run_id = version.tags.get(tags.PIPELINE_RUN_ID)
     if not run_id:
         raise StageFailed(f"{label} has no pipeline_run_id tag: its training data is unknown")
-    path = ctx.run_dir.parent / pipeline.safe_name(run_id) / REFERENCE_FILE
+    path = ctx.run_dir.parent / pipeline.safe_name(run_id) / runfiles.SPLITS["train"]
     if not path.is_file():
         raise StageFailed(f"training data of {label} is gone: {path} (pipeline run "
                           f"{run_id}) is missing; retrain to monitor again")
@@ -99,7 +96,7 @@ def _sample(frame: pd.DataFrame) -> pd.DataFrame:
 def error_check(version: ModelVersion, current: pd.DataFrame, pred: pd.DataFrame,
                 monitor: dict) -> dict | None:
     """Error on the labelled current rows vs the version's test error, when both exist."""
-    baseline = version.tags.get("test_rmse_log")
+    baseline = version.tags.get(tags.TEST_METRIC_PREFIX + "rmse_log")
     if schema.TARGET not in current or not baseline:
         return None
     labelled = current[schema.TARGET].notna().to_numpy()
@@ -117,7 +114,7 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
     client, name = MlflowClient(), ctx.model_name
     prod = production(client, name)
     version = str(prod.version)
-    mlflow.set_tags({"carprice.model_name": name, "carprice.model_version": version})
+    mlflow.set_tags({tags.RUN_MODEL_NAME: name, tags.RUN_MODEL_VERSION: version})
     if len(current) < int(m["min_current_rows"]):
         raise StageSkipped(f"{len(current)} current rows < monitor.min_current_rows "
                            f"{m['min_current_rows']}: too few to judge drift")
@@ -136,13 +133,13 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
     summary.update(model_name=name, model_version=version, source=source, error=error,
                    retrain=retrain, reason=reason)
 
-    ctx.write_json(DRIFT_FILE, summary)
-    ctx.path(REPORT_FILE).write_text(drift_html.render(
+    ctx.write_json(runfiles.DRIFT, summary)
+    ctx.path(runfiles.DRIFT_REPORT).write_text(drift_html.render(
         summary, reference, current, ref_pred["price_dh"].to_numpy(),
         cur_pred["price_dh"].to_numpy(), title=f"Data drift of {name} v{version}"),
         encoding="utf-8")
-    for fname in (DRIFT_FILE, REPORT_FILE):
-        mlflow.log_artifact(str(ctx.path(fname)), "drift")
+    for fname in (runfiles.DRIFT, runfiles.DRIFT_REPORT):
+        mlflow.log_artifact(str(ctx.path(fname)), runfiles.DRIFT_ARTIFACTS)
     mlflow.log_params({f"monitor.{k}": v for k, v in m.items()})
     pred_psi = summary["prediction"]["psi"]
     mlflow.log_metrics({
@@ -152,16 +149,16 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
         **{f"psi_{f['column']}": f["psi"] for f in summary["features"] if f["psi"] is not None},
         **({"current_rmse_log": error["rmse_log"]} if error else {}),
     })
-    mlflow.set_tags({"carprice.retrain": str(retrain).lower(), "carprice.reason": reason[:5000]})
+    mlflow.set_tags({tags.RUN_RETRAIN: str(retrain).lower(), tags.RUN_REASON: reason[:5000]})
     tag_version(client, name, version, {
-        "drift_checked_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "drift_share": summary["drift_share"], "drift_retrain": str(retrain).lower()})
+        tags.DRIFT_CHECKED_AT: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        tags.DRIFT_SHARE: summary["drift_share"], tags.DRIFT_RETRAIN: str(retrain).lower()})
     return {"model_name": name, "model_version": version, "retrain": retrain, "reason": reason,
             "drift_share": summary["drift_share"],
             "drifted_features": summary["drifted_features"],
             "prediction_psi": round(pred_psi, 4), "current_rows": len(current),
             "reference_rows": len(reference), "source": source["source"],
-            "report": str(ctx.path(REPORT_FILE))}
+            "report": str(ctx.path(runfiles.DRIFT_REPORT))}
 
 
 def run(ctx: StageContext) -> dict:

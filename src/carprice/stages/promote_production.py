@@ -7,7 +7,7 @@ import sys
 
 from mlflow import MlflowClient
 
-from carprice import runfiles, tags
+from carprice import notify, runfiles, tags
 from carprice.pipeline import PRODUCTION_ALIAS
 from carprice.registry import export_version, move_alias
 from carprice.stages.runner import StageContext, main
@@ -24,6 +24,8 @@ def run(ctx: StageContext) -> dict:
         "metrics": evaluation["metrics"], "gate": evaluation["decision"], "tags": version_tags,
         **{k: version_tags.get(k) for k in tags.EXPORTED},
     })
+    notify.send(*notify.promotion_message(ctx.model_name, version, evaluation["metrics"],
+                                          previous, "passed the gate and the smoke check"))
     return {"model_version": version, "alias": PRODUCTION_ALIAS,
             "previous_production": previous, "exported_to": str(export)}
 

@@ -8,6 +8,7 @@ import sys
 from mlflow import MlflowClient
 
 from carprice import pipeline, runfiles, tags
+from carprice.registry import close_pending
 from carprice.stages.runner import (
     STATUS_FAILED,
     STATUS_SKIPPED,
@@ -59,6 +60,8 @@ def run(ctx: StageContext) -> dict:
     client.set_tag(parent, tags.RUN_EXPLANATION, why[:5000])
     client.set_terminated(parent, "FAILED" if result == "failed" else "FINISHED")
     if result == "failed":
+        close_pending(client, ctx.model_name, ctx.run_id, tags.GATE_FAILED,
+                      f"pipeline run failed before the gate: {why}")
         raise StageFailed(f"pipeline failed: {why}")
     return {"outcome": result, "explanation": why}
 

@@ -14,11 +14,11 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from carprice import pipeline
+from carprice import notify, pipeline, runfiles, tags
 from carprice.registry import export_version, rollback, tag_version
+from carprice.served import version_info
 from carprice.stages.runner import StageContext, main
 
-ROLLBACK_FILE = "rollback_info.json"
 MAX_TEXT = 500  # free text from the trigger form, stored as registry tags
 
 
@@ -47,20 +47,21 @@ def run(ctx: StageContext) -> dict:
     result.update(requested_by=asked["requested_by"], reason=asked["reason"],
                   at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"))
     tag_version(client, name, result["to_version"], {
-        "rollback_requested_by": result["requested_by"], "rollback_reason": result["reason"],
-        "rolled_back_from": result["from_version"]})
-    tags = client.get_model_version(name, result["to_version"]).tags
+        tags.ROLLBACK_REQUESTED_BY: result["requested_by"],
+        tags.ROLLBACK_REASON: result["reason"], tags.ROLLED_BACK_FROM: result["from_version"]})
+    target = client.get_model_version(name, result["to_version"])
+    found = target.tags
     export = export_version(name, result["to_version"], ctx.models_dir, {
-        "tags": tags, "rollback": result,
-        **{k: tags.get(k) for k in ("trained_at", "train_rows", "git_commit", "data_hash",
-                                    "pipeline_run_id")},
-    })
+        "tags": found, "rollback": result, **{k: found.get(k) for k in tags.EXPORTED}})
     result["exported_to"] = str(export)
     result["message"] = notice(result)
-    ctx.write_json(ROLLBACK_FILE, result)
-    mlflow.set_tags({"carprice.model_name": name, "carprice.model_version": result["to_version"],
-                     "carprice.rolled_back_from": result["from_version"],
-                     "carprice.requested_by": result["requested_by"]})
+    ctx.write_json(runfiles.ROLLBACK_INFO, result)
+    mlflow.set_tags({tags.RUN_MODEL_NAME: name, tags.RUN_MODEL_VERSION: result["to_version"],
+                     tags.RUN_ROLLED_BACK_FROM: result["from_version"],
+                     tags.RUN_REQUESTED_BY: result["requested_by"]})
+    notify.send(*notify.promotion_message(
+        name, result["to_version"], version_info(target)["metrics"], result["from_version"],
+        f"rollback by {result['requested_by']}: {result['reason']}"))
     mlflow.log_dict(result, "rollback/rollback.json")
     return {"model_name": name, "from_version": result["from_version"],
             "to_version": result["to_version"], "requested_by": result["requested_by"],

@@ -11,7 +11,7 @@ from mlflow.models import infer_signature
 
 from carprice import metrics, runfiles, schema, tags
 from carprice.model import from_params
-from carprice.registry import tag_version
+from carprice.registry import close_pending, tag_version
 from carprice.serving import CarPricePyfunc, to_model_input
 from carprice.stages.runner import StageContext, main
 
@@ -48,6 +48,9 @@ def run(ctx: StageContext) -> dict:
         pip_requirements=pip_requirements(),
         metadata={"categories": model.categories_, "interval_coverage": model.interval_coverage},
     )
+    # A retry of this stage (worker lost mid-train) supersedes what the earlier try registered.
+    close_pending(mlflow.MlflowClient(), ctx.model_name, ctx.run_id, tags.GATE_SUPERSEDED,
+                  f"superseded by a later try of train in pipeline run {ctx.run_id}")
     registered = mlflow.register_model(info.model_uri, ctx.model_name)
     version = str(registered.version)
     tag_version(mlflow.MlflowClient(), ctx.model_name, version, {
