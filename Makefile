@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHELL := /bin/bash
 
-.PHONY: install test test-fast test-airflow test-e2e lint lock pipeline bench help
+.PHONY: install test test-fast test-airflow test-e2e test-faults lint lock pipeline bench help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -25,8 +25,11 @@ test-fast: install  ## unit + integration (real mlflow server process, Chromium 
 test-airflow:  ## DAG import/structure tests in a venv from the Airflow image's lock
 	tests/unit/run_airflow_tests.sh
 
-test-e2e: install  ## the whole Compose stack: start, DAG run, browser prediction, stop/start, reset
+test-e2e: install  ## the whole Compose stack, started once: DAG runs, browser, API, drift, rollback, faults, stop/start, reset
 	PYTHON=$(abspath $(PY)) tests/e2e/run.sh
+
+test-faults: install  ## the fault suite alone on its own stack (worker kill, MLflow/Postgres down, backup/restore)
+	PYTHON=$(abspath $(PY)) tests/e2e/run.sh tests/e2e/test_stack.py tests/e2e/test_faults.py
 
 lint: install  ## ruff + shellcheck
 	$(VENV)/bin/ruff check src tests app bench airflow scripts

@@ -56,6 +56,7 @@ class Stack:
         self.airflow = f"http://{host}:{settings.get('AIRFLOW_PORT', '8080')}"
         self.mlflow = f"http://{host}:{settings.get('MLFLOW_PORT', '5000')}"
         self.streamlit = f"http://{host}:{settings.get('STREAMLIT_PORT', '8501')}"
+        self.api_url = f"http://{host}:{settings.get('API_PORT', '8000')}"
         self.user = settings.get("AIRFLOW_ADMIN_USER", "admin")
         self.password = settings.get("AIRFLOW_ADMIN_PASSWORD", "")
         self.mlflow_auth = (settings.get("MLFLOW_ADMIN_USER", "admin"),
@@ -81,39 +82,46 @@ class Stack:
             raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:500]}")
         return resp.json() if resp.text.strip().startswith(("{", "[")) else {"text": resp.text}
 
-    def wait_for_dag(self, timeout: float = 180) -> None:
+    def wait_for_dag(self, timeout: float = 180, dag_id: str = DAG_ID) -> None:
         """Until the API answers and the dag-processor has parsed the DAG."""
         waiting = Retrying(retry=retry_if_exception_type(NOT_READY),
                            stop=stop_after_delay(timeout), wait=wait_fixed(3))
         try:
-            waiting(self.api, "GET", f"/api/v2/dags/{DAG_ID}")
+            waiting(self.api, "GET", f"/api/v2/dags/{dag_id}")
         except RetryError as exc:
-            raise TimeoutError(f"DAG {DAG_ID} not registered after {timeout}s: "
+            raise TimeoutError(f"DAG {dag_id} not registered after {timeout}s: "
                                f"{exc.last_attempt.exception()}") from None
 
-    def unpause(self) -> None:
-        self.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+    def unpause(self, dag_id: str = DAG_ID) -> None:
+        self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
-    def trigger(self, conf: dict | None = None) -> str:
+    def trigger(self, conf: dict | None = None, dag_id: str = DAG_ID) -> str:
         run = self.api(
-            "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf or {}}
+            "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
         )
         return run["dag_run_id"]
 
-    def _run_path(self, run_id: str) -> str:
-        return f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+    def runs(self, dag_id: str = DAG_ID) -> list[dict]:
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
 
-    def run_state(self, run_id: str) -> str:
-        return self.api("GET", self._run_path(run_id))["state"]
+    def _run_path(self, run_id: str, dag_id: str = DAG_ID) -> str:
+        return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
 
-    def task_states(self, run_id: str) -> dict[str, str]:
-        tis = self.api("GET", f"{self._run_path(run_id)}/taskInstances")
-        return {t["task_id"]: t["state"] for t in tis["task_instances"]}
+    def run_state(self, run_id: str, dag_id: str = DAG_ID) -> str:
+        return self.api("GET", self._run_path(run_id, dag_id))["state"]
 
-    def task_log(self, run_id: str, task_id: str, try_number: int = 1) -> str:
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict]:
+        path = f"{self._run_path(run_id, dag_id)}/taskInstances"
+        return self.api("GET", path)["task_instances"]
+
+    def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
+        return {t["task_id"]: t["state"] for t in self.task_instances(run_id, dag_id)}
+
+    def task_log(self, run_id: str, task_id: str, try_number: int = 1,
+                 dag_id: str = DAG_ID) -> str:
         out = self.api(
             "GET",
-            f"{self._run_path(run_id)}/taskInstances/{task_id}/logs/{try_number}"
+            f"{self._run_path(run_id, dag_id)}/taskInstances/{task_id}/logs/{try_number}"
             "?full_content=true",
         )
         content = out.get("content", out.get("text", ""))
@@ -123,25 +131,26 @@ class Stack:
             )
         return str(content)
 
-    def failed_task_logs(self, run_id: str) -> str:
+    def failed_task_logs(self, run_id: str, dag_id: str = DAG_ID) -> str:
         parts = []
-        for task_id, state in self.task_states(run_id).items():
+        for task_id, state in self.task_states(run_id, dag_id).items():
             if state in {"failed", "up_for_retry"}:
                 try:
-                    log = self.task_log(run_id, task_id)
+                    log = self.task_log(run_id, task_id, dag_id=dag_id)
                     parts.append(f"--- log of {task_id} ({state}) ---\n{log}")
                 except (RuntimeError, requests.RequestException) as exc:
                     parts.append(f"--- log of {task_id}: unavailable ({exc})")
         return "\n".join(parts)
 
     def wait_run(self, run_id: str, timeout: float = 600, poll: float = 3,
-                 progress: Callable[[str], object] | None = print) -> str:
+                 progress: Callable[[str], object] | None = print,
+                 dag_id: str = DAG_ID) -> str:
         """Wait until the run finishes; returns its state ('success' or 'failed')."""
         shown: list[str] = []
 
         def look() -> tuple[str, str]:
-            state = self.run_state(run_id)
-            line = " ".join(f"{t}={s}" for t, s in self.task_states(run_id).items() if s)
+            state = self.run_state(run_id, dag_id)
+            line = " ".join(f"{t}={s}" for t, s in self.task_states(run_id, dag_id).items() if s)
             if progress and shown[-1:] != [line]:
                 progress(f"[{state}] {line}")
                 shown.append(line)

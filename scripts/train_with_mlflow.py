@@ -4,7 +4,10 @@
 
 Runs ingest → validate → preprocess → train → evaluate (a new registered version with
 its metrics and gate decision); with --promote, also the promotion stages and the report.
-MLflow: $MLFLOW_TRACKING_URI, or the local ./mlflow.db when unset.
+MLflow: $MLFLOW_TRACKING_URI, or the local ./mlflow.db when unset. In the stack's Streamlit
+container (`docker compose -f docker-compose-full.yml exec streamlit python
+scripts/train_with_mlflow.py`) it signs in with the stages' account, which that container
+holds for this script only ($CARPRICE_TRAINER_USER / _PASSWORD; the app itself reads only).
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ from carprice.cli import run_stage
 from carprice.pipeline import ENV_DATA_DIR, STAGES, StageExit
 
 
+def use_trainer_account() -> None:
+    """Train as the stages' account when this container provides one."""
+    user, password = os.environ.get("CARPRICE_TRAINER_USER"), os.environ.get(
+        "CARPRICE_TRAINER_PASSWORD")
+    if user and password:
+        os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = (
+            user, password)
+
+
 def main() -> int:
+    use_trainer_account()
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--promote", action="store_true", help="run the promotion stages too")

@@ -148,12 +148,15 @@ class RunParams(_Section):
 
 
 class MonitorParams(_Section):
-    source: Literal["synthetic", "file"] = Field(
-        description="Rows to check for drift: synthetic (a batch drawn with data.drift) or "
-                    "file (the parquet or CSV named in current_uri)")
+    source: Literal["predictions", "synthetic", "file"] = Field(
+        description="Rows to check for drift: predictions (the inputs the API and the app "
+                    "priced in the last window_days), synthetic (a batch drawn with the drift "
+                    "knobs) or file (inbox/<file>: parquet or CSV)")
     current_uri: str = Field(
-        description="Parquet or CSV of recent model inputs when source=file (a price column, "
-                    "if present, is used to measure the model's error)")
+        description="When source=file: inbox/<file> of recent model inputs, parquet or CSV "
+                    "(a price column, if present, is used to measure the model's error)")
+    window_days: int = Field(ge=1, le=365, description="How many days of logged predictions "
+                                                       "source=predictions looks at")
     synthetic_rows: int = Field(ge=1, le=10_000_000, description="Rows of the synthetic batch")
     synthetic_seed: int = Field(ge=0, description="Random seed of the synthetic batch")
     min_current_rows: int = Field(

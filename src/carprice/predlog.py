@@ -75,7 +75,7 @@ def describe_dsn(dsn: str) -> str:
             f"{parts.get('dbname', parts.get('user', ''))}")
 
 
-def _scrub(text: str, dsn: str) -> str:
+def scrub(text: object, dsn: str) -> str:
     """A one-line error text with the DSN's password (if any) masked."""
     from psycopg2.extensions import parse_dsn
 
@@ -232,7 +232,7 @@ class PredictionLog:
             self.failed_batches += 1
             self.dropped += len(batch)
             log.warning("prediction log: %d rows refused by Postgres at %s, dropped: %s",
-                        len(batch), self.target, _scrub(exc, self._dsn))
+                        len(batch), self.target, scrub(exc, self._dsn))
             self._close_conn()
             return 0
         self.written += len(batch)
@@ -250,7 +250,7 @@ class PredictionLog:
             self._dropped_at_outage = self.dropped
             log.warning("prediction log: cannot write to Postgres at %s (%s); predictions "
                         "still answer, up to %d rows wait in memory, newer ones are dropped",
-                        self.target, _scrub(exc, self._dsn), self.max_rows)
+                        self.target, scrub(exc, self._dsn), self.max_rows)
 
     def _requeue(self, batch: list[Record]) -> None:
         with self._lock:

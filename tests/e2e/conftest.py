@@ -21,11 +21,14 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "src")]
 
 from stack_client import Stack  # noqa: E402
 
+from carprice.pipeline import DAG_ID  # noqa: E402
+
 PROJECT = os.environ.get("CARPRICE_E2E_PROJECT", "carprice-e2e")
 PORTS = {
     "AIRFLOW_PORT": os.environ.get("CARPRICE_E2E_AIRFLOW_PORT", "18080"),
     "MLFLOW_PORT": os.environ.get("CARPRICE_E2E_MLFLOW_PORT", "15000"),
     "STREAMLIT_PORT": os.environ.get("CARPRICE_E2E_STREAMLIT_PORT", "18501"),
+    "API_PORT": os.environ.get("CARPRICE_E2E_API_PORT", "18000"),
 }
 START_TIMEOUT = 1800  # first build of every image on a 2-core machine included
 DAG_TIMEOUT = 900
@@ -68,27 +71,38 @@ def dump_stack(env: dict) -> None:
     print(compose(env, "logs", "--no-color", "--tail", "30").stdout[-20000:], flush=True)
 
 
-def run_pipeline(stack: Stack, env: dict, conf: dict | None = None,
-                 expect: str = "success") -> tuple[str, dict[str, str], float]:
+def run_pipeline(stack: Stack, env: dict, conf: dict | None = None, expect: str = "success",
+                 dag_id: str = DAG_ID) -> tuple[str, dict[str, str], float]:
     """Trigger with the form's defaults plus ``conf``; wait; (run id, task states, seconds)."""
-    stack.wait_for_dag()
-    stack.unpause()
-    run_id = stack.trigger(conf)
-    log(f"triggered {run_id} {conf or ''}")
+    run_id = start_run(stack, conf, dag_id)
+    return run_id, *wait_for(stack, env, run_id, expect, dag_id)
+
+
+def start_run(stack: Stack, conf: dict | None = None, dag_id: str = DAG_ID) -> str:
+    stack.wait_for_dag(dag_id=dag_id)
+    stack.unpause(dag_id)
+    run_id = stack.trigger(conf, dag_id)
+    log(f"triggered {dag_id} {run_id} {conf or ''}")
+    return run_id
+
+
+def wait_for(stack: Stack, env: dict, run_id: str, expect: str = "success",
+             dag_id: str = DAG_ID) -> tuple[dict[str, str], float]:
+    """Wait for a run to finish as ``expect``: (task states, seconds waited)."""
     started = time.monotonic()
     try:
-        state = stack.wait_run(run_id, timeout=DAG_TIMEOUT, progress=log)
+        state = stack.wait_run(run_id, timeout=DAG_TIMEOUT, progress=log, dag_id=dag_id)
     except TimeoutError:
-        print(stack.failed_task_logs(run_id), flush=True)
+        print(stack.failed_task_logs(run_id, dag_id), flush=True)
         dump_stack(env)
         raise
     elapsed = time.monotonic() - started
     log(f"run {run_id}: {state} in {elapsed:.0f} s")
     if state != expect:
-        print(stack.failed_task_logs(run_id), flush=True)
-        pytest.fail(f"DAG run {run_id} ended {state}, expected {expect}: "
-                    f"{stack.task_states(run_id)}")
-    return run_id, stack.task_states(run_id), elapsed
+        print(stack.failed_task_logs(run_id, dag_id), flush=True)
+        pytest.fail(f"{dag_id} run {run_id} ended {state}, expected {expect}: "
+                    f"{stack.task_states(run_id, dag_id)}")
+    return stack.task_states(run_id, dag_id), elapsed
 
 
 @pytest.fixture(scope="session")
@@ -128,3 +142,26 @@ def stack(stack_env) -> Stack:
 def facts() -> dict:
     """What one scenario learned and a later one checks (e.g. the production version)."""
     return {}
+
+
+def psql(env: dict, database: str, sql: str) -> str:
+    """One value from the stack's Postgres (as its superuser, inside the container)."""
+    out = compose(env, "exec", "-T", "postgres", "psql", "-U", "postgres", "-d", database,
+                  "-tAc", sql)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def stage_containers(env: dict) -> list[str]:
+    return subprocess.run(["docker", "ps", "-aq", "--filter",
+                           f"label=io.carprice.project={env['COMPOSE_PROJECT_NAME']}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+
+
+def pending_versions(stack: Stack) -> list[str]:
+    resp = stack.mlflow_api("GET", "/api/2.0/mlflow/model-versions/search",
+                            params={"filter": f"name='{stack.model_name}'"})
+    resp.raise_for_status()
+    return [v["version"] for v in resp.json().get("model_versions", [])
+            if {t["key"]: t["value"] for t in v.get("tags", [])}.get("gate_decision")
+            == "pending"]

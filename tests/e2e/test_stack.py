@@ -15,7 +15,7 @@ import requests
 
 from carprice import pipeline
 from tests.e2e.browser import browser_available, predict_in_browser
-from tests.e2e.conftest import PORTS, REPO, compose, log, run_pipeline
+from tests.e2e.conftest import PORTS, REPO, compose, log, run_pipeline, stage_containers
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,4 @@ def test_streamlit_prices_a_car_in_chromium(stack):
 
 
 def test_stage_containers_are_gone_after_green_runs(stack_env):
-    left = subprocess.run(["docker", "ps", "-aq", "--filter",
-                           f"label=io.carprice.project={stack_env['COMPOSE_PROJECT_NAME']}"],
-                          capture_output=True, text=True, check=True).stdout.split()
-    assert left == [], compose(stack_env, "ps", "-a").stdout
+    assert stage_containers(stack_env) == [], compose(stack_env, "ps", "-a").stdout

@@ -10,18 +10,20 @@ Reference: ``train.parquet`` of the pipeline run that trained the production ver
 
 from __future__ import annotations
 
+import io
+import os
 import sys
-from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from carprice import drift, drift_html, metrics, pipeline, runfiles, schema, tags
+from carprice import drift, drift_html, metrics, pipeline, predlog, runfiles, schema, tags
 from carprice.registry import tag_version, version_for_alias
 from carprice.serving import to_model_input
 from carprice.sources.csv_source import read_csv
+from carprice.sources.guard import SourceError, read_source
 from carprice.sources.synthetic import Drift, generate
 from carprice.stages.runner import StageContext, StageFailed, StageSkipped, main
 from carprice.validation import ValidationError, parse_number, prepare_features
@@ -41,7 +43,25 @@ def current_rows(ctx: StageContext) -> tuple[pd.DataFrame, dict]:
                          noise_sigma=float(data["noise_sigma"]), drift=knobs)
         return frame, {"source": source, "seed": int(m["synthetic_seed"]),
                        "drift": vars(knobs)}
+    if source == "predictions":
+        return logged_inputs(int(m["synthetic_rows"]), int(m["window_days"]))
     return read_current_file(str(m["current_uri"] or "").strip())  # source "file"
+
+
+def logged_inputs(limit: int, days: int) -> tuple[pd.DataFrame, dict]:
+    """What the API and the app priced lately (the prediction log, carprice.predlog)."""
+    dsn = os.environ.get(predlog.ENV_DSN, "").strip()
+    if not dsn:
+        raise StageFailed(f"monitor.source is 'predictions' but {predlog.ENV_DSN} is not set")
+    since = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days)
+    try:
+        logged = predlog.recent_inputs(dsn, limit=limit, since=since.to_pydatetime())
+    except Exception as exc:  # noqa: BLE001 - the database is infrastructure: retried
+        raise StageFailed(f"cannot read the prediction log at {predlog.describe_dsn(dsn)}: "
+                          f"{predlog.scrub(exc, dsn)}") from None
+    clean, errors = prepare_features(logged[list(schema.FEATURES)])
+    return clean, {"source": "predictions", "window_days": days, "rows": len(logged),
+                   "invalid_rows": len(errors)}
 
 
 def read_current_file(uri: str) -> tuple[pd.DataFrame, dict]:
@@ -49,6 +69,7 @@ def read_current_file(uri: str) -> tuple[pd.DataFrame, dict]:
     column, when present, is kept for the error check."""
     if not uri:
         raise StageFailed("monitor.source is 'file' but monitor.current_uri is empty")
+    # From the inbox only (or an allowed URL): the form's value is untrusted.
     raw = read_parquet(uri) if uri.lower().endswith(".parquet") else read_csv(uri)
     clean, errors = prepare_features(raw)
     if schema.TARGET in raw:
@@ -58,13 +79,12 @@ def read_current_file(uri: str) -> tuple[pd.DataFrame, dict]:
     return clean, {"source": "file", "uri": uri, "invalid_rows": len(errors)}
 
 
-def read_parquet(path: str) -> pd.DataFrame:
-    if not Path(path).is_file():
-        raise StageFailed(f"monitor.current_uri not found: {path}")
+def read_parquet(uri: str) -> pd.DataFrame:
+    data = read_source(uri)
     try:
-        return pd.read_parquet(path)
+        return pd.read_parquet(io.BytesIO(data))
     except (OSError, ValueError) as exc:  # pyarrow's errors are ValueError/OSError
-        raise StageFailed(f"cannot read {path} as parquet: {exc}") from exc
+        raise SourceError(f"cannot read {uri} as parquet: {exc}") from exc
 
 
 def production(client: MlflowClient, name: str) -> ModelVersion:

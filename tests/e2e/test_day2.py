@@ -1,0 +1,169 @@
+"""Day 2 on the running stack: the prediction API and its log, your own CSV from the
+inbox, refused sources and bad data (red fast, no retry), training from the Streamlit
+container, drift monitoring that retrains, and a rollback from Airflow. Each scenario
+prints its figures ([e2e] lines)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from carprice import pipeline, schema, serving
+from carprice.sources.csv_source import to_avito
+from carprice.sources.synthetic import Drift, generate
+from tests.e2e.conftest import (
+    REPO,
+    compose,
+    log,
+    pending_versions,
+    psql,
+    run_pipeline,
+    stage_containers,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+INBOX = REPO / "data" / "inbox"
+
+
+def api_model(stack) -> dict:
+    resp = requests.get(f"{stack.api_url}/model", timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def wait_served(stack, version: str, timeout: float = 90) -> float:
+    """Seconds until the API serves ``version`` (the app uses the same TTL and code)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if str(api_model(stack).get("version")) == str(version):
+            return time.monotonic() - started
+        time.sleep(2)
+    pytest.fail(f"the API did not serve v{version} within {timeout} s: {api_model(stack)}")
+
+
+def post_cars(stack, frame) -> None:
+    cars = frame[list(schema.FEATURES)].to_dict(orient="records")
+    for start in range(0, len(cars), 1000):
+        resp = requests.post(f"{stack.api_url}/predict", json=cars[start:start + 1000],
+                             timeout=120)
+        assert resp.status_code == 200, resp.text[:300]
+
+
+def test_api_prices_a_car_logs_it_and_names_a_bad_field(stack, stack_env, facts):
+    wait_served(stack, facts["version"])
+    car = serving.example_car()
+    resp = requests.post(f"{stack.api_url}/predict", json=car, timeout=30)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    log(f"API: {body}")
+    assert resp.headers["X-Model-Version"] == facts["version"]
+    bad = requests.post(f"{stack.api_url}/predict", json={**car, "year": "old"}, timeout=30)
+    assert bad.status_code == 422 and "year" in bad.text
+    assert requests.get(f"{stack.api_url}/openapi.json", timeout=30).status_code == 200
+    deadline = time.monotonic() + 30  # the log is written in the background
+    while time.monotonic() < deadline:
+        if int(psql(stack_env, "predictions",
+                    "SELECT count(*) FROM predictions WHERE source = 'api'")) >= 1:
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("the API's prediction never reached the predictions table")
+
+
+@pytest.mark.parametrize("csv_uri", ["/etc/passwd",
+                                     "http://mlflow:5000/api/2.0/mlflow/experiments/search"])
+def test_attacks_through_csv_uri_are_refused_at_once(stack, stack_env, csv_uri):
+    run_id, states, seconds = run_pipeline(
+        stack, stack_env, {"source": "csv", "csv_uri": csv_uri}, expect="failed")
+    assert states["ingest"] == "failed"
+    tries = {t["task_id"]: t["try_number"] for t in stack.task_instances(run_id)}
+    assert tries["ingest"] == 1, "a refused source must not be retried"
+    reason = stack.task_log(run_id, "ingest")
+    assert "outside the data inbox" in reason or "not allowed" in reason or "resolves to" in reason
+    log(f"csv_uri={csv_uri}: refused, run red in {seconds:.0f} s")
+
+
+def test_a_bad_csv_is_red_fast_without_retry_and_promotes_nothing(stack, stack_env, facts):
+    INBOX.mkdir(parents=True, exist_ok=True)
+    (INBOX / "e2e-bad.csv").write_text("brand,model,price_dh\nDacia,Logan,100000\n")
+    run_id, states, seconds = run_pipeline(
+        stack, stack_env, {"source": "csv", "csv_uri": "inbox/e2e-bad.csv", "force": True},
+        expect="failed")
+    assert states["validate"] == "failed" and states["train"] != "success", states
+    tries = {t["task_id"]: t["try_number"] for t in stack.task_instances(run_id)}
+    assert tries["validate"] == 1
+    assert stack.alias_version() == facts["version"]
+    log(f"bad CSV: red in {seconds:.0f} s, no retry, production still v{facts['version']}")
+    facts["bad_csv_seconds"] = seconds
+
+
+def test_an_avito_export_from_the_inbox_trains_and_is_served(stack, stack_env, facts):
+    INBOX.mkdir(parents=True, exist_ok=True)
+    path = INBOX / "e2e-avito.csv"
+    to_avito(generate(4000, seed=21)).to_csv(path, index=False, encoding="latin1", sep=";")
+    _, states, seconds = run_pipeline(
+        stack, stack_env, {"source": "csv", "csv_uri": f"inbox/{path.name}",
+                           "gate_tolerance": 1.0})
+    assert states["promote_production"] == "success", states
+    version = stack.alias_version()
+    tags = {t["key"]: t["value"] for t in stack.mlflow_api(
+        "GET", "/api/2.0/mlflow/model-versions/get",
+        params={"name": stack.model_name, "version": version}).json()["model_version"]["tags"]}
+    assert tags["data_source"] == f"inbox/{path.name}" and tags["data_hash"]
+    served_after = wait_served(stack, version)
+    log(f"inbox Avito CSV: v{version} promoted in {seconds:.0f} s, served after "
+        f"{served_after:.0f} s")
+    facts["avito_version"] = version
+
+
+def test_train_with_mlflow_from_the_streamlit_container(stack, stack_env):
+    before = len(stack.mlflow_api("GET", "/api/2.0/mlflow/model-versions/search",
+                                  params={"filter": f"name='{stack.model_name}'"}
+                                  ).json()["model_versions"])
+    out = compose(stack_env, "exec", "-T", "streamlit", "python", "scripts/train_with_mlflow.py",
+                  "--set", "data.rows=5000", timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    versions = stack.mlflow_api("GET", "/api/2.0/mlflow/model-versions/search",
+                                params={"filter": f"name='{stack.model_name}'"}
+                                ).json()["model_versions"]
+    assert len(versions) == before + 1
+    newest = max(versions, key=lambda v: int(v["version"]))
+    decision = {t["key"]: t["value"] for t in newest["tags"]}["gate_decision"]
+    assert decision in {"passed", "refused"}, decision  # judged by the same gate
+    log(f"train_with_mlflow in streamlit: v{newest['version']} gate {decision}")
+
+
+def test_rollback_from_airflow_is_served_within_a_minute(stack, stack_env):
+    current = stack.alias_version()
+    _, states, _ = run_pipeline(stack, stack_env, {"reason": "e2e rollback"},
+                                dag_id=pipeline.ROLLBACK_DAG_ID)
+    assert states["rollback"] == "success"
+    back = stack.alias_version()
+    assert back != current
+    seconds = wait_served(stack, back)
+    log(f"rollback v{current} -> v{back}: served by the API after {seconds:.0f} s")
+
+
+def test_drift_monitoring_retrains_only_on_a_drifted_market(stack, stack_env):
+    post_cars(stack, generate(1000, seed=31))
+    run_id, states, _ = run_pipeline(stack, stack_env, {"monitor_source": "predictions"},
+                                     dag_id=pipeline.MONITOR_DAG_ID)
+    assert states["monitor"] == "success" and states["retrain"] == "skipped", states
+    before = {r["dag_run_id"] for r in stack.runs()}
+    post_cars(stack, generate(4000, seed=32, drift=Drift(0.3, 0.5, 0.3)))
+    started = time.monotonic()
+    run_id, states, _ = run_pipeline(stack, stack_env, {"monitor_source": "predictions"},
+                                     dag_id=pipeline.MONITOR_DAG_ID)
+    assert states["monitor"] == "success" and states["retrain"] == "success", states
+    triggered = [r for r in stack.runs() if r["dag_run_id"] not in before]
+    assert len(triggered) == 1, triggered
+    log(f"drift check + retrain trigger in {time.monotonic() - started:.0f} s")
+    wait_for(stack, stack_env, triggered[0]["dag_run_id"])  # the retraining run itself
+
+
+def test_nothing_stray_is_left(stack, stack_env):
+    assert stage_containers(stack_env) == []
+    assert pending_versions(stack) == []
