@@ -106,9 +106,10 @@ def test_recent_inputs_from_a_file(promoted_model, fmt):
 
 
 @pytest.mark.parametrize("sets, code, status, message", [
-    (("monitor.synthetic_rows=50",), SKIP_EXIT_CODE, "skipped",
+    (("monitor.source=synthetic", "monitor.synthetic_rows=50"), SKIP_EXIT_CODE, "skipped",
      "50 current rows < monitor.min_current_rows 200: too few to judge drift"),
-    (("registry.model_name=car-price-unknown",), SKIP_EXIT_CODE, "skipped",
+    (("monitor.source=synthetic", "registry.model_name=car-price-unknown"), SKIP_EXIT_CODE,
+     "skipped",
      "no production version of 'car-price-unknown' to monitor yet"),
     (("monitor.source=file",), 1, "failed",
      "monitor.source is 'file' but monitor.current_uri is empty"),
@@ -132,7 +133,7 @@ def test_skips_and_failures_say_why_in_one_line(promoted_model, sets, code, stat
 def test_missing_training_data_fails_with_one_line(promoted_model, tmp_path, monkeypatch):
     ws, client = promoted_model["workspace"], MlflowClient()
     monkeypatch.setitem(ws.env, "CARPRICE_DATA_DIR", str(tmp_path / "elsewhere"))
-    code, summary, stderr = ws.stage("monitor", "it-monitor-nodata")
+    code, summary, stderr = ws.stage("monitor", "it-monitor-nodata", "monitor.source=synthetic")
     version = client.get_model_version(NAME, production(client))
     assert code == 1 and "Traceback" not in stderr
     assert summary["reason"].startswith(f"training data of {NAME} v{version.version} is gone: ")
