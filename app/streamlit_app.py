@@ -19,11 +19,11 @@ import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from carprice import catalog, schema  # noqa: E402
+from carprice import catalog, predlog, schema  # noqa: E402
 from carprice.choices import Choices, form_choices  # noqa: E402
 from carprice.errors import CarpriceError, InputError, one_line  # noqa: E402
 from carprice.model import LOWER, OUTPUT_COLUMNS, PREDICTED, PRICE, UPPER  # noqa: E402
-from carprice.model_page import evaluation_tables, registry_history  # noqa: E402
+from carprice.model_page import evaluation_tables, latest_drift, registry_history  # noqa: E402
 from carprice.runfiles import ERROR_BY_BRAND, ERROR_BY_PRICE_BAND, TEST_PREDICTIONS  # noqa: E402
 from carprice.scoring import BatchResult, predict_one, results_csv, score_upload  # noqa: E402
 from carprice.served import Resolution, Source  # noqa: E402
@@ -37,6 +37,14 @@ METRIC_LABELS = {"rmse_log": "RMSE (log)", "mape": "MAPE", "r2": "R²", "coverag
 
 
 # ---------------------------------------------------------------- cached model access
+
+
+@st.cache_resource(show_spinner=False)
+def prediction_log() -> predlog.PredictionLog | predlog.DisabledLog:
+    """One background writer per app process (off when CARPRICE_PREDLOG_DSN is unset)."""
+    writer = predlog.from_env()
+    writer.start()
+    return writer
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -193,12 +201,13 @@ def car_form(choices: Choices) -> dict | None:
             "city": city, **equipment}
 
 
-def single_tab(model, choices: Choices) -> None:
+def single_tab(model, res: Resolution, choices: Choices) -> None:
     car = car_form(choices)
     if car is None:
         return
     try:
         pred = predict_one(model, car)
+        prediction_log().log(predlog.records("app", res.model_name, res.version, [car], [pred]))
     except InputError as exc:
         st.error(f"Cannot price this car: {exc}")
         return
@@ -245,6 +254,10 @@ def batch_tab(model, res: Resolution) -> None:
             return
         bar.empty()
         st.session_state["batch"] = stored = (key, result)
+        features = result.scored[list(schema.FEATURES)].to_dict(orient="records")
+        prediction_log().log(predlog.records(
+            "batch", res.model_name, res.version, features,
+            result.scored[list(OUTPUT_COLUMNS)].to_dict(orient="records")))
     result: BatchResult = stored[1]
     (st.success if result.errors.empty else st.warning)(
         f"{upload.name}: {result.summary} (model v{res.version}).")
@@ -264,6 +277,35 @@ def batch_tab(model, res: Resolution) -> None:
         st.dataframe(result.errors, hide_index=True)
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_counts() -> pd.DataFrame | None:
+    dsn = predlog.configured_dsn()
+    return predlog.counts_per_day(dsn) if dsn else None
+
+
+def monitoring(res: Resolution) -> None:
+    """The latest drift check of the served version and the predictions per day."""
+    try:
+        found = latest_drift(res.model_name, res.version, res.tracking_uri,
+                             served.monitor_experiment())
+        counts = cached_counts()
+    except Exception as exc:  # noqa: BLE001 - monitoring data is optional on this page
+        st.caption(f"Monitoring data unavailable: {one_line(exc)}")
+        return
+    left, right = st.columns(2)
+    if found is None:
+        left.info(f"v{res.version} has not been checked for drift yet "
+                  "(DAG car_price_monitoring).")
+    else:
+        say = left.warning if found["retrain"] else left.success
+        say(f"Drift of v{res.version}: {found['reason']}")
+        left.caption(f"Report: MLflow run {found['run_id']}, artifact {found['report']}")
+    if counts is not None and len(counts):
+        right.markdown("**Predictions per day** (prediction log)")
+        right.bar_chart(counts.pivot_table(index="day", columns="source",
+                                           values="predictions", aggfunc="sum"))
+
+
 def model_tab(res: Resolution) -> None:
     if res.source != Source.REGISTRY:
         st.info("The registry history and evaluation charts need MLflow, which cannot be "
@@ -276,6 +318,7 @@ def model_tab(res: Resolution) -> None:
         return
     st.subheader(f"Registry history of {res.model_name}")
     st.dataframe(history, hide_index=True)
+    monitoring(res)
     versions = [str(v) for v in history["version"]] if len(history) else [res.version]
     version = st.selectbox("Evaluation of version", versions,
                            index=versions.index(res.version) if res.version in versions else 0)
@@ -327,7 +370,7 @@ def main() -> None:
     # Lazy tabs: only the open tab runs, so a prediction does not re-send the charts.
     single, batch, page = st.tabs(list(TABS), key="tab", on_change="rerun")
     if single.open:
-        single_tab(model, choices)
+        single_tab(model, res, choices)
     if batch.open:
         batch_tab(model, res)
     if page.open:

@@ -78,3 +78,26 @@ def evaluation_tables(name: str, version: str, uri: str) -> dict[str, pd.DataFra
                 continue
             out[fname] = pd.read_csv(path)
     return out
+
+
+def latest_drift(name: str, version: str, uri: str, experiment: str) -> dict | None:
+    """The last monitoring run of a version: its metrics, decision, reason and the run's
+    id (its HTML report is the artifact ``drift/drift_report.html``); None if never checked."""
+    client = mlflow_client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    runs = client.search_runs(
+        [exp.experiment_id],
+        f"tags.`{tags.RUN_MODEL_NAME}` = '{name}' and tags.`{tags.RUN_MODEL_VERSION}` = "
+        f"'{version}' and tags.`{tags.RUN_STAGE}` = 'monitor'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        return None
+    run = runs[0]
+    return {"run_id": run.info.run_id, "experiment_id": exp.experiment_id,
+            "retrain": run.data.tags.get(tags.RUN_RETRAIN) == "true",
+            "reason": run.data.tags.get(tags.RUN_REASON, ""),
+            "drift_share": run.data.metrics.get("drift_share"),
+            "prediction_psi": run.data.metrics.get("prediction_psi"),
+            "report": f"{runfiles.DRIFT_ARTIFACTS}/{runfiles.DRIFT_REPORT}"}

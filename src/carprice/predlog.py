@@ -285,8 +285,13 @@ class DisabledLog:
         return None
 
 
+def configured_dsn() -> str:
+    """The prediction log's DSN from the environment ("" when logging is off)."""
+    return os.environ.get(ENV_DSN, "").strip()
+
+
 def from_env() -> PredictionLog | DisabledLog:
-    dsn = os.environ.get(ENV_DSN, "").strip()
+    dsn = configured_dsn()
     if not dsn:
         log.info("prediction log off: %s is not set", ENV_DSN)
         return DisabledLog()

@@ -66,6 +66,11 @@ def model_name() -> str:
                           f"and {ENV_MODEL_NAME} is not set") from None
 
 
+def monitor_experiment() -> str:
+    """The MLflow experiment of the drift checks (params monitor.experiment)."""
+    return str(pipeline.load_params()["monitor"]["experiment"])
+
+
 def models_dir() -> Path:
     return Path(os.environ.get(pipeline.ENV_MODELS_DIR, "models"))
 

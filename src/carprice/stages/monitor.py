@@ -11,7 +11,6 @@ Reference: ``train.parquet`` of the pipeline run that trained the production ver
 from __future__ import annotations
 
 import io
-import os
 import sys
 
 import mlflow
@@ -50,7 +49,7 @@ def current_rows(ctx: StageContext) -> tuple[pd.DataFrame, dict]:
 
 def logged_inputs(limit: int, days: int) -> tuple[pd.DataFrame, dict]:
     """What the API and the app priced lately (the prediction log, carprice.predlog)."""
-    dsn = os.environ.get(predlog.ENV_DSN, "").strip()
+    dsn = predlog.configured_dsn()
     if not dsn:
         raise StageFailed(f"monitor.source is 'predictions' but {predlog.ENV_DSN} is not set")
     since = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days)
