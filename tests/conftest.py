@@ -140,3 +140,24 @@ def promoted_model(workspace) -> dict:
     version = results["promote_production"][0]["model_version"]
     return {"model_name": "car-price", "version": version, "workdir": workspace.root,
             "models_dir": workspace.models_dir, "workspace": workspace, "results": results}
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory) -> Path:
+    """A models folder holding a small exported production model (version 7)."""
+    from tests.unit.app_model import export_small_model
+
+    models_dir = tmp_path_factory.mktemp("models")
+    export_small_model(models_dir, version="7")
+    return models_dir
+
+
+def register_copy(client, name: str, source, run_label: str) -> str:
+    """A new version of ``name`` with the files and tags of ``source`` (a ModelVersion),
+    as if pipeline run ``run_label`` had trained it."""
+    import mlflow
+
+    mv = mlflow.register_model(source.source, name)
+    for key, value in {**source.tags, "pipeline_run_id": run_label}.items():
+        client.set_model_version_tag(name, mv.version, key, value)
+    return str(mv.version)

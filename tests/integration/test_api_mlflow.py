@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import mlflow
 import pytest
 import requests
 from fastapi.testclient import TestClient
@@ -20,7 +19,7 @@ from mlflow import MlflowClient
 from carprice import mlflow_env, predlog, served, serving
 from carprice.api import create_app
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER
-from tests.conftest import REPO, free_port, wait_http
+from tests.conftest import REPO, free_port, register_copy, wait_http
 
 pytestmark = pytest.mark.integration
 TTL = 2.0
@@ -91,10 +90,7 @@ def test_a_new_promotion_is_served_after_the_ttl_without_restart(api_env, promot
     source = registry.get_model_version("car-price", promoted_model["version"])
 
     def register(run_label: str) -> str:
-        mv = mlflow.register_model(source.source, name)
-        for key, value in {**source.tags, "pipeline_run_id": run_label}.items():
-            registry.set_model_version_tag(name, mv.version, key, value)
-        return str(mv.version)
+        return register_copy(registry, name, source, run_label)
 
     first = register("api-first")
     registry.set_registered_model_alias(name, "production", first)

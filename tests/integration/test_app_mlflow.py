@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 
-import mlflow
 import pytest
 import streamlit as st
 from mlflow import MlflowClient
@@ -17,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from carprice import mlflow_env, served
 from carprice.pipeline import PRODUCTION_ALIAS, load_params
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, register_copy
 
 pytestmark = pytest.mark.integration
 
@@ -90,10 +89,7 @@ def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promot
     source = client.get_model_version(NAME, promoted_model["version"])
 
     def register(run_label: str) -> str:
-        mv = mlflow.register_model(source.source, name)
-        for key, value in {**source.tags, "pipeline_run_id": run_label}.items():
-            client.set_model_version_tag(name, mv.version, key, value)
-        return str(mv.version)
+        return register_copy(client, name, source, run_label)
 
     first = register("app-first")
     client.set_registered_model_alias(name, PRODUCTION_ALIAS, first)

@@ -25,7 +25,6 @@ from carprice import mlflow_env, predlog, schema, served, serving
 from carprice.api import create_app
 from carprice.sources import synthetic
 from tests.conftest import free_port, in_ci
-from tests.unit.app_model import export_small_model
 
 pytestmark = pytest.mark.integration
 CAR = serving.example_car()
@@ -94,13 +93,6 @@ def postgres():
     cluster.start()
     yield cluster
     cluster.remove()
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory):
-    models_dir = tmp_path_factory.mktemp("models")
-    export_small_model(models_dir, version="7")
-    return models_dir
 
 
 @pytest.fixture

@@ -17,16 +17,8 @@ from carprice.api import create_app
 from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
 from carprice.sources import synthetic
-from tests.unit.app_model import export_small_model
 
 CAR = serving.example_car()
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory):
-    models_dir = tmp_path_factory.mktemp("models")
-    export_small_model(models_dir, version="7")
-    return models_dir
 
 
 @pytest.fixture

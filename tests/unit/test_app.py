@@ -22,19 +22,12 @@ from carprice.serving import example_car
 from carprice.sources import synthetic
 from carprice.validation import ValidationError
 from tests.conftest import REPO, free_port
-from tests.unit.app_model import MODEL_NAME, export_small_model
+from tests.unit.app_model import MODEL_NAME
 
 APP = str(REPO / "app" / "streamlit_app.py")
 TIMEOUT = 90  # model loads take seconds; AppTest's default is 3
 NUMBER_LABELS = {"year": "Year", "mileage_km": "Mileage (km)",
                  "fiscal_power_cv": "Fiscal power (CV)", "doors": "Doors"}
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory):
-    models_dir = tmp_path_factory.mktemp("models")
-    export_small_model(models_dir, version="7")
-    return models_dir
 
 
 @pytest.fixture
