@@ -13,6 +13,8 @@ GIT_COMMIT = "git_commit"
 IMAGE = "image"
 MLFLOW_PARENT_RUN_ID = "mlflow_parent_run_id"
 DATA_HASH = "data_hash"
+# md5 of the run's raw.parquet as DVC versions it: `carprice data-restore --md5` brings it back
+DATA_DVC_MD5 = "data_dvc_md5"
 TRAIN_ROWS = "train_rows"
 TRAINED_AT = "trained_at"
 VALID_RMSE_LOG = "valid_rmse_log"

@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 
-from carprice import runfiles, sources, tags
+from carprice import dvcdata, runfiles, sources, tags
 from carprice.stages.runner import StageContext, StageSkipped, main, params_hash
 
 COMPLETED = ("promoted", "refused")
@@ -38,7 +38,8 @@ def run(ctx: StageContext) -> dict:
     raw = sources.load(data)
     raw.to_parquet(ctx.path(runfiles.RAW), index=False)
     info = {"source": data["source"], "rows": len(raw), "columns": len(raw.columns),
-            "data_hash": data_hash(raw), "params_hash": params_hash(ctx.params)}
+            "data_hash": data_hash(raw), "params_hash": params_hash(ctx.params),
+            "raw_dvc_md5": dvcdata.file_md5(ctx.path(runfiles.RAW))}
     if data["source"] == "synthetic":
         info["noise_sigma"] = float(data["noise_sigma"])
     else:
