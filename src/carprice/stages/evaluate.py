@@ -26,10 +26,16 @@ def _neg_rmse_log(estimator, X, y) -> float:
 
 def importance(model: CarPriceModel, test: pd.DataFrame, seed: int) -> pd.Series:
     from sklearn.inspection import permutation_importance
+    from threadpoolctl import threadpool_limits
 
     sample = test.sample(min(len(test), IMPORTANCE_ROWS), random_state=seed)
-    result = permutation_importance(model, sample[list(schema.FEATURES)], sample[schema.TARGET],
-                                    scoring=_neg_rmse_log, n_repeats=3, random_state=seed)
+    # ~80 small predictions: one OpenMP thread each. Same numbers (a row's prediction does
+    # not depend on the thread count), but no spinning thread team on a busy 2-core host,
+    # where this step went from seconds to minutes.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        result = permutation_importance(model, sample[list(schema.FEATURES)],
+                                        sample[schema.TARGET], scoring=_neg_rmse_log,
+                                        n_repeats=3, random_state=seed)
     return pd.Series(result.importances_mean, index=list(schema.FEATURES))
 
 
