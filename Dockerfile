@@ -5,6 +5,8 @@
 #          docker-compose-full.yml has one build-only service per stage
 #   app    the Streamlit app (EXTRA=app)
 #   api    the prediction API, carprice.api (EXTRA=api)
+#   dvc-runner  `dvc repro` of dvc.yaml in the stack (EXTRA=dev: dvc + the Docker SDK);
+#          each stage runs in its own stage image (carprice.stages.dvc_run)
 # Layer order keeps the dependency layer cached after a code-only change:
 # lock -> pip install -> package source -> params.
 ARG PYTHON_BASE_IMAGE=python:3.11-slim-bookworm
@@ -55,5 +57,21 @@ FROM deps AS api
 ENV OMP_NUM_THREADS=1
 EXPOSE 8000
 CMD ["uvicorn", "carprice.api:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+ARG GIT_COMMIT=unknown
+ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}
+
+FROM deps AS dvc-runner
+# A DVC workspace without git (core.no_scm): dvc.yaml, params.yaml and the files the
+# stages' deps name; the run folders live on the stack's data volume (/app/data).
+USER root
+COPY --chown=1000:1000 dvc.yaml .dvcignore Dockerfile /app/
+COPY --chown=1000:1000 .dvc/config /app/.dvc/config
+COPY --chown=1000:1000 requirements /app/requirements
+COPY --chown=1000:1000 src /app/src
+RUN chown 1000:1000 /app /app/params.yaml
+USER 1000:1000
+RUN dvc config --local core.no_scm true && dvc config --local core.analytics false
+ENV CARPRICE_DVC_DOCKER=1
+CMD ["dvc", "repro"]
 ARG GIT_COMMIT=unknown
 ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}

@@ -4,6 +4,7 @@
     carprice run --run-id demo                 # every stage in order, in this process
     carprice rollback [--to 3]                 # move production back
     carprice generate --rows 1000 --out cars.csv [--avito]
+    carprice data-restore --md5 <a version's data_dvc_md5> --out raw.parquet
 
 The stage flags are defined once, in carprice.stages.flags: ``carprice <stage>`` and
 ``python -m carprice.stages.<stage>`` (the stage images, dvc.yaml) both parse them.
@@ -100,6 +101,29 @@ def generate(
     else:
         frame.to_csv(out, index=False)
     print(json.dumps({"rows": len(frame), "out": out, "avito": avito}))
+
+
+@app.command("data-restore")
+def data_restore(
+    md5: Annotated[str, typer.Option(help="the version's data_dvc_md5 tag")],
+    out: Annotated[str, typer.Option(help="file to write, e.g. raw.parquet")],
+    repo: Annotated[str, typer.Option(help="DVC project: its cache and default remote")] = ".",
+    remote: Annotated[list[str] | None, typer.Option(
+        help="another DVC 3 cache or local remote folder to look in (repeatable)")] = None,
+) -> None:
+    """Restore a model's training data (raw.parquet) by its DVC md5, verified."""
+    from pathlib import Path
+
+    from carprice import dvcdata
+    from carprice.errors import CarpriceError
+
+    try:
+        places = dvcdata.stores(Path(repo)) + [Path(r) for r in remote or []]
+        found = dvcdata.restore(md5, Path(out), places)
+    except CarpriceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(json.dumps({"md5": dvcdata.check_md5(md5), "out": out, "from": str(found)}))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: images and CI have no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
     mean_absolute_error,
     mean_absolute_percentage_error,
     r2_score,
     root_mean_squared_error,
 )
 
-from carprice.model import LOWER, PRICE, UPPER  # noqa: E402
+from carprice.model import LOWER, PRICE, UPPER
 
 PRICE_BANDS = (0, 50_000, 100_000, 200_000, 400_000, np.inf)
 
@@ -63,8 +58,18 @@ def price_band(y: np.ndarray) -> pd.Series:
     return pd.cut(np.asarray(y, float), PRICE_BANDS, labels=labels, right=False)
 
 
+def pyplot():
+    """matplotlib.pyplot, headless; imported on first plot (train needs no plots)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: images and CI have no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def plot_predicted_vs_actual(y: np.ndarray, price: np.ndarray):
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig, ax = pyplot().subplots(figsize=(6, 6))
     ax.scatter(y, price, s=4, alpha=0.3)
     lims = [min(np.min(y), np.min(price)), max(np.max(y), np.max(price))]
     ax.plot(lims, lims, "r--", lw=1)
@@ -76,7 +81,7 @@ def plot_predicted_vs_actual(y: np.ndarray, price: np.ndarray):
 
 def plot_residuals(y: np.ndarray, price: np.ndarray):
     resid = np.log(np.asarray(y, float)) - np.log(np.asarray(price, float))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b) = pyplot().subplots(1, 2, figsize=(10, 4))
     a.scatter(price, resid, s=4, alpha=0.3)
     a.axhline(0, color="r", lw=1)
     a.set(xscale="log", xlabel="predicted price (DH)", ylabel="log residual", title="Residuals")
@@ -87,7 +92,7 @@ def plot_residuals(y: np.ndarray, price: np.ndarray):
 
 
 def plot_importance(importance: pd.Series):
-    fig, ax = plt.subplots(figsize=(6, 7))
+    fig, ax = pyplot().subplots(figsize=(6, 7))
     importance.sort_values().plot.barh(ax=ax)
     ax.set(xlabel="increase in RMSE(log) when shuffled", title="Permutation importance")
     fig.tight_layout()

@@ -12,15 +12,15 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import mlflow
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING
 
 from carprice import tags
 from carprice.errors import CarpriceError
 from carprice.pipeline import PRODUCTION_ALIAS
+
+if TYPE_CHECKING:  # mlflow is imported where used: the gate rules need none of it
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 # The exported production copy: <models dir>/EXPORT_DIRNAME/{EXPORT_MODEL/, EXPORT_META}
 EXPORT_DIRNAME = "production"
@@ -90,6 +90,8 @@ def _floor(name: str, value: float, op: str, limit: float) -> tuple[bool, str]:
 
 def version_for_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     """The version an alias points to now, or None (no model, or no such alias)."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
@@ -134,6 +136,8 @@ def move_alias(client: MlflowClient, name: str, alias: str, version: str,
 
 def rollback(client: MlflowClient, name: str, to_version: str | None = None) -> dict:
     """Move ``production`` back to ``to_version`` or to the current one's previous_production."""
+    from mlflow.exceptions import MlflowException
+
     current = version_for_alias(client, name, PRODUCTION_ALIAS)
     if current is None:
         raise RegistryError(f"model {name!r} has no {PRODUCTION_ALIAS} alias to roll back")
@@ -158,6 +162,8 @@ def export_version(name: str, version: str, models_dir: Path, info: dict) -> Pat
 
     Written to a temporary folder then swapped in, so a reader never sees half a model.
     """
+    import mlflow.artifacts
+
     models_dir.mkdir(parents=True, exist_ok=True)
     staging_dir = models_dir / f".{EXPORT_DIRNAME}.tmp"
     shutil.rmtree(staging_dir, ignore_errors=True)

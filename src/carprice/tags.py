@@ -14,6 +14,8 @@ IMAGE = "image"
 MLFLOW_PARENT_RUN_ID = "mlflow_parent_run_id"
 DATA_HASH = "data_hash"
 DATA_SOURCE = "data_source"  # the csv_uri it was trained on (inbox/<file>), else "synthetic"
+# md5 of the run's raw.parquet as DVC versions it: `carprice data-restore --md5` brings it back
+DATA_DVC_MD5 = "data_dvc_md5"
 TRAIN_ROWS = "train_rows"
 TRAINED_AT = "trained_at"
 VALID_RMSE_LOG = "valid_rmse_log"

@@ -41,7 +41,7 @@ def test_records_refuse_an_unknown_source_and_mismatched_lengths():
 ])
 def test_the_dsn_is_described_without_its_password(dsn):
     assert predlog.describe_dsn(dsn) == "carprice@db.internal:6543/predictions"
-    assert predlog._scrub("auth failed for s3cr3t-pw\n here", dsn) == "auth failed for *** here"
+    assert predlog.scrub("auth failed for s3cr3t-pw\n here", dsn) == "auth failed for *** here"
 
 
 def test_no_dsn_means_logging_off_with_one_info_line(monkeypatch, caplog):

@@ -48,7 +48,7 @@ def test_stage_help_exits_0(capsys):
 
 def test_commands():
     names = set(typer.main.get_command(cli.app).commands)
-    assert names == {*pipeline.STAGES, "run", "rollback", "generate"}
+    assert names == {*pipeline.STAGES, "run", "rollback", "generate", "data-restore"}
 
 
 @pytest.mark.parametrize("argv, code", [([], 2), (["nope"], 2), (["--help"], 0),

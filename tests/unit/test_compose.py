@@ -104,11 +104,13 @@ def test_all_services_present(services):
     assert expected <= set(services)
     assert services["flower"].get("profiles") == ["flower"]
     assert services["airflow-cli"].get("profiles") == ["debug"]
+    assert services["dvc-runner"].get("profiles") == ["dvc"]
 
 
 def test_every_long_running_service_has_a_healthcheck(services):
     for name, svc in services.items():
-        if name in ONE_SHOT or name == "airflow-cli" or int(svc.get("scale", 1)) == 0:
+        if name in ONE_SHOT or name in {"airflow-cli", "dvc-runner"} or int(
+                svc.get("scale", 1)) == 0:
             continue
         test = (svc.get("healthcheck") or {}).get("test")
         assert test, f"{name} has no healthcheck"
@@ -129,10 +131,23 @@ def test_published_ports_bind_to_configured_address(config, services):
                 assert port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), (name, port)
 
 
-def test_only_the_worker_mounts_the_docker_socket(services):
+def test_only_the_stage_starters_mount_the_docker_socket(services):
     with_socket = {name for name, svc in services.items() if SOCKET in volume_sources(svc)}
-    assert with_socket == {"airflow-worker"}
-    assert services["airflow-worker"].get("group_add"), "worker needs the socket's group"
+    assert with_socket == {"airflow-worker", "dvc-runner"}  # dvc-runner: profile dvc only
+    for name in with_socket:
+        assert services[name].get("group_add"), f"{name} needs the socket's group"
+
+
+def test_the_dvc_runner_gets_every_name_its_stage_containers_need(services):
+    from carprice.stages import dvc_run
+
+    env = services["dvc-runner"]["environment"]
+    assert {dvc_run.ENV_PROJECT, dvc_run.ENV_NETWORK, dvc_run.ENV_DATA_VOLUME,
+            dvc_run.ENV_MODELS_VOLUME, dvc_run.ENV_MLFLOW_URI, dvc_run.ENV_STAGE_USER,
+            dvc_run.ENV_STAGE_PASSWORD} <= set(env)
+    assert str(env[dvc_run.ENV_DOCKER]) == "1"
+    assert services["dvc-runner"]["build"]["target"] == "dvc-runner"
+    assert dvc_run.DATA_DIR in {target(v) for v in services["dvc-runner"]["volumes"]}
 
 
 def test_dependencies_wait_on_conditions(services):

@@ -1,6 +1,7 @@
-"""dvc.yaml against the code: the stages of carprice.pipeline.STAGES in order, each run with
-the one run-id var, and each stage's deps naming exactly the carprice modules its process
-imports (walked with ast, lazy imports inside functions included)."""
+"""dvc.yaml against the code: the stages of carprice.pipeline.STAGES in order, each run
+through carprice.stages.dvc_run with the one run-id var, and each stage's deps naming exactly
+the carprice modules its process imports (walked with ast, lazy imports inside functions
+included) and what its image is built from."""
 
 from __future__ import annotations
 
@@ -103,12 +104,19 @@ def test_stages_follow_the_pipeline_order():
 @pytest.mark.parametrize("stage", pipeline.STAGES)
 def test_each_cmd_runs_its_stage_with_the_run_id_var(stage):
     cmd = DVC["stages"][stage]["cmd"]
-    assert cmd == f"python -m carprice.stages.{stage} --run-id ${{run_id}} --soft-skip"
+    assert cmd == f"python -m carprice.stages.dvc_run {stage} --run-id ${{run_id}} --soft-skip"
+
+
+def image_deps(stage: str) -> set[str]:
+    """What the stage's image is built from: the Dockerfile and its dependency lock."""
+    return {"Dockerfile", f"requirements/{pipeline.IMAGE_EXTRAS[stage]}.txt"}
 
 
 @pytest.mark.parametrize("stage", pipeline.STAGES)
 def test_deps_name_every_module_the_stage_runs(stage):
-    needed = import_closure(SRC / "carprice" / "stages" / f"{stage}.py")
+    # dvc_run imports the stage module by name (importlib): both closures run
+    needed = (import_closure(SRC / "carprice" / "stages" / f"{stage}.py")
+              | import_closure(SRC / "carprice" / "stages" / "dvc_run.py"))
     listed = source_files(DVC["stages"][stage]["deps"])
     assert not needed - listed, f"dvc.yaml {stage}: add deps {sorted(needed - listed)}"
     assert not listed - needed, f"dvc.yaml {stage}: not imported {sorted(listed - needed)}"
@@ -125,8 +133,11 @@ def test_the_import_walk_sees_lazy_imports():
 def test_run_folder_deps_come_from_earlier_stages(stage):
     index = pipeline.STAGES.index(stage)
     earlier = set().union(*(produced(DVC["stages"][s]) for s in pipeline.STAGES[:index]))
-    for dep in DVC["stages"][stage]["deps"]:
-        if not dep.startswith("src/"):
+    deps = DVC["stages"][stage]["deps"]
+    assert image_deps(stage) <= set(deps), f"{stage}: add deps {sorted(image_deps(stage))}"
+    for dep in deps:
+        assert (REPO / dep.replace("${run_id}", "x")).exists() or dep.startswith(RUN_DIR), dep
+        if not dep.startswith("src/") and dep not in image_deps(stage):
             assert dep.startswith(RUN_DIR) and dep in earlier, f"{stage}: {dep}"
     for path in produced(DVC["stages"][stage]):
         assert path.startswith(RUN_DIR), f"{stage}: {path}"

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import sys
 
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
 
 from carprice import metrics, runfiles, schema, tags
 from carprice.model import LOWER, PREDICTED, PRICE, UPPER, CarPriceModel
@@ -27,9 +25,17 @@ def _neg_rmse_log(estimator, X, y) -> float:
 
 
 def importance(model: CarPriceModel, test: pd.DataFrame, seed: int) -> pd.Series:
+    from sklearn.inspection import permutation_importance
+    from threadpoolctl import threadpool_limits
+
     sample = test.sample(min(len(test), IMPORTANCE_ROWS), random_state=seed)
-    result = permutation_importance(model, sample[list(schema.FEATURES)], sample[schema.TARGET],
-                                    scoring=_neg_rmse_log, n_repeats=3, random_state=seed)
+    # ~80 small predictions: one OpenMP thread each. Same numbers (a row's prediction does
+    # not depend on the thread count), but no spinning thread team on a busy 2-core host,
+    # where this step went from seconds to minutes.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        result = permutation_importance(model, sample[list(schema.FEATURES)],
+                                        sample[schema.TARGET], scoring=_neg_rmse_log,
+                                        n_repeats=3, random_state=seed)
     return pd.Series(result.importances_mean, index=list(schema.FEATURES))
 
 
@@ -102,7 +108,7 @@ def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.
     for fname, fig in figures.items():  # in the run folder too: dvc.yaml's plots
         fig.savefig(ctx.path(fname))
         mlflow.log_artifact(str(ctx.path(fname)), runfiles.EVALUATION_ARTIFACTS)
-        plt.close(fig)
+        metrics.pyplot().close(fig)
 
 
 if __name__ == "__main__":

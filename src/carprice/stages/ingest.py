@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 import sys
 
-import mlflow
 import pandas as pd
-from mlflow import MlflowClient
 
-from carprice import runfiles, sources, tags
+from carprice import dvcdata, runfiles, sources, tags
 from carprice.stages.runner import StageContext, StageSkipped, main, params_hash
 
 COMPLETED = ("promoted", "refused")
@@ -24,6 +22,8 @@ def data_hash(frame: pd.DataFrame) -> str:
 
 def previous_run_with(fingerprint: str, experiment_id: str) -> str | None:
     """An earlier pipeline run that completed on the same data and params."""
+    from mlflow import MlflowClient
+
     runs = MlflowClient().search_runs(
         [experiment_id], filter_string=f"tags.`{tags.RUN_FINGERPRINT}` = '{fingerprint}'",
         max_results=50)
@@ -32,18 +32,21 @@ def previous_run_with(fingerprint: str, experiment_id: str) -> str | None:
 
 
 def run(ctx: StageContext) -> dict:
+    import mlflow  # in the stage only: importing this module must stay cheap
+
     data = ctx.params["data"]
     raw = sources.load(data)
     raw.to_parquet(ctx.path(runfiles.RAW), index=False)
     info = {"source": data["source"], "rows": len(raw), "columns": len(raw.columns),
-            "data_hash": data_hash(raw), "params_hash": params_hash(ctx.params)}
+            "data_hash": data_hash(raw), "params_hash": params_hash(ctx.params),
+            "raw_dvc_md5": dvcdata.file_md5(ctx.path(runfiles.RAW))}
     if data["source"] == "synthetic":
         info["noise_sigma"] = float(data["noise_sigma"])
     else:
         info["csv_uri"] = data["csv_uri"]
     fingerprint = f"{info['data_hash']}-{info['params_hash']}"
     info["fingerprint"] = fingerprint
-    client = MlflowClient()
+    client = mlflow.MlflowClient()
     parent = ctx.run_info["parent_run_id"]
     client.set_tag(parent, tags.RUN_FINGERPRINT, fingerprint)
     client.set_tag(parent, tags.RUN_DATA_HASH, info["data_hash"])

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import sys
 
-import mlflow
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from carprice import runfiles
 from carprice.pipeline import ParamsError
@@ -19,6 +17,8 @@ from carprice.stages.runner import StageContext, main
 def split(frame: pd.DataFrame, valid_size: float, test_size: float,
           seed: int) -> dict[str, pd.DataFrame]:
     """{name: rows} for each of runfiles.SPLITS."""
+    from sklearn.model_selection import train_test_split
+
     if not 0 < valid_size < 1 or not 0 < test_size < 1 or valid_size + test_size >= 1:
         raise ParamsError(f"bad split sizes valid={valid_size} test={test_size}: each must be "
                           "in (0, 1) and their sum below 1")
@@ -29,6 +29,8 @@ def split(frame: pd.DataFrame, valid_size: float, test_size: float,
 
 
 def run(ctx: StageContext) -> dict:
+    import mlflow
+
     clean = pd.read_parquet(ctx.path(runfiles.CLEAN))
     p = ctx.params["split"]
     parts = split(clean, float(p["valid_size"]), float(p["test_size"]), int(p["seed"]))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import sys
 
-from mlflow import MlflowClient
-
 from carprice import notify, runfiles, tags
 from carprice.pipeline import PRODUCTION_ALIAS
 from carprice.registry import export_version, move_alias
@@ -14,6 +12,8 @@ from carprice.stages.runner import StageContext, main
 
 
 def run(ctx: StageContext) -> dict:
+    from mlflow import MlflowClient
+
     evaluation = ctx.read_json(runfiles.EVALUATION)
     version = evaluation["model_version"]
     client = MlflowClient()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import sys
 
-from mlflow import MlflowClient
-
 from carprice import runfiles, tags
 from carprice.pipeline import STAGING_ALIAS
 from carprice.registry import move_alias, tag_version
@@ -14,6 +12,8 @@ from carprice.stages.runner import StageContext, StageSkipped, main
 
 
 def run(ctx: StageContext) -> dict:
+    from mlflow import MlflowClient
+
     evaluation = ctx.read_json(runfiles.EVALUATION)
     version = evaluation["model_version"]
     decision = evaluation["decision"]

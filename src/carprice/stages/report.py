@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import sys
 
-from mlflow import MlflowClient
-
 from carprice import pipeline, runfiles, tags
 from carprice.registry import close_pending
 from carprice.stages.runner import (
@@ -43,6 +41,8 @@ def markdown(run_id: str, result: str, why: str, summaries: dict[str, dict | Non
 
 
 def run(ctx: StageContext) -> dict:
+    from mlflow import MlflowClient
+
     summaries = {s: ctx.summary(s) for s in pipeline.STAGES[:-1]}
     result, why = outcome(summaries)
     ctx.path(runfiles.PIPELINE_REPORT_MD).write_text(

@@ -56,6 +56,7 @@ def run(ctx: StageContext) -> dict:
     tag_version(mlflow.MlflowClient(), ctx.model_name, version, {
         **ctx.version_tags(), tags.DATA_HASH: ingest_info["data_hash"],
         tags.DATA_SOURCE: ingest_info.get("csv_uri") or ingest_info["source"],
+        tags.DATA_DVC_MD5: ingest_info.get("raw_dvc_md5", ""),
         tags.TRAIN_ROWS: len(train),
         tags.VALID_RMSE_LOG: round(valid_metrics["rmse_log"], 5),
         tags.TRAINED_AT: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import mlflow
 import pandas as pd
 
 from carprice import runfiles
@@ -14,6 +13,8 @@ from carprice.validation import Thresholds, ValidationError, summary_markdown, v
 
 
 def run(ctx: StageContext) -> dict:
+    import mlflow
+
     raw = pd.read_parquet(ctx.path(runfiles.RAW))
     try:
         clean, report = validate_dataset(raw, Thresholds(**ctx.params["validate"]))
@@ -30,6 +31,8 @@ def run(ctx: StageContext) -> dict:
 
 
 def _write(ctx: StageContext, report: dict) -> None:
+    import mlflow
+
     ctx.write_json(runfiles.VALIDATION_REPORT_JSON, report)
     ctx.path(runfiles.VALIDATION_REPORT_MD).write_text(summary_markdown(report))
     for name in (runfiles.VALIDATION_REPORT_JSON, runfiles.VALIDATION_REPORT_MD):

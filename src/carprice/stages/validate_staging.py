@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import mlflow
-from mlflow import MlflowClient
-
 from carprice import runfiles, tags
 from carprice.pipeline import STAGING_ALIAS
 from carprice.registry import RegistryError, tag_version, version_for_alias
@@ -16,6 +13,9 @@ from carprice.stages.runner import StageContext, main
 
 
 def run(ctx: StageContext) -> dict:
+    import mlflow.pyfunc
+    from mlflow import MlflowClient
+
     version = ctx.read_json(runfiles.EVALUATION)["model_version"]
     client = MlflowClient()
     staged = version_for_alias(client, ctx.model_name, STAGING_ALIAS)

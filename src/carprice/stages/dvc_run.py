@@ -1,0 +1,139 @@
+"""``python -m carprice.stages.dvc_run <stage> [stage flags]``: the command of every
+dvc.yaml stage, so one dvc.yaml serves both places `dvc repro` runs.
+
+- Locally ($CARPRICE_DVC_DOCKER unset): the stage runs in this process, exactly as
+  ``python -m carprice.stages.<stage>`` would.
+- In the stack's dvc-runner service ($CARPRICE_DVC_DOCKER=1): the stage runs in its own
+  image (pipeline.image_name) as a sibling container, like the Airflow DAG runs it: the
+  stack's network, the run-data volume, uid 1000, MLflow with the stages' account. Its
+  output is streamed here and its exit code is this process's.
+
+The runner's params.yaml (``dvc exp run -S`` edits it) reaches the container as
+$CARPRICE_PARAMS_JSON; secrets go in the container's environment, never its command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+from collections.abc import Mapping
+
+from carprice import pipeline
+from carprice.errors import CarpriceError
+from carprice.stages.flags import StageArgs, parse_stage_args
+
+ENV_DOCKER = "CARPRICE_DVC_DOCKER"
+# Set by docker-compose-full.yml on the dvc-runner service (the Airflow services get the
+# same names for the DAG's stage containers).
+ENV_PROJECT = "CARPRICE_PROJECT"
+ENV_NETWORK = "CARPRICE_DOCKER_NETWORK"
+ENV_DATA_VOLUME = "CARPRICE_DATA_VOLUME"
+ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
+ENV_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
+ENV_STAGE_USER, ENV_STAGE_PASSWORD = "MLFLOW_STAGE_USER", "MLFLOW_STAGE_PASSWORD"
+DATA_DIR, MODELS_DIR = "/app/data", "/app/models"  # where the stage images expect them
+STAGE_USER = "1000:1000"
+LABEL_PROJECT, LABEL_STAGE = "io.carprice.project", "io.carprice.stage"
+LABEL_RUN, LABEL_RUNNER = "io.carprice.run", "io.carprice.dvc"
+
+
+class RunnerConfigError(CarpriceError):
+    """The runner's environment lacks a name the stack gives it."""
+
+
+def in_docker(env: Mapping[str, str]) -> bool:
+    return env.get(ENV_DOCKER, "").strip().lower() in {"1", "true", "yes"}
+
+
+def dotted(params: Mapping, prefix: str = "") -> dict:
+    """{"model.max_iter": 250, ...}: every leaf of the params, as $CARPRICE_PARAMS_JSON takes."""
+    out = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        out.update(dotted(value, f"{name}.") if isinstance(value, Mapping) else {name: value})
+    return out
+
+
+def _need(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise RunnerConfigError(f"{name} is not set: docker-compose-full.yml's dvc-runner "
+                                "service sets it (with .env)")
+    return value
+
+
+def container_spec(stage: str, args: StageArgs, params: Mapping,
+                   env: Mapping[str, str]) -> dict:
+    """Keyword arguments of docker's ``containers.run`` for one stage (no Docker call)."""
+    image = pipeline.image_name(stage)
+    project = env.get(ENV_PROJECT, "").strip() or "carprice"
+    volumes = {_need(env, ENV_DATA_VOLUME): {"bind": DATA_DIR, "mode": "rw"}}
+    if env.get(ENV_MODELS_VOLUME, "").strip():  # promote_production exports there
+        volumes[env[ENV_MODELS_VOLUME].strip()] = {"bind": MODELS_DIR, "mode": "rw"}
+    environment = {
+        "MLFLOW_TRACKING_URI": _need(env, ENV_MLFLOW_URI),
+        "MLFLOW_TRACKING_USERNAME": _need(env, ENV_STAGE_USER),
+        "MLFLOW_TRACKING_PASSWORD": _need(env, ENV_STAGE_PASSWORD),
+        pipeline.ENV_OVERRIDES: json.dumps(dotted(params)),
+        pipeline.ENV_IMAGE: image,
+        "PYTHONUNBUFFERED": "1",
+    }
+    if env.get(pipeline.ENV_GIT_COMMIT):
+        environment[pipeline.ENV_GIT_COMMIT] = env[pipeline.ENV_GIT_COMMIT]
+    command = StageArgs(run_id=args.run_id, data_dir=DATA_DIR, models_dir=MODELS_DIR,
+                        set=list(args.set), soft_skip=args.soft_skip).argv()
+    return {
+        "image": image, "command": command, "environment": environment,
+        "network": _need(env, ENV_NETWORK), "volumes": volumes, "user": STAGE_USER,
+        "name": f"{project}-dvc-{stage.replace('_', '-')}-{pipeline.safe_name(args.run_id, 60)}",
+        "labels": {LABEL_PROJECT: project, LABEL_STAGE: stage, LABEL_RUN: args.run_id,
+                   LABEL_RUNNER: "1"},
+        "detach": True,
+    }
+
+
+def run_in_container(spec: dict) -> int:
+    """Start the stage container, stream its output, remove it; its exit code."""
+    import docker
+    from docker.errors import NotFound
+
+    client = docker.from_env()
+    with contextlib.suppress(NotFound):  # left by an interrupted run, it holds the name
+        client.containers.get(spec["name"]).remove(force=True)
+    container = client.containers.run(**spec)
+    try:
+        for chunk in container.logs(stream=True, follow=True):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        return int(container.wait()["StatusCode"])
+    finally:
+        container.remove(force=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in pipeline.STAGES:
+        print(f"usage: python -m carprice.stages.dvc_run <{'|'.join(pipeline.STAGES)}> "
+              "[stage flags]", file=sys.stderr)
+        return int(pipeline.StageExit.INPUT_ERROR)
+    stage, flags = argv[0], argv[1:]
+    if not in_docker(os.environ):
+        from carprice.stages.runner import main as run_stage
+
+        return run_stage(stage, importlib.import_module(f"carprice.stages.{stage}").run, flags)
+    args = parse_stage_args(stage, flags)
+    try:
+        spec = container_spec(stage, args, pipeline.load_params(args.params), os.environ)
+        return run_in_container(spec)
+    except Exception as exc:  # noqa: BLE001 - Docker or config: one line, non-zero exit
+        from carprice.errors import one_line
+
+        print(f"error: {stage} (container) failed: {one_line(exc)}", file=sys.stderr)
+        return int(pipeline.StageExit.FAILED)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
