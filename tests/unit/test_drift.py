@@ -183,7 +183,8 @@ def test_rollback_version_is_text_of_digits(override, expected):
 @pytest.mark.parametrize("override, message", [
     ({"rollback.to_version": "v3"}, "rollback.to_version"),
     ({"monitor.drift_share": 0}, "monitor.drift_share must be > 0, got 0"),
-    ({"monitor.source": "kafka"}, "monitor.source must be 'predictions', 'synthetic' or 'file', got 'kafka'"),
+    ({"monitor.source": "kafka"},
+     "monitor.source must be 'predictions', 'synthetic' or 'file', got 'kafka'"),
     ({"monitor.experiment": ""}, "monitor.experiment must not be empty"),
 ])
 def test_bad_monitoring_params_are_refused(override, message):
