@@ -164,6 +164,24 @@ def test_drift_monitoring_retrains_only_on_a_drifted_market(stack, stack_env):
     wait_for(stack, stack_env, triggered[0]["dag_run_id"])  # the retraining run itself
 
 
+def test_the_dvc_runner_reproduces_the_pipeline_as_sibling_containers(stack, stack_env):
+    def versions() -> int:
+        return len(stack.mlflow_api("GET", "/api/2.0/mlflow/model-versions/search",
+                                    params={"filter": f"name='{stack.model_name}'"}
+                                    ).json()["model_versions"])
+
+    before = versions()
+    built = compose(stack_env, "--profile", "dvc", "build", "dvc-runner", timeout=1800)
+    assert built.returncode == 0, built.stderr[-2000:]
+    started = time.monotonic()
+    run = compose(stack_env, "--profile", "dvc", "run", "--rm", "-T", "dvc-runner",
+                  "dvc", "repro", timeout=1800)
+    assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
+    assert versions() == before + 1, "dvc repro in the runner registered no version"
+    assert stage_containers(stack_env) == []
+    log(f"dvc-runner: dvc repro as sibling containers in {time.monotonic() - started:.0f} s")
+
+
 def test_nothing_stray_is_left(stack, stack_env):
     assert stage_containers(stack_env) == []
     assert pending_versions(stack) == []
