@@ -19,7 +19,7 @@ import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from carprice import catalog, predlog, schema  # noqa: E402
+from carprice import catalog, predlog, schema, tags  # noqa: E402
 from carprice.choices import Choices, form_choices  # noqa: E402
 from carprice.errors import CarpriceError, InputError, one_line  # noqa: E402
 from carprice.model import LOWER, OUTPUT_COLUMNS, PREDICTED, PRICE, UPPER  # noqa: E402
@@ -118,7 +118,7 @@ def sidebar(res: Resolution) -> None:
                      if (value := info.get("metrics", {}).get(key)) is not None]
             if shown:
                 st.markdown("Test set: " + " · ".join(shown))
-            gate = info.get("gate_decision") or "unknown"
+            gate = info.get(tags.GATE_DECISION) or "unknown"
             st.markdown(
                 f"- gate decision: **{gate}**\n"
                 f"- trained: {info.get('trained_at') or 'unknown'}\n"

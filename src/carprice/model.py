@@ -65,10 +65,11 @@ def conformal_quantile(abs_residuals: np.ndarray, coverage: float) -> float:
 class CarPriceModel(RegressorMixin, BaseEstimator):
     """Predicts PRICE; ``predict_interval`` adds the conformal interval (LOWER, UPPER)."""
 
-    def __init__(self, learning_rate: float = 0.1, max_iter: int = 500,
-                 max_leaf_nodes: int = 31, min_samples_leaf: int = 20,
-                 l2_regularization: float = 0.0, interactions: bool = False,
-                 interval_coverage: float = 0.8, random_state: int = 0):
+    # No defaults here: params.yaml's model section is the one set of default values
+    # (from_params, or carprice.params for a typed copy).
+    def __init__(self, *, learning_rate: float, max_iter: int, max_leaf_nodes: int,
+                 min_samples_leaf: int, l2_regularization: float, interactions: bool,
+                 interval_coverage: float, random_state: int = 0):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.max_leaf_nodes = max_leaf_nodes
@@ -120,8 +121,11 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
         )
 
 
-def from_params(model_params: dict, random_state: int = 0) -> CarPriceModel:
-    keys = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
-            "l2_regularization", "interactions", "interval_coverage")
-    return CarPriceModel(**{k: model_params[k] for k in keys if k in model_params},
+MODEL_PARAMS = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
+                "l2_regularization", "interactions", "interval_coverage")
+
+
+def from_params(model_params: dict, random_state: int = 0, **changes) -> CarPriceModel:
+    """The model of params.yaml's ``model`` section, with ``changes`` on top."""
+    return CarPriceModel(**{k: changes.get(k, model_params[k]) for k in MODEL_PARAMS},
                          random_state=random_state)

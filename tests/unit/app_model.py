@@ -16,11 +16,13 @@ import mlflow.pyfunc
 from mlflow.models import infer_signature
 
 from carprice import pipeline, schema
-from carprice.model import CarPriceModel
+from carprice.model import CarPriceModel, from_params
 from carprice.registry import EXPORT_DIRNAME, EXPORT_META, EXPORT_MODEL
 from carprice.serving import CarPricePyfunc, to_model_input
 from carprice.sources import synthetic
 from tests.conftest import REPO
+
+MODEL_DEFAULTS = pipeline.load_params(REPO / "params.yaml")["model"]
 
 # The registered model name, as the pipeline and the app read it.
 MODEL_NAME = str(pipeline.load_params(REPO / "params.yaml")["registry"]["model_name"])
@@ -32,7 +34,7 @@ def train_small(rows: int = 2000, seed: int = 7) -> CarPriceModel:
     data = synthetic.generate(rows, seed=seed)
     cut = int(rows * 0.8)
     train, calib = data.iloc[:cut], data.iloc[cut:]
-    model = CarPriceModel(max_iter=60, max_leaf_nodes=8, learning_rate=0.3)
+    model = from_params(MODEL_DEFAULTS, max_iter=60, max_leaf_nodes=8, learning_rate=0.3)
     return model.fit(train, train[schema.TARGET], calib, calib[schema.TARGET])
 
 

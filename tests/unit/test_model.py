@@ -7,11 +7,11 @@ from carprice.model import (
     LOWER,
     OUTPUT_COLUMNS,
     PRICE,
-    CarPriceModel,
     conformal_quantile,
     from_params,
 )
 from carprice.sources.synthetic import generate
+from tests.unit.app_model import MODEL_DEFAULTS
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def splits():
 @pytest.fixture(scope="module")
 def fitted(splits):
     train, valid, _ = splits
-    return CarPriceModel(max_iter=200, learning_rate=0.2, max_leaf_nodes=8).fit(
+    return from_params(MODEL_DEFAULTS, max_iter=200, learning_rate=0.2, max_leaf_nodes=8).fit(
         train, train.price_dh, valid, valid.price_dh)
 
 
@@ -47,7 +47,8 @@ def test_interval_brackets_the_price(fitted, splits):
 def test_encoders_see_only_training_rows(splits):
     train, valid, _ = splits
     train = train[train.brand != "BMW"]
-    model = CarPriceModel(max_iter=20).fit(train, train.price_dh, valid, valid.price_dh)
+    model = from_params(MODEL_DEFAULTS, max_iter=20).fit(train, train.price_dh, valid,
+                                                          valid.price_dh)
     assert "BMW" not in model.categories_["brand"]
     bmw = valid[valid.brand == "BMW"]
     assert np.isfinite(model.predict(bmw)).all()  # unseen category: scored, not crashed
@@ -64,7 +65,7 @@ def test_refuses_non_positive_prices(splits):
     train = splits[0].copy()
     train.iloc[0, train.columns.get_loc(schema.TARGET)] = 0
     with pytest.raises(ValueError, match="positive"):
-        CarPriceModel(max_iter=5).fit(train, train.price_dh)
+        from_params(MODEL_DEFAULTS, max_iter=5).fit(train, train.price_dh)
 
 
 def test_conformal_quantile():
@@ -74,9 +75,11 @@ def test_conformal_quantile():
         conformal_quantile(np.array([]), 0.8)
 
 
-def test_from_params_ignores_unrelated_keys():
-    model = from_params({"learning_rate": 0.3, "max_iter": 7, "other": 1})
-    assert model.learning_rate == 0.3 and model.max_iter == 7
+def test_from_params_takes_the_model_section_ignores_other_keys_and_applies_changes():
+    model = from_params({**MODEL_DEFAULTS, "other": 1}, max_iter=7)
+    assert model.learning_rate == MODEL_DEFAULTS["learning_rate"] and model.max_iter == 7
+    with pytest.raises(KeyError):  # no second set of default values in the code
+        from_params({"learning_rate": 0.3})
 
 
 def test_error_tables_and_plots(fitted, splits):

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from carprice import drift, drift_html, metrics, pipeline, predlog, runfiles, schema, tags
+from carprice.model import PRICE
 from carprice.registry import tag_version, version_for_alias
 from carprice.serving import to_model_input
 from carprice.sources.csv_source import read_csv
@@ -143,8 +144,8 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
     ref_pred = model.predict(to_model_input(reference))
     cur_pred = model.predict(to_model_input(current))
     try:
-        summary = drift.compare(reference, current, limits, ref_pred["price_dh"].to_numpy(),
-                                cur_pred["price_dh"].to_numpy())
+        summary = drift.compare(reference, current, limits, ref_pred[PRICE].to_numpy(),
+                                cur_pred[PRICE].to_numpy())
     except drift.DriftError as exc:
         raise StageFailed(str(exc)) from exc
     error = error_check(prod, current, cur_pred, m)
@@ -154,8 +155,8 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
 
     ctx.write_json(runfiles.DRIFT, summary)
     ctx.path(runfiles.DRIFT_REPORT).write_text(drift_html.render(
-        summary, reference, current, ref_pred["price_dh"].to_numpy(),
-        cur_pred["price_dh"].to_numpy(), title=f"Data drift of {name} v{version}"),
+        summary, reference, current, ref_pred[PRICE].to_numpy(),
+        cur_pred[PRICE].to_numpy(), title=f"Data drift of {name} v{version}"),
         encoding="utf-8")
     for fname in (runfiles.DRIFT, runfiles.DRIFT_REPORT):
         mlflow.log_artifact(str(ctx.path(fname)), runfiles.DRIFT_ARTIFACTS)
