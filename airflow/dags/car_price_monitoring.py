@@ -8,12 +8,18 @@ is triggered with `force` and a note of why. This file only wires containers.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, task
-from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
+from carprice_tasks import (
+    FILTERS,
+    MACROS,
+    last_summary,
+    notify_failed_run,
+    stage_task,
+    trigger_params,
+)
 
 from carprice import pipeline
 
@@ -50,13 +56,13 @@ with DAG(
     @task.short_circuit
     def drift_asks_for_retraining(summary: str | None) -> bool:
         """The monitor's last output line (JSON) says whether to retrain."""
-        return bool(summary) and bool(json.loads(summary).get("retrain"))
+        return bool(last_summary([summary]).get("retrain"))
 
     retrain = TriggerWithNote(
         task_id="retrain",
         trigger_dag_id=pipeline.DAG_ID,
         conf=RETRAIN_CONF,
         note=f"Retraining asked by {pipeline.MONITOR_DAG_ID} " + "{{ run_id }}: "
-             "{{ (ti.xcom_pull(task_ids='monitor') | from_json).reason }}",
+             "{{ (ti.xcom_pull(task_ids='monitor') | stage_summary).reason }}",
     )
     monitor >> drift_asks_for_retraining(monitor.output) >> retrain

@@ -99,15 +99,21 @@ def params_json(params) -> str:
 
 
 def last_summary(logs) -> dict:
-    """The stage's one-line JSON summary (its last output line), or {} if there is none."""
+    """The stage's one-line JSON summary (its last output line), or {} if there is none.
+
+    Docker interleaves the stage's stderr and stdout in chunks, so the summary may share a
+    log line with the stderr reason before it: read from its opening '{"stage"'.
+    """
     for line in reversed(logs or []):
         text = line.decode(errors="replace") if isinstance(line, bytes) else str(line)
-        if text.strip():
-            try:
-                found = json.loads(text)
-            except ValueError:
-                return {}
-            return found if isinstance(found, dict) else {}
+        if not text.strip():
+            continue
+        start = text.rfind('{"stage"')
+        try:
+            found = json.loads(text[start:] if start >= 0 else text)
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
     return {}
 
 
@@ -139,7 +145,7 @@ def notify_failed_run(context) -> None:
 # Jinja helpers every CarPrice DAG registers (user_defined_macros / _filters).
 MACROS = {"image_ref": image_ref}
 FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json,
-           "from_json": json.loads}
+           "stage_summary": lambda xcom: last_summary([xcom])}
 
 
 class StageOperator(DockerOperator):

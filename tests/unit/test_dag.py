@@ -243,6 +243,7 @@ def test_monitoring_dag_retrains_only_when_the_monitor_says_so(dagbag):
     assert decide('{"stage": "monitor", "retrain": true, "reason": "x"}') is True
     assert decide('{"stage": "monitor", "retrain": false}') is False
     assert decide(None) is False
+    assert decide('warning: slow{"stage": "monitor", "retrain": true}') is True
     note = render(dag, retrain.note, run_id="r1",
                   ti=type("TI", (), {"xcom_pull": staticmethod(
                       lambda task_ids: '{"retrain": true, "reason": "year drifted"}')}))
@@ -272,5 +273,7 @@ def test_the_stage_summary_is_read_from_the_last_output_line():
 
     bad = '{"stage": "ingest", "status": "failed", "reason": "csv_uri refused", "exit_code": 2}'
     assert last_summary([b"working...", bad.encode(), b""]) == json.loads(bad)
+    # stderr's reason and stdout's summary interleaved on one line, as Docker streams them
+    assert last_summary(["error: ingest failed: csv_uri refused" + bad, ""]) == json.loads(bad)
     assert last_summary(["Traceback ...", "no json here"]) == {}
     assert last_summary(["[1, 2]"]) == {} and last_summary(None) == {}
