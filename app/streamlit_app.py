@@ -9,6 +9,7 @@ file only lays out the page.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from carprice import served
@@ -29,6 +30,7 @@ from carprice.scoring import BatchResult, predict_one, results_csv, score_upload
 from carprice.served import Resolution, Source  # noqa: E402
 from carprice.serving import example_car, model_categories, smoke_examples  # noqa: E402
 
+LOG = logging.getLogger("carprice.app")
 TTL = served.alias_ttl()
 SOURCE_LABEL = {Source.REGISTRY: "MLflow registry",
                 Source.EXPORT: "exported copy (MLflow unreachable)"}
@@ -45,6 +47,15 @@ def prediction_log() -> predlog.PredictionLog | predlog.DisabledLog:
     writer = predlog.from_env()
     writer.start()
     return writer
+
+
+def log_predictions(source: str, res: Resolution, cars: list, outputs: list) -> None:
+    """Queue predictions for the log; a logging problem never costs the user the price."""
+    try:
+        prediction_log().log(predlog.records(source, res.model_name, res.version, cars,
+                                             outputs))
+    except Exception as exc:  # noqa: BLE001 - the log is a record, not the service
+        LOG.warning("prediction not logged: %s", one_line(exc))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -207,13 +218,13 @@ def single_tab(model, res: Resolution, choices: Choices) -> None:
         return
     try:
         pred = predict_one(model, car)
-        prediction_log().log(predlog.records("app", res.model_name, res.version, [car], [pred]))
     except InputError as exc:
         st.error(f"Cannot price this car: {exc}")
         return
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
         st.error(f"The model could not score this car: {one_line(exc)}")
         return
+    log_predictions("app", res, [car], [pred])
     c1, c2, c3 = st.columns(3)
     c1.metric("Estimated price", fmt_dh(pred[PRICE]))
     c2.metric("Low (80% interval)", fmt_dh(pred[LOWER]))
@@ -254,10 +265,8 @@ def batch_tab(model, res: Resolution) -> None:
             return
         bar.empty()
         st.session_state["batch"] = stored = (key, result)
-        features = result.scored[list(schema.FEATURES)].to_dict(orient="records")
-        prediction_log().log(predlog.records(
-            "batch", res.model_name, res.version, features,
-            result.scored[list(OUTPUT_COLUMNS)].to_dict(orient="records")))
+        log_predictions("batch", res, result.scored[list(schema.FEATURES)].to_dict("records"),
+                        result.scored[list(OUTPUT_COLUMNS)].to_dict("records"))
     result: BatchResult = stored[1]
     (st.success if result.errors.empty else st.warning)(
         f"{upload.name}: {result.summary} (model v{res.version}).")

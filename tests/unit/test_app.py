@@ -97,6 +97,16 @@ def test_mlflow_down_serves_the_export_with_a_banner(app, export_dir):
     assert not at.metric
 
 
+def test_a_dead_prediction_log_never_costs_the_user_the_price(app, export_dir, monkeypatch):
+    # a real closed port: Postgres "down"; the log warns in the background, the price shows
+    monkeypatch.setenv("CARPRICE_PREDLOG_DSN",
+                       f"postgresql://carprice:secret@127.0.0.1:{free_port()}/predictions")
+    at = app(export_dir)
+    predict_button(at).click().run()
+    assert not at.exception and not at.error
+    assert at.metric[0].value.endswith("DH")
+
+
 def test_model_choices_follow_the_brand(app, export_dir):
     at = app(export_dir)
     assert at.selectbox(key="brand").options == sorted(catalog.brand_models())
