@@ -148,15 +148,15 @@ def test_rollback_from_airflow_is_served_within_a_minute(stack, stack_env):
 
 
 def test_drift_monitoring_retrains_only_on_a_drifted_market(stack, stack_env):
+    # A form value, like a user would set it: retrain when 5 % of the features drifted.
+    form = {"monitor_source": "predictions", "drift_share": 0.05}
     post_cars(stack, generate(1000, seed=31))
-    run_id, states, _ = run_pipeline(stack, stack_env, {"monitor_source": "predictions"},
-                                     dag_id=pipeline.MONITOR_DAG_ID)
+    run_id, states, _ = run_pipeline(stack, stack_env, form, dag_id=pipeline.MONITOR_DAG_ID)
     assert states["monitor"] == "success" and states["retrain"] == "skipped", states
     before = {r["dag_run_id"] for r in stack.runs()}
-    post_cars(stack, generate(4000, seed=32, drift=Drift(0.3, 0.5, 0.3)))
+    post_cars(stack, generate(8000, seed=32, drift=Drift(0.3, 0.5, 0.3)))
     started = time.monotonic()
-    run_id, states, _ = run_pipeline(stack, stack_env, {"monitor_source": "predictions"},
-                                     dag_id=pipeline.MONITOR_DAG_ID)
+    run_id, states, _ = run_pipeline(stack, stack_env, form, dag_id=pipeline.MONITOR_DAG_ID)
     assert states["monitor"] == "success" and states["retrain"] == "success", states
     triggered = [r for r in stack.runs() if r["dag_run_id"] not in before]
     assert len(triggered) == 1, triggered
