@@ -157,9 +157,10 @@ class Stack:
             return state, line
 
         waiting = Retrying(
-            # a dropped connection while polling is retried like an unfinished run
+            # a dropped connection or a 5xx while polling (a database restart) is retried
+            # like an unfinished run
             retry=retry_if_result(lambda seen: seen[0] not in FINISHED)
-            | retry_if_exception_type((requests.ConnectionError, requests.Timeout)),
+            | retry_if_exception_type(NOT_READY),
             stop=stop_after_delay(timeout), wait=wait_fixed(poll))
         try:
             return waiting(look)[0]
