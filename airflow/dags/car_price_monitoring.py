@@ -23,10 +23,9 @@ from carprice_tasks import (
 
 from carprice import pipeline
 
-# The drift knobs also reach the retraining run: it trains on the market that drifted.
-RETRAIN_CONF = {"force": True, **{
-    name: f"{{{{ params.{name} }}}}" for name in pipeline.MONITOR_PARAM_ALIASES
-    if name in pipeline.PARAM_ALIASES}}
+# The retraining run must not be skipped as "unchanged": force it. (Airflow validates this
+# conf against the training DAG's typed form, so it holds native values only.)
+RETRAIN_CONF = {"force": True}
 
 
 class TriggerWithNote(TriggerDagRunOperator):
