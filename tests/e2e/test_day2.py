@@ -150,6 +150,7 @@ def test_rollback_from_airflow_is_served_within_a_minute(stack, stack_env):
 def test_drift_monitoring_retrains_only_on_a_drifted_market(stack, stack_env):
     # A form value, like a user would set it: retrain when 5 % of the features drifted.
     form = {"monitor_source": "predictions", "drift_share": 0.05}
+    wait_served(stack, stack.alias_version())  # the API must be serving to log traffic
     post_cars(stack, generate(1000, seed=31))
     run_id, states, _ = run_pipeline(stack, stack_env, form, dag_id=pipeline.MONITOR_DAG_ID)
     assert states["monitor"] == "success" and states["retrain"] == "skipped", states
