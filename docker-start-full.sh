@@ -51,6 +51,19 @@ create_env_file() {
   NEW_ENV=1
 }
 
+# Settings a newer .env.example added are appended with their defaults, so an existing
+# settings file keeps working after an update (its own values are never touched).
+add_new_settings() {
+  local line key value
+  while IFS= read -r line; do
+    key="${line%%=*}"
+    grep -q "^$key=" "$ENV_FILE" && continue
+    value="${!key:-${line#*=}}"
+    log "adding $key (new setting) to $ENV_FILE"
+    env_file_set "$key" "$value"
+  done < <(grep -E '^[A-Z][A-Z0-9_]*=' "$STACK_DIR/.env.example")
+}
+
 # Every secret that is empty or missing gets a generated value: on the first start all of
 # them, later only those a newer version of the stack added.
 fill_secrets() {
@@ -148,6 +161,7 @@ NEW_ENV=0
 require_engine
 load_project
 create_env_file
+add_new_settings
 fill_secrets
 load_project
 preflight

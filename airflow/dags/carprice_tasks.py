@@ -169,8 +169,9 @@ class StageOperator(DockerOperator):
             return super().execute(context)
         except DockerContainerFailedException as exc:
             summary = last_summary(exc.logs)
-            if summary.get("exit_code") == pipeline.StageExit.INPUT_ERROR:
-                # Bad data, params or a refused source: a retry cannot succeed.
+            if summary.get("exit_code") == pipeline.StageExit.NO_RETRY:
+                # Bad data, params, a refused source, or the report of a failed run: a
+                # retry cannot succeed.
                 raise AirflowFailException(summary.get("reason") or str(exc)) from exc
             raise
 

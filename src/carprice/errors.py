@@ -3,7 +3,8 @@
 ``CarpriceError`` is a failure the code foresaw (a registry refusal, a pipeline that
 failed upstream, ...): report the reason, no traceback; a retry may help.
 ``InputError`` is bad input (data, params, a refused contract or source): a retry with
-the same input can never succeed. Anything else is a bug and keeps its traceback.
+the same input can never succeed. ``FinalError`` (InputError's base) is any failure a
+retry cannot change: never retried. Anything else is a bug and keeps its traceback.
 
 Standard library only: the Airflow image imports carprice.pipeline, which imports this.
 """
@@ -19,7 +20,11 @@ class CarpriceError(Exception):
         super().__init__(one_line(str(message)) if str(message) else "", *args)
 
 
-class InputError(CarpriceError):
+class FinalError(CarpriceError):
+    """A failure a retry cannot change (bad input, a run that already failed)."""
+
+
+class InputError(FinalError):
     """Bad input (data, params, contract, source): retrying with it cannot help."""
 
 

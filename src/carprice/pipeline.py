@@ -64,7 +64,9 @@ class StageExit(IntEnum):
 
     OK = 0
     FAILED = 1  # infrastructure or unexpected: a retry may help
-    INPUT_ERROR = 2  # bad data, params or contract: a retry cannot help
+    # Bad data, params or contract, or a failure already final (the report of a failed
+    # run): a retry cannot help, so the DAG fails the task without retrying.
+    NO_RETRY = 2
     # Deliberately nothing to do (unchanged data, refused promotion). Airflow maps it to
     # "skipped" so it is visible, never a silent green.
     SKIPPED = 99

@@ -105,6 +105,19 @@ def wait_for(stack: Stack, env: dict, run_id: str, expect: str = "success",
     return stack.task_states(run_id, dag_id), elapsed
 
 
+def wait_task(stack, run_id: str, task: str, state: str = "running", timeout: float = 600,
+              min_try: int = 1) -> float:
+    """Wait until ``task`` of the run is in ``state`` (at try >= min_try): monotonic time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for ti in stack.task_instances(run_id):
+            if ti["task_id"] == task and ti["state"] == state and ti["try_number"] >= min_try:
+                return time.monotonic()
+        time.sleep(1)
+    pytest.fail(f"{task} never reached {state} (try >= {min_try}): "
+                f"{stack.task_states(run_id)}")
+
+
 @pytest.fixture(scope="session")
 def stack_env(tmp_path_factory):
     if os.environ.get("CARPRICE_E2E") != "1":

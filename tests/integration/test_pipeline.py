@@ -133,7 +133,7 @@ def test_bad_input_fails_with_one_line_and_promotes_nothing(promoted_model, cont
     assert results["report"][0]["status"] == "failed"
     code, summary, stderr = ws.stage(stage, run_id, *sets)
     # Bad input: a retry cannot help, so the DAG fails the task without retrying.
-    assert code == StageExit.INPUT_ERROR == summary["exit_code"]
+    assert code == StageExit.NO_RETRY == summary["exit_code"]
     assert message in summary["reason"] and "Traceback" not in stderr
     assert production(client) == before_prod
     assert len(client.search_model_versions(f"name='{NAME}'")) == before_versions

@@ -62,7 +62,7 @@ def test_a_bad_set_fails_the_stage_in_one_line(tmp_path, capsys):
     code = cli.main(["ingest", "--params", str(REPO / "params.yaml"), "--data-dir",
                      str(tmp_path), "--set", "data.rows=abc"])
     out, err = capsys.readouterr()
-    assert code == StageExit.INPUT_ERROR  # bad input: never retried
+    assert code == StageExit.NO_RETRY  # bad input: never retried
     reason = "params: data.rows must be an integer, got 'abc'"
     assert err.strip().splitlines()[-1] == f"error: ingest failed: {reason}"
     summary = json.loads(out.strip().splitlines()[-1])

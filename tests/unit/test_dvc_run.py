@@ -80,7 +80,7 @@ def test_docker_mode_is_opt_in(value, expected):
 
 
 def test_an_unknown_stage_is_a_usage_error(capsys):
-    assert dvc_run.main(["monitor"]) == pipeline.StageExit.INPUT_ERROR
+    assert dvc_run.main(["monitor"]) == pipeline.StageExit.NO_RETRY
     assert "usage: python -m carprice.stages.dvc_run <ingest|" in capsys.readouterr().err
 
 

@@ -11,13 +11,13 @@ import uuid
 
 import pytest
 
-from carprice.errors import CarpriceError, InputError
+from carprice.errors import CarpriceError, FinalError, InputError
 from carprice.pipeline import ParamsError, StageExit
 from carprice.registry import RegistryError
 from carprice.runfiles import stage_summary
 from carprice.sources import SourceError
 from carprice.sources.csv_source import CsvError
-from carprice.stages.runner import StageFailed, StageSkipped, main, one_line
+from carprice.stages.runner import RunFailed, StageFailed, StageSkipped, main, one_line
 from carprice.validation import ValidationError
 
 STAGE = "train"
@@ -53,12 +53,13 @@ def test_a_stage_that_works_exits_0_with_its_summary(capsys, data_dir):
 
 
 @pytest.mark.parametrize(("exc", "expected"), [
-    (ValidationError("3 rows invalid\n(max 1)"), StageExit.INPUT_ERROR),
-    (ParamsError("parameter 'rows' expects int"), StageExit.INPUT_ERROR),
-    (CsvError("cars.csv is empty"), StageExit.INPUT_ERROR),
-    (SourceError("unknown data.source 'ftp'"), StageExit.INPUT_ERROR),
+    (ValidationError("3 rows invalid\n(max 1)"), StageExit.NO_RETRY),
+    (ParamsError("parameter 'rows' expects int"), StageExit.NO_RETRY),
+    (CsvError("cars.csv is empty"), StageExit.NO_RETRY),
+    (SourceError("unknown data.source 'ftp'"), StageExit.NO_RETRY),
     (RegistryError("staging no longer points at v3"), StageExit.FAILED),
-    (StageFailed("pipeline failed: train failed"), StageExit.FAILED),
+    (StageFailed("model export failed"), StageExit.FAILED),
+    (RunFailed("pipeline failed: validate failed: missing columns"), StageExit.NO_RETRY),
     (FileNotFoundError("data/runs/x/train.parquet"), StageExit.FAILED),
 ])
 def test_an_expected_failure_exits_with_its_code_and_one_line(capsys, data_dir, exc, expected):
@@ -75,12 +76,14 @@ def test_input_errors_are_the_ones_a_retry_cannot_fix():
         assert issubclass(kind, InputError)
     for kind in (RegistryError, StageFailed):
         assert issubclass(kind, CarpriceError) and not issubclass(kind, InputError)
+    # The report of a failed run is final too, though not bad input.
+    assert issubclass(RunFailed, FinalError) and not issubclass(RunFailed, InputError)
 
 
 def test_bad_params_fail_before_the_stage_runs(capsys, data_dir):
     ran = []
     code, summary, err = run_stage(ran.append, capsys, data_dir, "--set", "model.nope=1")
-    assert code == StageExit.INPUT_ERROR and not ran
+    assert code == StageExit.NO_RETRY and not ran
     assert summary["status"] == "failed" and "unknown key model.nope" in summary["reason"]
     assert "Traceback" not in err
 

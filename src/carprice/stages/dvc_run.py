@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in pipeline.STAGES:
         print(f"usage: python -m carprice.stages.dvc_run <{'|'.join(pipeline.STAGES)}> "
               "[stage flags]", file=sys.stderr)
-        return int(pipeline.StageExit.INPUT_ERROR)
+        return int(pipeline.StageExit.NO_RETRY)
     stage, flags = argv[0], argv[1:]
     if not in_docker(os.environ):
         from carprice.stages.runner import main as run_stage

@@ -10,8 +10,8 @@ from carprice.registry import close_pending
 from carprice.stages.runner import (
     STATUS_FAILED,
     STATUS_SKIPPED,
+    RunFailed,
     StageContext,
-    StageFailed,
     main,
 )
 
@@ -62,7 +62,7 @@ def run(ctx: StageContext) -> dict:
     if result == "failed":
         close_pending(client, ctx.model_name, ctx.run_id, tags.GATE_FAILED,
                       f"pipeline run failed before the gate: {why}")
-        raise StageFailed(f"pipeline failed: {why}")
+        raise RunFailed(f"pipeline failed: {why}")
     return {"outcome": result, "explanation": why}
 
 

@@ -3,7 +3,7 @@
 Contract: read inputs from the run folder and params, write outputs there, log to
 MLflow under the pipeline's parent run, print ONE JSON summary as the LAST output line
 (stage, status, reason, exit_code, ...), and exit with a pipeline.StageExit code:
-OK, SKIPPED (deliberately), INPUT_ERROR (bad input: retrying cannot help) or FAILED.
+OK, SKIPPED (deliberately), NO_RETRY (bad input or an already final failure: retrying cannot help) or FAILED.
 An expected failure (carprice.errors) prints one line to stderr; a bug its traceback too.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carprice import errors, mlflow_env, pipeline, runfiles, tags
-from carprice.errors import CarpriceError, InputError
+from carprice.errors import CarpriceError, FinalError
 from carprice.pipeline import StageExit
 from carprice.stages.flags import StageArgs, parse_stage_args
 
@@ -37,6 +37,10 @@ class StageSkipped(Exception):
 
 class StageFailed(CarpriceError):
     """A failure already explained in one line (no traceback needed)."""
+
+
+class RunFailed(FinalError):
+    """The pipeline run failed upstream and that is now recorded: retrying cannot help."""
 
 
 @dataclass
@@ -209,8 +213,8 @@ EXPECTED_ERRORS = (CarpriceError, FileNotFoundError)
 
 
 def exit_code(exc: BaseException) -> StageExit:
-    """INPUT_ERROR for bad input (a retry cannot help), FAILED for anything else."""
-    return StageExit.INPUT_ERROR if isinstance(exc, InputError) else StageExit.FAILED
+    """NO_RETRY for bad input or a final failure (a retry cannot help), FAILED for anything else."""
+    return StageExit.NO_RETRY if isinstance(exc, FinalError) else StageExit.FAILED
 
 
 def one_line(exc: BaseException) -> str:
