@@ -12,13 +12,11 @@ else
   airflow db migrate
 fi
 
-# Only when missing (the check costs 0.1 s, the CLI 10+ s); an existing password stays.
+# Only when missing (the check costs 0.1 s, the FAB app 10+ s); an existing password
+# stays. The password comes from the environment, never a command line.
 if python /opt/airflow/healthcheck.py user "$AIRFLOW_ADMIN_USER" >/dev/null 2>&1; then
   echo "airflow-init: admin user '$AIRFLOW_ADMIN_USER' exists"
 else
-  echo "airflow-init: creating admin user '$AIRFLOW_ADMIN_USER'"
-  airflow users create --role Admin --username "$AIRFLOW_ADMIN_USER" \
-    --password "$AIRFLOW_ADMIN_PASSWORD" --firstname CarPrice --lastname Admin \
-    --email admin@example.com
+  python /opt/airflow/admin_user.py
 fi
 echo "airflow-init: done"

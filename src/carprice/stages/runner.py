@@ -3,7 +3,8 @@
 Contract: read inputs from the run folder and params, write outputs there, log to
 MLflow under the pipeline's parent run, print ONE JSON summary as the LAST output line
 (stage, status, reason, exit_code, ...), and exit with a pipeline.StageExit code:
-OK, SKIPPED (deliberately), NO_RETRY (bad input or an already final failure: retrying cannot help) or FAILED.
+OK, SKIPPED (deliberately), NO_RETRY (bad input, or a failure already final: retrying
+cannot help) or FAILED.
 An expected failure (carprice.errors) prints one line to stderr; a bug its traceback too.
 """
 
