@@ -12,7 +12,10 @@ import os
 import docker
 import psycopg2
 
-LABEL_PROJECT = "io.carprice.project"
+from carprice import pipeline
+
+# (labels, in the order of running_tries' columns) that name one task try.
+TRY_LABELS = (pipeline.LABEL_DAG, pipeline.LABEL_RUN, pipeline.LABEL_STAGE, pipeline.LABEL_TRY)
 
 
 def running_tries() -> set[tuple[str, str, str, str]]:
@@ -24,15 +27,17 @@ def running_tries() -> set[tuple[str, str, str, str]]:
 
 
 def main() -> None:
-    project = os.environ["CARPRICE_PROJECT"]
+    project = os.environ[pipeline.ENV_PROJECT]
     client = docker.DockerClient(base_url="unix://var/run/docker.sock")
-    containers = client.containers.list(all=True, filters={"label": f"{LABEL_PROJECT}={project}"})
+    # Only containers Airflow started (a DAG label): the dvc-runner's are its own business.
+    containers = client.containers.list(all=True, filters={"label": [
+        f"{pipeline.LABEL_PROJECT}={project}", pipeline.LABEL_DAG]})
     if not containers:
         return
     alive = running_tries()
     for container in containers:
         labels = container.labels
-        key = tuple(labels.get(f"io.carprice.{k}", "") for k in ("dag", "run", "stage", "try"))
+        key = tuple(labels.get(label, "") for label in TRY_LABELS)
         if key not in alive:
             print(f"orphans: removing {container.name} (its task try is not running)")
             container.remove(force=True)

@@ -19,17 +19,9 @@ from docker.types import Mount
 
 from carprice import notify, pipeline
 
-DATA_DIR = "/app/data"
-MODELS_DIR = "/app/models"
-INBOX_DIR = "/app/inbox"
 # A stage that runs longer is stuck (the whole default pipeline takes about a minute).
 STAGE_TIMEOUT = timedelta(minutes=30)
 DOCKER_URL = "unix://var/run/docker.sock"
-LABEL_PROJECT = "io.carprice.project"
-LABEL_STAGE = "io.carprice.stage"
-LABEL_DAG = "io.carprice.dag"
-LABEL_RUN = "io.carprice.run"
-LABEL_TRY = "io.carprice.try"  # with the three above: what airflow/orphans.py matches on
 
 
 def deployment(name: str) -> str:
@@ -41,13 +33,13 @@ def deployment(name: str) -> str:
     return value
 
 
-PROJECT = deployment("CARPRICE_PROJECT")
-NETWORK = deployment("CARPRICE_DOCKER_NETWORK")
-DATA_VOLUME = deployment("CARPRICE_DATA_VOLUME")
-MODELS_VOLUME = deployment("CARPRICE_MODELS_VOLUME")
-STAGE_MLFLOW_URI = deployment("CARPRICE_STAGE_MLFLOW_URI")
-# The host's data/inbox (a bind source must be a HOST path; the start script records it).
-INBOX_HOST_DIR = deployment("CARPRICE_INBOX_HOST_DIR")
+PROJECT = deployment(pipeline.ENV_PROJECT)
+NETWORK = deployment(pipeline.ENV_DOCKER_NETWORK)
+DATA_VOLUME = deployment(pipeline.ENV_DATA_VOLUME)
+MODELS_VOLUME = deployment(pipeline.ENV_MODELS_VOLUME)
+STAGE_MLFLOW_URI = deployment(pipeline.ENV_STAGE_MLFLOW_URI)
+# The host's data/inbox (the start script records it).
+INBOX_HOST_DIR = deployment(pipeline.ENV_INBOX_HOST_DIR)
 
 
 def image_ref(image: str) -> str:
@@ -119,9 +111,11 @@ def last_summary(logs) -> dict:
 
 def stage_credentials() -> dict[str, str]:
     """The stages' MLflow account, from the worker's environment."""
-    user, password = os.environ.get("MLFLOW_STAGE_USER"), os.environ.get("MLFLOW_STAGE_PASSWORD")
+    user = os.environ.get(pipeline.ENV_STAGE_USER)
+    password = os.environ.get(pipeline.ENV_STAGE_PASSWORD)
     if not user or not password:
-        raise RuntimeError("MLFLOW_STAGE_USER / MLFLOW_STAGE_PASSWORD are not set in the worker")
+        raise RuntimeError(f"{pipeline.ENV_STAGE_USER} / {pipeline.ENV_STAGE_PASSWORD} are not "
+                           "set in the worker")
     return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
 
 
@@ -176,7 +170,8 @@ class StageOperator(DockerOperator):
             raise
 
     def _remove_earlier_tries(self) -> None:
-        labels = [f"{key}={self.labels[key]}" for key in (LABEL_PROJECT, LABEL_STAGE, LABEL_RUN)]
+        labels = [f"{key}={self.labels[key]}"
+                  for key in (pipeline.LABEL_PROJECT, pipeline.LABEL_STAGE, pipeline.LABEL_RUN)]
         for old in self.cli.containers(all=True, filters={"label": labels}):
             self.log.info("removing container %s left by an earlier try", old["Names"])
             self.cli.remove_container(old["Id"], force=True)
@@ -186,11 +181,12 @@ def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
                reads_inbox: bool = False, extra_env: dict[str, str] | None = None,
                **kwargs) -> StageOperator:
     """The task that runs ``stage`` (a name of carprice.pipeline) in its own container."""
-    mounts = [Mount(target=DATA_DIR, source=DATA_VOLUME, type="volume")]
+    mounts = [Mount(target=pipeline.CONTAINER_DATA_DIR, source=DATA_VOLUME, type="volume")]
     if writes_models:  # the exported production copy, the app's fallback
-        mounts.append(Mount(target=MODELS_DIR, source=MODELS_VOLUME, type="volume"))
+        mounts.append(Mount(target=pipeline.CONTAINER_MODELS_DIR, source=MODELS_VOLUME,
+                            type="volume"))
     if reads_inbox:  # the user's own CSVs, read-only
-        mounts.append(Mount(target=INBOX_DIR, source=INBOX_HOST_DIR, type="bind",
+        mounts.append(Mount(target=pipeline.CONTAINER_INBOX_DIR, source=INBOX_HOST_DIR, type="bind",
                             read_only=True))
     image = pipeline.image_name(stage)
     return StageOperator(
@@ -202,19 +198,20 @@ def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
         mounts=mounts,
         auto_remove="success",
         execution_timeout=STAGE_TIMEOUT,
-        user="1000:1000",
+        user=pipeline.CONTAINER_USER,
         container_name=(f"{PROJECT}-{stage.replace('_', '-')}-"
                         "{{ run_id | safe_name(60) }}-{{ ti.try_number }}"),
-        labels={LABEL_PROJECT: PROJECT, LABEL_STAGE: stage, LABEL_DAG: dag_id,
-                LABEL_RUN: "{{ run_id }}", LABEL_TRY: "{{ ti.try_number }}"},
+        labels={pipeline.LABEL_PROJECT: PROJECT, pipeline.LABEL_STAGE: stage,
+                pipeline.LABEL_DAG: dag_id, pipeline.LABEL_RUN: "{{ run_id }}",
+                pipeline.LABEL_TRY: "{{ ti.try_number }}"},
         environment={
             pipeline.ENV_RUN_ID: "{{ run_id }}",
             pipeline.ENV_DAG_ID: "{{ dag.dag_id }}",
             # Provenance tag of registered versions: image name + local image id.
             pipeline.ENV_IMAGE: f"{{{{ image_ref('{image}') }}}}",
-            pipeline.ENV_DATA_DIR: DATA_DIR,
-            pipeline.ENV_MODELS_DIR: MODELS_DIR,
-            pipeline.ENV_INBOX_DIR: INBOX_DIR,
+            pipeline.ENV_DATA_DIR: pipeline.CONTAINER_DATA_DIR,
+            pipeline.ENV_MODELS_DIR: pipeline.CONTAINER_MODELS_DIR,
+            pipeline.ENV_INBOX_DIR: pipeline.CONTAINER_INBOX_DIR,
             pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
             "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
             notify.ENV_PUBLIC_MLFLOW_URL: os.environ.get(notify.ENV_PUBLIC_MLFLOW_URL, ""),

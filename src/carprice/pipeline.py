@@ -84,6 +84,26 @@ ENV_DAG_ID = "CARPRICE_DAG_ID"
 ENV_IMAGE = "CARPRICE_IMAGE"
 ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
 
+# --- stage containers, as both starters run them: the DAG (airflow/dags/carprice_tasks.py)
+# and the dvc-runner (carprice.stages.dvc_run). docker-compose-full.yml hands both the
+# deployment's names under these variables.
+ENV_PROJECT = "CARPRICE_PROJECT"
+ENV_DOCKER_NETWORK = "CARPRICE_DOCKER_NETWORK"
+ENV_DATA_VOLUME = "CARPRICE_DATA_VOLUME"
+ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
+ENV_STAGE_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
+ENV_INBOX_HOST_DIR = "CARPRICE_INBOX_HOST_DIR"  # a bind source must be a host path
+ENV_STAGE_USER, ENV_STAGE_PASSWORD = "MLFLOW_STAGE_USER", "MLFLOW_STAGE_PASSWORD"
+# Inside a stage container (the stage images own these folders, as uid 1000).
+CONTAINER_DATA_DIR, CONTAINER_MODELS_DIR = "/app/data", "/app/models"
+CONTAINER_INBOX_DIR = "/app/inbox"
+CONTAINER_USER = "1000:1000"
+# Labels on every stage container: what clean-up (stop script, retries, orphans) matches.
+LABEL_PROJECT = "io.carprice.project"  # also scripts/stack-common.sh (STAGE_LABEL)
+LABEL_STAGE, LABEL_RUN = "io.carprice.stage", "io.carprice.run"
+LABEL_DAG, LABEL_TRY = "io.carprice.dag", "io.carprice.try"  # started by Airflow
+LABEL_DVC = "io.carprice.dvc"  # started by the dvc-runner
+
 
 def image_name(stage: str, tag: str = "latest") -> str:
     """Docker image of one stage, e.g. ``carprice-stage-train:latest``."""

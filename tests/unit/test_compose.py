@@ -142,12 +142,12 @@ def test_the_dvc_runner_gets_every_name_its_stage_containers_need(services):
     from carprice.stages import dvc_run
 
     env = services["dvc-runner"]["environment"]
-    assert {dvc_run.ENV_PROJECT, dvc_run.ENV_NETWORK, dvc_run.ENV_DATA_VOLUME,
-            dvc_run.ENV_MODELS_VOLUME, dvc_run.ENV_MLFLOW_URI, dvc_run.ENV_STAGE_USER,
-            dvc_run.ENV_STAGE_PASSWORD} <= set(env)
+    assert {pipeline.ENV_PROJECT, pipeline.ENV_DOCKER_NETWORK, pipeline.ENV_DATA_VOLUME,
+            pipeline.ENV_MODELS_VOLUME, pipeline.ENV_STAGE_MLFLOW_URI, pipeline.ENV_STAGE_USER,
+            pipeline.ENV_STAGE_PASSWORD} <= set(env)
     assert str(env[dvc_run.ENV_DOCKER]) == "1"
     assert services["dvc-runner"]["build"]["target"] == "dvc-runner"
-    assert dvc_run.DATA_DIR in {target(v) for v in services["dvc-runner"]["volumes"]}
+    assert pipeline.CONTAINER_DATA_DIR in {target(v) for v in services["dvc-runner"]["volumes"]}
 
 
 def test_dependencies_wait_on_conditions(services):
@@ -241,7 +241,8 @@ def test_stages_and_the_app_reach_the_same_mlflow_which_accepts_that_host(servic
 
 def test_the_dag_gets_every_deployment_name_it_reads(services):
     dag_helper = (REPO / "airflow" / "dags" / "carprice_tasks.py").read_text()
-    wanted = set(re.findall(r'deployment\("([A-Z_]+)"\)', dag_helper))
+    wanted = {getattr(pipeline, name)
+              for name in re.findall(r"deployment\(pipeline\.(ENV_[A-Z_]+)\)", dag_helper)}
     assert wanted, "carprice_tasks.py reads no deployment names?"
     for name in ("airflow-scheduler", "airflow-worker", "airflow-dag-processor"):
         assert wanted <= set(services[name]["environment"]), name
@@ -300,3 +301,8 @@ def test_stack_scripts_are_strict_and_executable():
         if name != "scripts/stack-common.sh":  # sourced, inherits the caller's options
             assert "set -euo pipefail" in text or "set -eu" in text, name
             assert path.stat().st_mode & 0o111, f"{name} is not executable"
+
+
+def test_the_stop_script_removes_stage_containers_by_the_label_they_carry():
+    common = (REPO / "scripts" / "stack-common.sh").read_text()
+    assert f"STAGE_LABEL={pipeline.LABEL_PROJECT}\n" in common

@@ -12,11 +12,11 @@ from carprice.stages import dvc_run
 from carprice.stages.flags import parse_stage_args
 from tests.conftest import REPO
 
-ENV = {dvc_run.ENV_DOCKER: "1", dvc_run.ENV_PROJECT: "carprice",
-       dvc_run.ENV_NETWORK: "carprice-net", dvc_run.ENV_DATA_VOLUME: "carprice-data",
-       dvc_run.ENV_MODELS_VOLUME: "carprice-models",
-       dvc_run.ENV_MLFLOW_URI: "http://mlflow:5000", dvc_run.ENV_STAGE_USER: "stages",
-       dvc_run.ENV_STAGE_PASSWORD: "s3cret", pipeline.ENV_GIT_COMMIT: "abc1234"}
+ENV = {dvc_run.ENV_DOCKER: "1", pipeline.ENV_PROJECT: "carprice",
+       pipeline.ENV_DOCKER_NETWORK: "carprice-net", pipeline.ENV_DATA_VOLUME: "carprice-data",
+       pipeline.ENV_MODELS_VOLUME: "carprice-models",
+       pipeline.ENV_STAGE_MLFLOW_URI: "http://mlflow:5000", pipeline.ENV_STAGE_USER: "stages",
+       pipeline.ENV_STAGE_PASSWORD: "s3cret", pipeline.ENV_GIT_COMMIT: "abc1234"}
 PARAMS = pipeline.load_params(REPO / "params.yaml")
 
 
@@ -31,7 +31,7 @@ def test_the_stage_runs_in_its_image_like_the_dag_runs_it():
     assert s["volumes"] == {"carprice-data": {"bind": "/app/data", "mode": "rw"},
                             "carprice-models": {"bind": "/app/models", "mode": "rw"}}
     assert s["name"] == "carprice-dvc-train-exp_1"
-    assert s["labels"][dvc_run.LABEL_STAGE] == "train"
+    assert s["labels"][pipeline.LABEL_STAGE] == "train"
     assert s["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert s["environment"][pipeline.ENV_GIT_COMMIT] == "abc1234"
 
@@ -59,8 +59,8 @@ def test_the_runners_params_reach_the_container():
     assert pipeline.apply_overrides(PARAMS, sent) == edited
 
 
-@pytest.mark.parametrize("missing", [dvc_run.ENV_NETWORK, dvc_run.ENV_DATA_VOLUME,
-                                     dvc_run.ENV_MLFLOW_URI, dvc_run.ENV_STAGE_PASSWORD])
+@pytest.mark.parametrize("missing", [pipeline.ENV_DOCKER_NETWORK, pipeline.ENV_DATA_VOLUME,
+                                     pipeline.ENV_STAGE_MLFLOW_URI, pipeline.ENV_STAGE_PASSWORD])
 def test_a_missing_deployment_name_is_one_line(missing):
     env = {k: v for k, v in ENV.items() if k != missing}
     with pytest.raises(dvc_run.RunnerConfigError, match=f"^{missing} is not set"):
@@ -68,7 +68,7 @@ def test_a_missing_deployment_name_is_one_line(missing):
 
 
 def test_without_the_models_volume_nothing_is_mounted_there():
-    env = {k: v for k, v in ENV.items() if k != dvc_run.ENV_MODELS_VOLUME}
+    env = {k: v for k, v in ENV.items() if k != pipeline.ENV_MODELS_VOLUME}
     assert list(spec(env=env)["volumes"]) == ["carprice-data"]
 
 

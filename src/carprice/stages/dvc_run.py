@@ -26,18 +26,6 @@ from carprice.errors import CarpriceError
 from carprice.stages.flags import StageArgs, parse_stage_args
 
 ENV_DOCKER = "CARPRICE_DVC_DOCKER"
-# Set by docker-compose-full.yml on the dvc-runner service (the Airflow services get the
-# same names for the DAG's stage containers).
-ENV_PROJECT = "CARPRICE_PROJECT"
-ENV_NETWORK = "CARPRICE_DOCKER_NETWORK"
-ENV_DATA_VOLUME = "CARPRICE_DATA_VOLUME"
-ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
-ENV_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
-ENV_STAGE_USER, ENV_STAGE_PASSWORD = "MLFLOW_STAGE_USER", "MLFLOW_STAGE_PASSWORD"
-DATA_DIR, MODELS_DIR = "/app/data", "/app/models"  # where the stage images expect them
-STAGE_USER = "1000:1000"
-LABEL_PROJECT, LABEL_STAGE = "io.carprice.project", "io.carprice.stage"
-LABEL_RUN, LABEL_RUNNER = "io.carprice.run", "io.carprice.dvc"
 
 
 class RunnerConfigError(CarpriceError):
@@ -68,29 +56,33 @@ def _need(env: Mapping[str, str], name: str) -> str:
 def container_spec(stage: str, args: StageArgs, params: Mapping,
                    env: Mapping[str, str]) -> dict:
     """Keyword arguments of docker's ``containers.run`` for one stage (no Docker call)."""
-    image = pipeline.image_name(stage)
-    project = env.get(ENV_PROJECT, "").strip() or "carprice"
-    volumes = {_need(env, ENV_DATA_VOLUME): {"bind": DATA_DIR, "mode": "rw"}}
-    if env.get(ENV_MODELS_VOLUME, "").strip():  # promote_production exports there
-        volumes[env[ENV_MODELS_VOLUME].strip()] = {"bind": MODELS_DIR, "mode": "rw"}
+    p = pipeline
+    image = p.image_name(stage)
+    project = env.get(p.ENV_PROJECT, "").strip() or "carprice"
+    volumes = {_need(env, p.ENV_DATA_VOLUME): {"bind": p.CONTAINER_DATA_DIR, "mode": "rw"}}
+    if env.get(p.ENV_MODELS_VOLUME, "").strip():  # promote_production exports there
+        volumes[env[p.ENV_MODELS_VOLUME].strip()] = {"bind": p.CONTAINER_MODELS_DIR,
+                                                     "mode": "rw"}
     environment = {
-        "MLFLOW_TRACKING_URI": _need(env, ENV_MLFLOW_URI),
-        "MLFLOW_TRACKING_USERNAME": _need(env, ENV_STAGE_USER),
-        "MLFLOW_TRACKING_PASSWORD": _need(env, ENV_STAGE_PASSWORD),
-        pipeline.ENV_OVERRIDES: json.dumps(dotted(params)),
-        pipeline.ENV_IMAGE: image,
+        "MLFLOW_TRACKING_URI": _need(env, p.ENV_STAGE_MLFLOW_URI),
+        "MLFLOW_TRACKING_USERNAME": _need(env, p.ENV_STAGE_USER),
+        "MLFLOW_TRACKING_PASSWORD": _need(env, p.ENV_STAGE_PASSWORD),
+        p.ENV_OVERRIDES: json.dumps(dotted(params)),
+        p.ENV_IMAGE: image,
         "PYTHONUNBUFFERED": "1",
     }
-    if env.get(pipeline.ENV_GIT_COMMIT):
-        environment[pipeline.ENV_GIT_COMMIT] = env[pipeline.ENV_GIT_COMMIT]
-    command = StageArgs(run_id=args.run_id, data_dir=DATA_DIR, models_dir=MODELS_DIR,
-                        set=list(args.set), soft_skip=args.soft_skip).argv()
+    if env.get(p.ENV_GIT_COMMIT):
+        environment[p.ENV_GIT_COMMIT] = env[p.ENV_GIT_COMMIT]
+    command = StageArgs(run_id=args.run_id, data_dir=p.CONTAINER_DATA_DIR,
+                        models_dir=p.CONTAINER_MODELS_DIR, set=list(args.set),
+                        soft_skip=args.soft_skip).argv()
     return {
         "image": image, "command": command, "environment": environment,
-        "network": _need(env, ENV_NETWORK), "volumes": volumes, "user": STAGE_USER,
-        "name": f"{project}-dvc-{stage.replace('_', '-')}-{pipeline.safe_name(args.run_id, 60)}",
-        "labels": {LABEL_PROJECT: project, LABEL_STAGE: stage, LABEL_RUN: args.run_id,
-                   LABEL_RUNNER: "1"},
+        "network": _need(env, p.ENV_DOCKER_NETWORK), "volumes": volumes,
+        "user": p.CONTAINER_USER,
+        "name": f"{project}-dvc-{stage.replace('_', '-')}-{p.safe_name(args.run_id, 60)}",
+        "labels": {p.LABEL_PROJECT: project, p.LABEL_STAGE: stage, p.LABEL_RUN: args.run_id,
+                   p.LABEL_DVC: "1"},
         "detach": True,
     }
 
