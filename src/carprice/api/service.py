@@ -9,7 +9,6 @@ carprice.predlog (CARPRICE_PREDLOG_DSN).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
@@ -180,7 +179,7 @@ def create_app(served: ServedModel | None = None, prediction_log: Any = None) ->
         snap = served.peek() or await run_in_threadpool(served.get)
         if len(cars) > 1:
             return await run_in_threadpool(answer_list, snap, cars)
-        outputs = [await asyncio.wrap_future(batcher.submit(servable(snap).model, cars[0]))]
+        outputs = [await batcher.price(servable(snap).model, cars[0])]
         return answer(snap, cars, outputs)
 
     def answer_many(raw: bytes) -> JSONResponse:
