@@ -191,11 +191,14 @@ def create_app(served: ServedModel | None = None, prediction_log: Any = None) ->
 
     def answer(snap: Snapshot, cars: list[dict], outputs: list[dict]) -> JSONResponse:
         res = servable(snap).resolution
-        plog.log(predlog.records("api", res.model_name, res.version, cars, outputs))
-        return JSONResponse(
+        response = JSONResponse(
             {"model": {"name": res.model_name, "version": res.version, "source": res.source},
              "predictions": outputs},
             headers={SOURCE_HEADER: res.source, VERSION_HEADER: str(res.version)})
+        # Queued once the body is rendered: a big batch wakes the log's writer thread, which
+        # would otherwise take turns on the GIL with this rendering.
+        plog.log(predlog.records("api", res.model_name, res.version, cars, outputs))
+        return response
 
     app.openapi = lambda: _openapi_with_body_models(app)
     return app
