@@ -118,6 +118,25 @@ def test_a_request_cancelled_before_the_call_is_left_out(model, cars):
     assert [n for _, n in calls] == [2]
 
 
+def test_a_loop_stopped_before_its_flush_does_not_block_the_next_one(model, cars):
+    batcher = MicroBatcher()
+    old = asyncio.new_event_loop()
+
+    async def submit_then_stop():
+        batcher.price(model, cars[0])  # its flush is scheduled, never run
+        old.stop()
+        await asyncio.sleep(1)
+
+    with pytest.raises(RuntimeError, match="stopped before"):
+        old.run_until_complete(submit_then_stop())
+    old.close()
+
+    async def next_loop():
+        return await asyncio.wait_for(batcher.price(model, cars[1]), timeout=30)
+
+    assert asyncio.run(next_loop()) == scoring.predict_one(model, cars[1])
+
+
 def test_a_scorer_failure_reaches_every_waiting_request(model, cars):
     def broken(model, cars):
         raise RuntimeError("model crashed")

@@ -49,10 +49,13 @@ class MicroBatcher:
                  max_cars: int = MAX_BATCH_CARS):
         self._score, self.max_cars = score, max_cars
         self._pending: list[_Job] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def price(self, model: Any, car: dict) -> asyncio.Future:
         """A future of the car's prices (or its ValidationError); call on the loop."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # served by a new loop (tests): a stopped one's jobs are void
+            self._loop, self._pending = loop, []
         future = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
