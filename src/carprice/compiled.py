@@ -5,9 +5,8 @@ the categories (OrdinalEncoder), then HistGradientBoosting encodes its input a s
 with its own internal OrdinalEncoder, both behind pandas and input-validation layers. Both
 encodings are fixed maps of a category value, so here they are folded into one dict per
 column, found by passing every learned category through the fitted transformers
-themselves. The trees are then summed with the boosting model's own predictors in its
-order, or, for a few rows, walked all at once (carprice.forest): either way the result is
-the pipeline's to the last bit.
+themselves. The trees are then summed with the boosting model's own per-tree predictors,
+in its order: the result is the pipeline's to the last bit.
 
 This reads private attributes of HistGradientBoostingRegressor (scikit-learn is pinned in
 pyproject.toml): `compile_pipeline` checks its result against Pipeline.predict on probe
@@ -27,7 +26,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from carprice import schema
-from carprice.forest import WALK_MAX_ROWS, Forest
 
 log = logging.getLogger(__name__)
 UNSEEN = "\x00unseen"  # a probe value no training set holds
@@ -52,7 +50,6 @@ class CompiledPipeline:
             raise ValueError("more than one tree per iteration")
         self.bitsets, self.f_idx_map = boost._bin_mapper.make_known_categories_bitsets()
         self.baseline = float(np.ravel(boost._baseline_prediction)[0])
-        self.forest = Forest(self.predictors, self.bitsets, self.f_idx_map, self.baseline)
         self.inverse_link = boost._loss.link.inverse
         self.threads = _openmp_effective_n_threads()
 
@@ -72,8 +69,7 @@ class CompiledPipeline:
     def predict_log(self, columns: Mapping[str, Any]) -> np.ndarray:
         """Pipeline.predict for a frame or a mapping of column -> values."""
         X = self.design(columns)
-        raw = self.forest.raw(X) if len(X) <= WALK_MAX_ROWS else self.raw_by_tree(X)
-        return self.inverse_link(raw)
+        return self.inverse_link(self.raw_by_tree(X))
 
     def raw_by_tree(self, X: np.ndarray) -> np.ndarray:
         threads = self.threads if len(X) >= THREADED_MIN_ROWS else 1
@@ -123,13 +119,10 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline | None:
         learned = encode.named_transformers_["cat"].categories_
         probe = _probe(learned, max(len(c) for c in learned) + 1)
         want = pipeline.predict(probe)
-        X = compiled.design(probe)
-        for how, raw in (("tree by tree", compiled.raw_by_tree),
-                         ("walked at once", compiled.forest.raw)):
-            got = compiled.inverse_link(raw(X))
-            if not np.array_equal(got, want):
-                raise ValueError(f"{how}, differs from Pipeline.predict by up to "
-                                 f"{np.nanmax(np.abs(got - want)):.3g}")
+        got = compiled.predict_log(probe)
+        if not np.array_equal(got, want):
+            raise ValueError(f"differs from Pipeline.predict by up to "
+                             f"{np.nanmax(np.abs(got - want)):.3g}")
     except Exception as exc:  # noqa: BLE001 - the pipeline itself still works
         log.warning("scoring through the scikit-learn pipeline (slower): %s", exc)
         return None

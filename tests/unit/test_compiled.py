@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from carprice import compiled, model, schema, scoring
-from carprice.forest import WALK_MAX_ROWS, Forest
 from carprice.model import LOWER, PRICE, UPPER, from_params
 from carprice.serving import CarPricePyfunc
 from carprice.sources import synthetic
@@ -70,7 +69,7 @@ def test_the_fitted_pipelines_compile(fitted):
     assert bool(grouped) == fitted.interactions  # the second model has grouped values
 
 
-@pytest.mark.parametrize("rows", [1, WALK_MAX_ROWS, WALK_MAX_ROWS + 1, 300,
+@pytest.mark.parametrize("rows", [1, 24, 300,
                                   compiled.THREADED_MIN_ROWS + 10])
 def test_prices_are_the_pipelines_to_the_last_bit(fitted, rows):
     clean = clean_frame(generated_cars(rows, seed=rows))
@@ -103,13 +102,6 @@ def test_a_scorer_that_differs_from_the_pipeline_is_not_used(fitted, monkeypatch
     clean = clean_frame(generated_cars(50, seed=5))
     pd.testing.assert_frame_equal(copy.predict_interval(clean), before(fitted, clean),
                                   check_exact=True)
-
-
-def test_the_walk_of_all_trees_at_once_is_checked_too(fitted, monkeypatch, caplog):
-    real = Forest.raw
-    monkeypatch.setattr(Forest, "raw", lambda self, X: real(self, X) * (1 + 1e-15))
-    assert compiled.compile_pipeline(fitted.pipeline_) is None
-    assert "walked at once, differs from Pipeline.predict" in caplog.text
 
 
 def test_the_pickle_is_as_before_the_compiled_scorer(fitted):
