@@ -9,7 +9,7 @@ environment points at (MLFLOW_TRACKING_URI, CARPRICE_MODELS_DIR), as the service
 Then, with an async HTTP client (httpx2) on loopback only and bounded request counts:
   * single-car POST /predict at 1, 8 and 32 concurrent clients (closed loop: each client
     sends its next request when the previous answer arrives): p50/p95/max latency,
-    requests per second, and the server's CPU time per request;
+    requests per second, and the server's and the client's CPU time per request;
   * one POST of a --batch-rows car list (body pre-encoded), best and median of a few.
 The prediction log is on if CARPRICE_PREDLOG_DSN is set (never passed on the command
 line: it holds a password); --no-predlog unsets it, to compare.
@@ -133,8 +133,11 @@ async def run(args, base_url: str, proc: subprocess.Popen) -> dict:
         out: dict = {"model": ready, "single": {}}
         for clients in args.concurrency:
             cpu = cpu_seconds(proc.pid) if args.workers == 1 else None
+            client_cpu = time.process_time()
             lat, wall = await closed_loop(client, single, clients, args.requests)
             out["single"][clients] = summary(lat, wall)
+            out["single"][clients]["client_cpu_ms_per_req"] = round(
+                (time.process_time() - client_cpu) * 1000 / len(lat), 1)
             if cpu is not None:
                 out["single"][clients]["server_cpu_ms_per_req"] = round(
                     (cpu_seconds(proc.pid) - cpu) * 1000 / len(lat), 1)
@@ -192,6 +195,7 @@ def main() -> None:
     for clients, s in out["single"].items():
         cpu = (f", server CPU {s['server_cpu_ms_per_req']} ms/req"
                if "server_cpu_ms_per_req" in s else "")
+        cpu += f", client CPU {s['client_cpu_ms_per_req']} ms/req"
         print(f"single car, {clients:>2} concurrent clients: p50 {s['p50_ms']} ms, "
               f"p95 {s['p95_ms']} ms, max {s['max_ms']} ms, {s['req_per_s']} req/s{cpu}")
     b = out["batch"]

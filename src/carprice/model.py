@@ -15,6 +15,7 @@ from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from carprice import schema
+from carprice.compiled import CompiledPipeline, compile_pipeline
 
 # Native categorical support in HGB takes at most 255 bins; rarer values share one code.
 MAX_CATEGORIES = 250
@@ -84,6 +85,7 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
         """Fit on (X, y); calibrate the interval on (X_calib, y_calib), never on X."""
         if (np.asarray(y) <= 0).any():
             raise ValueError("prices must be positive to model log(price)")
+        self.__dict__.pop("_compiled", None)  # compiled from the previous fit
         self.pipeline_ = build_pipeline(
             self.learning_rate, self.max_iter, self.max_leaf_nodes, self.min_samples_leaf,
             self.l2_regularization, self.interactions, self.random_state)
@@ -100,8 +102,25 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
         }
         return self
 
-    def _predict_log(self, X: pd.DataFrame) -> np.ndarray:
+    def __getstate__(self) -> dict:
+        # The compiled scorer is rebuilt after loading: pickles stay as they were.
+        state = super().__getstate__()
+        return {k: v for k, v in state.items() if k != "_compiled"}
+
+    def compiled_pipeline(self) -> CompiledPipeline | None:
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:  # once per fitted or loaded model; False: not compilable
+            compiled = self._compiled = compile_pipeline(self.pipeline_) or False
+        return compiled or None
+
+    def _predict_log(self, X) -> np.ndarray:
+        """X: a frame, or a mapping of contract column -> values (serving's records)."""
         check_is_fitted(self, "pipeline_")
+        compiled = self.compiled_pipeline()
+        if compiled is not None:
+            return compiled.predict_log(X)
+        if not isinstance(X, pd.DataFrame):
+            X = pd.DataFrame({c: X[c] for c in schema.FEATURES})
         if tuple(X.columns) != schema.FEATURES:  # a selection costs ~0.3 ms on one row
             X = X[list(schema.FEATURES)]
         return self.pipeline_.predict(X)
@@ -109,16 +128,14 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return np.exp(self._predict_log(X))
 
-    def predict_interval(self, X: pd.DataFrame) -> pd.DataFrame:
+    def interval(self, X) -> dict[str, np.ndarray]:
+        """OUTPUT_COLUMNS -> values, for a frame or a mapping of column -> values."""
         log_pred = self._predict_log(X)
-        return pd.DataFrame(
-            {
-                PRICE: np.exp(log_pred),
-                LOWER: np.exp(log_pred - self.q_log_),
-                UPPER: np.exp(log_pred + self.q_log_),
-            },
-            index=X.index,
-        )
+        return {PRICE: np.exp(log_pred), LOWER: np.exp(log_pred - self.q_log_),
+                UPPER: np.exp(log_pred + self.q_log_)}
+
+    def predict_interval(self, X: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self.interval(X), index=X.index)
 
 
 MODEL_PARAMS = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",

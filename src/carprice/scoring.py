@@ -7,7 +7,7 @@ problems come back as one-line reasons, never as a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,18 +15,40 @@ import pandas as pd
 
 from carprice import schema
 from carprice.model import OUTPUT_COLUMNS
-from carprice.serving import predict_frame, score
+from carprice.serving import predict_columns, score
 from carprice.sources.csv_source import CsvError, decode, parse
-from carprice.validation import validate_record
+from carprice.validation import ValidationError, validate_records
 
 BATCH_CHUNK_ROWS = 5_000
 MAX_UPLOAD_ROWS = 1_000_000
 
 
+Outcome = dict[str, float] | ValidationError
+
+
+def price_cars(model, cars: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+    """Per car, in order: {PRICE, LOWER, UPPER} or the ValidationError it broke.
+
+    Cars as values (the form's, the API's). One call for many cars costs about one car's:
+    the contract check (validate_records) and the model take columns, not a frame."""
+    clean, valid, problems = validate_records(cars)
+    out: list[Any] = [None] * len(cars)
+    for pos, reason in problems.items():
+        out[pos] = ValidationError(reason)
+    if valid:
+        pred = predict_columns(model, clean)
+        rows = zip(*(pred[c].tolist() for c in OUTPUT_COLUMNS), strict=True)
+        for pos, values in zip(valid, rows, strict=True):
+            out[pos] = dict(zip(OUTPUT_COLUMNS, values, strict=True))
+    return out
+
+
 def predict_one(model, car: Mapping[str, Any]) -> dict[str, float]:
     """Price and 80% interval of one car ({PRICE, LOWER, UPPER}); ValidationError."""
-    pred = predict_frame(model, validate_record(car), enforce_schema=False).iloc[0]
-    return {k: float(pred[k]) for k in OUTPUT_COLUMNS}
+    (outcome,) = price_cars(model, [car])
+    if isinstance(outcome, ValidationError):
+        raise outcome
+    return outcome
 
 
 @dataclass

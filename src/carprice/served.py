@@ -209,7 +209,16 @@ def export_resolution(name: str, export_dir: Path, problem: str,
 
 
 def load_model(resolution: Resolution):
-    """Load the pyfunc a Resolution points at (pinned version or exported folder)."""
+    """Load the pyfunc a Resolution points at (pinned version or exported folder), ready
+    to score (serving.prepare)."""
+    from carprice.serving import prepare
+
+    model = _load_pyfunc(resolution)
+    prepare(model)
+    return model
+
+
+def _load_pyfunc(resolution: Resolution):
     import mlflow.pyfunc
 
     if resolution.model_uri is None:

@@ -5,6 +5,8 @@ car and the smoke check."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ class CarPricePyfunc(mlflow.pyfunc.PythonModel):
     """The registered model: PRICE, LOWER, UPPER for contract-typed rows.
 
     Code holding the loaded pyfunc reaches this object through ``unwrap`` and uses only
-    ``predict_frame``, ``categories`` and ``estimator``.
+    ``predict_frame``, ``predict_columns``, ``categories`` and ``estimator``.
     """
 
     def __init__(self, model: CarPriceModel):
@@ -34,6 +36,11 @@ class CarPricePyfunc(mlflow.pyfunc.PythonModel):
         index. No pyfunc schema enforcement: it costs more than the model on one row."""
         return self.model.predict_interval(to_model_input(features))
 
+    def predict_columns(self, clean: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """OUTPUT_COLUMNS -> values for clean contract columns (validate_records' output):
+        no frame at all, for the single-car path."""
+        return self.model.interval(clean)
+
     @property
     def categories(self) -> dict[str, list[str]]:
         """Category values per column the model learned in training."""
@@ -43,6 +50,14 @@ class CarPricePyfunc(mlflow.pyfunc.PythonModel):
     def estimator(self) -> CarPriceModel:
         """The fitted scikit-learn estimator (e.g. for permutation importance)."""
         return self.model
+
+
+def prepare(model) -> None:
+    """Compile our model's scorer now (~50 ms, carprice.compiled), not in the first
+    prediction; nothing for any other pyfunc."""
+    inner = unwrap(model)
+    if inner is not None:
+        inner.estimator.compiled_pipeline()
 
 
 def unwrap(model) -> CarPricePyfunc | None:
@@ -88,6 +103,17 @@ def predict_frame(model, clean: pd.DataFrame, *, enforce_schema: bool) -> pd.Dat
         return inner.predict_frame(clean)  # already OUTPUT_COLUMNS on clean's index
     pred = model.predict(to_model_input(clean))
     return pd.DataFrame(pred, columns=list(OUTPUT_COLUMNS)).set_axis(clean.index)
+
+
+def predict_columns(model, clean: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """OUTPUT_COLUMNS -> values for clean contract columns (validation.validate_records').
+    Our own model is called directly; any other pyfunc gets a frame through predict_frame."""
+    inner = unwrap(model)
+    if inner is not None:
+        return inner.predict_columns(clean)
+    frame = pd.DataFrame(clean).astype({c: schema.DTYPES[c] for c in schema.FEATURES})
+    pred = predict_frame(model, frame, enforce_schema=True)
+    return {c: pred[c].to_numpy() for c in OUTPUT_COLUMNS}
 
 
 def score(model, raw: pd.DataFrame, *,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,35 +98,44 @@ def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return pd.DataFrame(out, index=raw.index), unreadable
 
 
-def row_problems(typed: pd.DataFrame, require_target: bool) -> pd.DataFrame:
-    """One boolean column per rule; True where the row breaks it."""
+def rule_hits(typed: Mapping[str, Any], require_target: bool) -> dict[str, np.ndarray]:
+    """One boolean array per rule; True where the row breaks it. ``typed``: coerced columns
+    (blanks NaN), a frame's or a mapping of column -> values (validate_records)."""
     rules = {}
     for col, (lo, hi) in schema.RANGES.items():
         if col not in typed or (col == schema.TARGET and not require_target):
             continue
-        rules[f"{col} outside {lo:g}..{hi:g}"] = typed[col].notna() & ~typed[col].between(lo, hi)
+        values = np.asarray(typed[col], dtype=np.float64)
+        rules[f"{col} outside {lo:g}..{hi:g}"] = (values < lo) | (values > hi)  # NaN: neither
     if require_target:
-        rules[f"{schema.TARGET} missing"] = typed[schema.TARGET].isna()
+        rules[f"{schema.TARGET} missing"] = np.asarray(pd.isna(typed[schema.TARGET]))
     for col, allowed in schema.CLOSED_CATEGORIES.items():
         if col in typed:
-            values = typed[col]
-            rules[f"{col} not one of {', '.join(allowed)}"] = values.notna() & ~values.isin(allowed)
-    return pd.DataFrame(rules, index=typed.index, dtype=bool)
+            values = np.asarray(typed[col], dtype=object)
+            rules[f"{col} not one of {', '.join(allowed)}"] = (~pd.isna(values)
+                                                               & ~np.isin(values, allowed))
+    return rules
 
 
-def describe_problems(typed: pd.DataFrame, problems: pd.DataFrame) -> pd.Series:
-    """A readable reason for each invalid row, e.g. "year 1890 outside 1970..2027"."""
-    bad = problems.any(axis=1)
-    reasons = pd.Series("", index=typed.index, dtype="object")
-    for rule in problems.columns:
-        col = rule.split(" ", 1)[0]
-        hit = problems[rule] & bad
-        if not hit.any():
+def row_problems(typed: pd.DataFrame, require_target: bool) -> pd.DataFrame:
+    """One boolean column per rule; True where the row breaks it."""
+    return pd.DataFrame(rule_hits(typed, require_target), index=typed.index, dtype=bool)
+
+
+def problem_reasons(typed: Mapping[str, Any], hits: dict[str, np.ndarray]) -> dict[int, str]:
+    """Position of each row breaking a rule -> a readable reason, in row order, e.g.
+    "year '1890' outside 1970..2027" (several joined by '; ')."""
+    reasons: dict[int, str] = {}
+    for rule, hit in hits.items():
+        positions = np.flatnonzero(hit)
+        if not len(positions):
             continue
-        shown = typed.loc[hit, col].map(_show) if col in typed else ""
-        text = (col + " " + shown.map(repr) + " " + rule.split(" ", 1)[1]) if col in typed else rule
-        reasons[hit] = reasons[hit].where(reasons[hit] == "", reasons[hit] + "; ") + text
-    return reasons[bad]
+        col, rest = rule.split(" ", 1)
+        values = np.asarray(typed[col], dtype=object) if col in typed else None
+        for i in positions.tolist():
+            text = f"{col} {_show(values[i])!r} {rest}" if values is not None else rule
+            reasons[i] = f"{reasons[i]}; {text}" if i in reasons else text
+    return dict(sorted(reasons.items()))
 
 
 def _show(value) -> str:
@@ -136,13 +145,16 @@ def _show(value) -> str:
     return str(value)
 
 
+# What a blank becomes in the clean frame the model sees (numbers stay NaN: imputed).
+_FILL: dict[str, Any] = {**{c: schema.MISSING_CATEGORY for c in schema.CATEGORICAL},
+                         **{c: False for c in schema.BOOLEAN}}
+
+
 def finalize(typed: pd.DataFrame) -> pd.DataFrame:
     """Valid rows -> the clean frame the model sees: blanks filled, contract dtypes."""
     frame = typed.copy()
-    for col in schema.CATEGORICAL:
-        frame[col] = frame[col].fillna(schema.MISSING_CATEGORY)
-    for col in schema.BOOLEAN:
-        frame[col] = frame[col].fillna(False) if col in frame else False
+    for col, fill in _FILL.items():
+        frame[col] = frame[col].fillna(fill) if col in frame else fill
     cols = [c for c in schema.COLUMNS if c in frame]
     return frame[cols].astype({c: schema.DTYPES[c] for c in cols})
 
@@ -158,42 +170,90 @@ def prepare_features(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     if missing:
         raise ValidationError(f"missing columns: {', '.join(missing)}")
     typed, _ = coerce(raw)
-    reasons = describe_problems(typed, row_problems(typed, require_target=False))
-    errors = pd.DataFrame({"row": reasons.index, "problem": reasons.to_numpy()})
-    clean = finalize(typed.drop(index=reasons.index))
+    reasons = problem_reasons(typed, rule_hits(typed, require_target=False))
+    bad = np.zeros(len(typed), dtype=bool)
+    bad[list(reasons)] = True
+    errors = pd.DataFrame({"row": typed.index[bad],
+                           "problem": np.array(list(reasons.values()), dtype=object)})
+    clean = finalize(typed[~bad])
     return clean[list(schema.FEATURES)], errors
 
 
-def validate_record(record: Mapping[str, Any]) -> pd.DataFrame:
-    """One car (a form's or a request's values) -> its clean features as a one-row frame.
+Records = Sequence[Mapping[str, Any]]
+# Coerced values of one column of records, before blanks are filled.
+_TYPED_DTYPES = {c: np.float64 if c in schema.NUMERIC else object for c in schema.FEATURES}
+_INT64 = (-(2**63), 2**63 - 1)
 
-    The rules of prepare_features (coerce, row_problems, finalize); an absent field counts
-    as blank. Raises ValidationError with the first reason, in one line.
+
+def validate_records(records: Records) -> tuple[dict[str, np.ndarray], list[int], dict[int, str]]:
+    """Cars as values (a form's, a request's) -> (clean feature columns of the valid cars,
+    their positions, position -> one-line reason for each invalid car).
+
+    The rules of prepare_features (coerce, rule_hits, the fills of finalize) without a
+    frame, which would cost milliseconds, more than the model; an absent field counts as
+    blank. Per car the first reason wins: an unknown field, then the fields in contract
+    order, then every broken rule.
     """
+    problems: dict[int, str] = {}
+    rows, positions = [], []
+    for i, record in enumerate(records):
+        try:
+            rows.append(_typed_row(record))
+        except ValidationError as exc:
+            problems[i] = str(exc)
+        else:
+            positions.append(i)
+    columns = list(zip(*rows, strict=True)) or [()] * len(schema.FEATURES)
+    typed = {col: np.array(values, dtype=_TYPED_DTYPES[col])
+             for col, values in zip(schema.FEATURES, columns, strict=True)}
+    reasons = problem_reasons(typed, rule_hits(typed, require_target=False))
+    for k, reason in reasons.items():
+        problems[positions[k]] = reason
+    keep = np.ones(len(positions), dtype=bool)
+    keep[list(reasons)] = False
+    clean = {}
+    for col, values in typed.items():
+        values = values[keep]
+        clean[col] = (values if col not in _FILL else
+                      np.where(pd.isna(values), _FILL[col], values).astype(
+                          bool if col in schema.BOOLEAN else object))
+    valid = [p for p, k in zip(positions, keep.tolist(), strict=True) if k]
+    return clean, valid, dict(sorted(problems.items()))
+
+
+def validate_record(record: Mapping[str, Any]) -> pd.DataFrame:
+    """One car (a form's or a request's values) -> its clean features as a one-row frame;
+    ValidationError with the first reason, in one line (see validate_records)."""
+    clean, _, problems = validate_records([record])
+    if problems:
+        raise ValidationError(problems[0])
+    return pd.DataFrame(clean).astype({c: schema.DTYPES[c] for c in schema.FEATURES})
+
+
+def _typed_row(record: Mapping[str, Any]) -> tuple:
+    """One car's coerced values in contract order; ValidationError for a value no rule
+    can judge (unknown field, non-finite number, unreadable text)."""
     unknown = sorted(set(record) - set(schema.FEATURES))
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}")
-    typed = {}
-    for col in schema.FEATURES:
-        value = record.get(col)
-        if col in schema.NUMERIC and isinstance(value, float) and not math.isfinite(value):
+    return tuple(_typed_value(col, record.get(col)) for col in schema.FEATURES)
+
+
+def _typed_value(col: str, value: Any) -> Any:
+    if col in schema.NUMERIC:
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValidationError(f"{col} must be a finite number, got {value!r}")
-        try:
-            typed[col], unreadable = _coerce_value(col, value)
-        except TypeError:  # unhashable, e.g. a list: never a valid value
-            raise ValidationError(f"{col} must be a single value, got {value!r}") from None
-        if unreadable:
-            kind = "true or false" if col in schema.BOOLEAN else "a number"
-            raise ValidationError(f"{col} must be {kind}, got {value!r}")
-    # Blank text and flags stay object columns, as coerce leaves them; the others take
-    # their natural dtype, which keeps finalize's casts cheap on one row.
-    frame = pd.DataFrame({c: np.array([v], dtype=object)
-                          if c not in schema.NUMERIC and pd.isna(v) else [v]
-                          for c, v in typed.items()})
-    problems = row_problems(frame, require_target=False)
-    if problems.to_numpy().any():
-        raise ValidationError(str(describe_problems(frame, problems).iloc[0]))
-    return finalize(frame)
+        # What coerce makes of a plain number, without its cache (numbers rarely repeat)
+        if type(value) is float or (type(value) is int and _INT64[0] <= value <= _INT64[1]):
+            return float(value)
+    try:
+        typed, unreadable = _coerce_value(col, value)
+    except TypeError:  # unhashable, e.g. a list: never a valid value
+        raise ValidationError(f"{col} must be a single value, got {value!r}") from None
+    if unreadable:
+        kind = "true or false" if col in schema.BOOLEAN else "a number"
+        raise ValidationError(f"{col} must be {kind}, got {value!r}")
+    return typed
 
 
 @functools.lru_cache(maxsize=4096, typed=True)

@@ -7,6 +7,7 @@ tests only count their calls and drive the clock.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -96,6 +97,24 @@ def test_the_same_version_is_not_loaded_again_when_the_alias_is_re_read(parts):
         clock.now += 31
         holder.refresh()
     assert (resolve.calls, load.calls) == (4, 1)
+
+
+def test_each_newly_loaded_model_is_left_out_of_the_cyclic_gc_once(parts, export_dir):
+    resolve, load, clock, holder = parts
+    gc.unfreeze()
+    try:
+        holder.get()
+        assert gc.get_freeze_count() > 0  # the model and the imports
+        gc.unfreeze()
+        clock.now += 31
+        holder.refresh()  # the same model: no full collection again
+        assert gc.get_freeze_count() == 0
+        _bump_export_version(export_dir, "8")
+        clock.now += 31
+        holder.refresh()  # a new one
+        assert load.calls == 2 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_concurrent_first_requests_load_once(parts):

@@ -1,16 +1,15 @@
 """carprice.api.scoring: the API prices through carprice.scoring, and concurrent single
-cars are priced together without changing any answer."""
+cars are priced together (on the event loop) without changing any answer."""
 
 from __future__ import annotations
 
-import threading
-import time
+import asyncio
 
 import mlflow.pyfunc
 import pytest
 
 from carprice import schema, scoring
-from carprice.api.scoring import FRAME_MIN_CARS, MicroBatcher, price_all, price_each
+from carprice.api.scoring import MicroBatcher, price_all, price_each
 from carprice.sources import synthetic
 from carprice.validation import ValidationError
 from tests.unit.app_model import export_small_model
@@ -35,7 +34,7 @@ def one_by_one(model, cars):
     return [scoring.predict_one(model, car) for car in cars]
 
 
-@pytest.mark.parametrize("n", [1, FRAME_MIN_CARS - 1, FRAME_MIN_CARS, 8])
+@pytest.mark.parametrize("n", [1, 2, 8])
 def test_any_number_of_cars_gets_the_single_car_prices(model, cars, n):
     got = price_each(model, cars[:n])
     want = one_by_one(model, cars[:n])
@@ -52,62 +51,95 @@ def test_a_bad_car_is_an_error_in_its_place_and_the_others_are_priced(model, car
         price_all(model, batch)
 
 
-def _gated(first_call_gate: threading.Event, calls: list):
-    """price_each whose first call waits for the gate, so later cars pile up meanwhile."""
+def counting(calls: list):
+    """price_each, with each call's (model id, number of cars) recorded."""
 
     def score(model, cars):
         calls.append((id(model), len(cars)))
-        if len(calls) == 1:
-            assert first_call_gate.wait(60)
         return price_each(model, cars)
 
     return score
 
 
-def _wait_calls(calls: list, n: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(calls) < n:
-        assert time.monotonic() < deadline, "the batcher never called the scorer"
-        time.sleep(0.01)
+async def price_together(batcher: MicroBatcher, jobs: list) -> list:
+    """Submit every (model, car) in one step of the loop, as requests read in one poll."""
+    futures = [batcher.price(model, car) for model, car in jobs]
+    return await asyncio.gather(*futures, return_exceptions=True)
 
 
-def test_cars_waiting_while_the_scorer_is_busy_are_priced_in_one_call(model, cars):
-    gate, calls = threading.Event(), []
-    batcher = MicroBatcher(_gated(gate, calls))
-    first = batcher.submit(model, cars[0])
-    _wait_calls(calls, 1)
-    rest = [batcher.submit(model, car) for car in cars[1:]]
-    gate.set()
-    got = [f.result(timeout=60) for f in [first, *rest]]
-    assert [n for _, n in calls] == [1, len(cars) - 1]
+def test_cars_arriving_together_are_priced_in_one_call(model, cars):
+    calls = []
+    got = asyncio.run(price_together(MicroBatcher(counting(calls)), [(model, c) for c in cars]))
+    assert [n for _, n in calls] == [len(cars)]
+    assert got == [pytest.approx(w, rel=1e-9) for w in one_by_one(model, cars)]
+
+
+def test_cars_arriving_one_after_the_other_are_priced_at_once_each(model, cars):
+    calls = []
+
+    async def one_after_the_other():
+        batcher = MicroBatcher(counting(calls))
+        return [await batcher.price(model, car) for car in cars[:3]]
+
+    assert asyncio.run(one_after_the_other()) == one_by_one(model, cars[:3])
+    assert [n for _, n in calls] == [1, 1, 1]
+
+
+def test_a_burst_is_priced_in_calls_of_at_most_max_cars(model, cars):
+    calls = []
+    batcher = MicroBatcher(counting(calls), max_cars=3)
+    got = asyncio.run(price_together(batcher, [(model, c) for c in cars]))
+    assert [n for _, n in calls] == [3, 3, 2]
     assert got == [pytest.approx(w, rel=1e-9) for w in one_by_one(model, cars)]
 
 
 def test_each_model_scores_its_own_cars_and_a_bad_car_fails_alone(model, folder, cars):
     other = mlflow.pyfunc.load_model(str(folder))  # e.g. a newly promoted version
-    gate, calls = threading.Event(), []
-    batcher = MicroBatcher(_gated(gate, calls))
-    first = batcher.submit(model, cars[0])
-    _wait_calls(calls, 1)
-    futures = [batcher.submit(m, car) for m, car in
-               [(model, cars[1]), (other, cars[2]), (model, {**cars[3], "doors": 9}),
-                (other, cars[4])]]
-    gate.set()
-    first.result(timeout=60)
-    with pytest.raises(ValidationError, match="doors '9' outside"):
-        futures[2].result(timeout=60)
-    got = [futures[i].result(timeout=60) for i in (0, 1, 3)]
-    assert got == [pytest.approx(w, rel=1e-9) for w in one_by_one(model, [cars[1], cars[2],
-                                                                           cars[4]])]
-    assert calls[1:] == [(id(model), 2), (id(other), 2)]
+    calls = []
+    jobs = [(model, cars[1]), (other, cars[2]), (model, {**cars[3], "doors": 9}),
+            (other, cars[4])]
+    got = asyncio.run(price_together(MicroBatcher(counting(calls)), jobs))
+    assert isinstance(got[2], ValidationError) and "doors '9' outside" in str(got[2])
+    assert [got[i] for i in (0, 1, 3)] == [
+        pytest.approx(w, rel=1e-9) for w in one_by_one(model, [cars[1], cars[2], cars[4]])]
+    assert calls == [(id(model), 2), (id(other), 2)]
+
+
+def test_a_request_cancelled_before_the_call_is_left_out(model, cars):
+    calls = []
+
+    async def cancel_one():
+        batcher = MicroBatcher(counting(calls))
+        futures = [batcher.price(model, car) for car in cars[:3]]
+        futures[1].cancel()  # its client went away: uvicorn cancels the request's task
+        return await asyncio.gather(futures[0], futures[2])
+
+    assert asyncio.run(cancel_one()) == one_by_one(model, [cars[0], cars[2]])
+    assert [n for _, n in calls] == [2]
+
+
+def test_a_loop_stopped_before_its_flush_does_not_block_the_next_one(model, cars):
+    batcher = MicroBatcher()
+    old = asyncio.new_event_loop()
+
+    async def submit_then_stop():
+        batcher.price(model, cars[0])  # its flush is scheduled, never run
+        old.stop()
+        await asyncio.sleep(1)
+
+    with pytest.raises(RuntimeError, match="stopped before"):
+        old.run_until_complete(submit_then_stop())
+    old.close()
+
+    async def next_loop():
+        return await asyncio.wait_for(batcher.price(model, cars[1]), timeout=30)
+
+    assert asyncio.run(next_loop()) == scoring.predict_one(model, cars[1])
 
 
 def test_a_scorer_failure_reaches_every_waiting_request(model, cars):
     def broken(model, cars):
         raise RuntimeError("model crashed")
 
-    batcher = MicroBatcher(broken)
-    futures = [batcher.submit(model, car) for car in cars[:3]]
-    for f in futures:
-        with pytest.raises(RuntimeError, match="model crashed"):
-            f.result(timeout=60)
+    got = asyncio.run(price_together(MicroBatcher(broken), [(model, c) for c in cars[:3]]))
+    assert [str(g) for g in got] == ["model crashed"] * 3

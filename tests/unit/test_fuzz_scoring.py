@@ -73,3 +73,16 @@ def test_score_upload_scores_or_rejects_every_row(model, raw):
         for _, row in result.scored[list(OUTPUT_COLUMNS)].iterrows():
             assert_prices(row.to_dict())
         assert all(len(str(p).splitlines()) == 1 for p in result.errors["problem"])
+
+
+def _shown(outcome) -> object:
+    return f"{type(outcome).__name__}: {outcome}" if isinstance(outcome, Exception) else outcome
+
+
+@fuzz(40)
+@given(st.lists(cars(), min_size=2, max_size=6))
+def test_a_car_priced_with_others_gets_what_it_gets_alone(model, batch):
+    """The API prices concurrent cars in one call (price_cars): no row may leak into another."""
+    together = scoring.price_cars(model, batch)
+    alone = [scoring.price_cars(model, [car])[0] for car in batch]
+    assert [_shown(o) for o in together] == [_shown(o) for o in alone]

@@ -7,6 +7,7 @@ the API, its validation and its OpenAPI page without an edit here.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
@@ -26,8 +27,12 @@ def _canonical(column: str):
     the CSV path (validation.parse_category); anything else is left for Literal to refuse."""
     labels = schema.CANONICAL.get(column, {})
 
+    @functools.lru_cache(maxsize=1024)  # a few labels repeat: fold() once per spelling
+    def canonical(text: str) -> str:
+        return labels.get(schema.fold(text), text)
+
     def convert(value: Any) -> Any:
-        return labels.get(schema.fold(value), value) if isinstance(value, str) else value
+        return canonical(value) if isinstance(value, str) else value
 
     return convert
 

@@ -8,6 +8,7 @@ it already has ("stale while revalidate"). Only the very first load is waited fo
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -129,6 +130,8 @@ class ServedModel:
             else:
                 log.info("serving %s v%s from %s%s", res.model_name, res.version, res.source,
                          f" ({res.problem})" if res.problem else "")
+        if model is not None and (old is None or old.model is not model):
+            freeze_heap()
         self._snapshot = Snapshot(res, model, self._clock())
         return self._snapshot
 
@@ -142,3 +145,13 @@ class ServedModel:
         while len(self._models) > KEEP_MODELS:
             self._models.popitem(last=False)
         return model
+
+
+def freeze_heap() -> None:
+    """Keep what is loaded now (imports, the model: ~230k objects) out of the cyclic GC.
+    A full collection over them stalls every request for 60-300 ms (measured: one per few
+    thousand requests). Unfrozen and collected first, so a replaced model's cycles are
+    freed: that one full collection runs once per model swap, in the refresh."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

@@ -9,7 +9,6 @@ carprice.predlog (CARPRICE_PREDLOG_DSN).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
@@ -180,7 +179,7 @@ def create_app(served: ServedModel | None = None, prediction_log: Any = None) ->
         snap = served.peek() or await run_in_threadpool(served.get)
         if len(cars) > 1:
             return await run_in_threadpool(answer_list, snap, cars)
-        outputs = [await asyncio.wrap_future(batcher.submit(servable(snap).model, cars[0]))]
+        outputs = [await batcher.price(servable(snap).model, cars[0])]
         return answer(snap, cars, outputs)
 
     def answer_many(raw: bytes) -> JSONResponse:
@@ -192,11 +191,14 @@ def create_app(served: ServedModel | None = None, prediction_log: Any = None) ->
 
     def answer(snap: Snapshot, cars: list[dict], outputs: list[dict]) -> JSONResponse:
         res = servable(snap).resolution
-        plog.log(predlog.records("api", res.model_name, res.version, cars, outputs))
-        return JSONResponse(
+        response = JSONResponse(
             {"model": {"name": res.model_name, "version": res.version, "source": res.source},
              "predictions": outputs},
             headers={SOURCE_HEADER: res.source, VERSION_HEADER: str(res.version)})
+        # Queued once the body is rendered: a big batch wakes the log's writer thread, which
+        # would otherwise take turns on the GIL with this rendering.
+        plog.log(predlog.records("api", res.model_name, res.version, cars, outputs))
+        return response
 
     app.openapi = lambda: _openapi_with_body_models(app)
     return app
