@@ -1,31 +1,40 @@
-"""Data drift between the production model's training rows and recent inputs.
+"""Data drift between the production model's training rows and recent inputs, by Evidently.
 
-Pure logic: frames in, a JSON-able summary out (the HTML view is drift_html.py).
+Frames in; a JSON-able summary out and, when asked, Evidently's HTML report.
 
-Engine: scipy tests plus the population stability index (PSI), not Evidently. Every
-Evidently 0.7.x release imports ``pandas.core.dtypes.common.infer_dtype_from_object``,
-which pandas 3 removed, so ``import evidently`` fails beside the pinned pandas.
+One Evidently Report: DataDriftPreset over the contract features (a ValueDrift per column
+and DriftedColumnsCount, the share of drifted features), and a ValueDrift of the predicted
+price (and of the true price when both sides have it). A column drifted when Evidently's
+test of its ValueDrift fails; the dataset drifted when DriftedColumnsCount's test fails
+(share of drifted features >= ``drift_share``).
 
-A feature has drifted when its shift is both statistically significant (test p-value
-below ``p_value``) and large enough to matter (PSI at least ``psi``): with tens of
-thousands of rows a test alone flags shifts too small to matter, and with a few hundred
-rows PSI alone is noise.
+Methods: Evidently's own choice for references over 1,000 rows, fixed here so that a small
+reference does not switch to p-value tests: Wasserstein distance normed by the reference's
+standard deviation (numeric columns, the prices) and Jensen-Shannon distance (categorical
+and true/false columns). Distances say how far a distribution moved; with tens of thousands
+of rows a p-value test flags moves too small to matter. Their thresholds are params
+(monitor.*_threshold); README "Drift" says how the defaults were chosen.
+
+``import evidently`` takes seconds: it happens in compare(), not when this module loads.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+import warnings
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from carprice import schema
+from carprice import evidently_compat, schema
 
-ENGINE = "scipy: Kolmogorov-Smirnov (numeric), chi-square (categorical), PSI"
 PREDICTION = "predicted_price_dh"
-PSI_BINS = 10
-_EPS = 1e-4  # floor for empty PSI bins (log of zero)
+METHODS = {"numeric": "wasserstein", "categorical": "jensenshannon"}  # Evidently's names
+METHOD_LABELS = {"wasserstein": "Wasserstein distance (normed)",
+                 "jensenshannon": "Jensen-Shannon distance"}
+TOP_NEW_VALUES = 5
 
 
 class DriftError(ValueError):
@@ -34,111 +43,166 @@ class DriftError(ValueError):
 
 @dataclass(frozen=True)
 class Thresholds:
-    drift_share: float  # retrain when at least this share of features drifted
-    p_value: float  # a test below this is significant
-    psi: float  # and a PSI at least this large matters (0.1 moderate, 0.2 large)
+    drift_share: float  # retrain when at least this share of the features drifted
+    num_threshold: float  # numeric feature: Wasserstein distance (reference stds) >= this
+    cat_threshold: float  # categorical feature: Jensen-Shannon distance >= this
+    prediction_threshold: float  # predicted price: Wasserstein distance >= this
 
     @classmethod
     def from_params(cls, monitor: dict) -> Thresholds:
         """From params monitor (ranges checked by carprice.params when loaded)."""
-        return cls(**{k: float(monitor[k]) for k in ("drift_share", "p_value", "psi")})
+        return cls(**{f.name: float(monitor[f.name]) for f in fields(cls)})
 
 
 def kind_of(column: str) -> str:
     return "numeric" if column in (*schema.NUMERIC, schema.TARGET, PREDICTION) else "categorical"
 
 
-def psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
-    """Population stability index of two distributions over the same bins."""
-    r = np.clip(ref_share, _EPS, None)
-    c = np.clip(cur_share, _EPS, None)
-    return float(np.sum((c - r) * np.log(c / r)))
-
-
-def _shares(codes: np.ndarray, n_bins: int) -> np.ndarray:
-    return np.bincount(codes, minlength=n_bins) / max(len(codes), 1)
-
-
-def numeric_drift(ref: np.ndarray, cur: np.ndarray) -> dict:
-    """KS test, PSI over the reference's deciles, and the means."""
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
-    n_bins = len(edges) + 1
-    ref_bins = np.searchsorted(edges, ref, side="right")
-    cur_bins = np.searchsorted(edges, cur, side="right")
-    result = stats.ks_2samp(ref, cur)
-    return {"test": "ks", "statistic": float(result.statistic),
-            "p_value": float(result.pvalue),
-            "psi": psi(_shares(ref_bins, n_bins), _shares(cur_bins, n_bins)),
-            "reference_mean": float(np.mean(ref)), "current_mean": float(np.mean(cur))}
-
-
-def categorical_drift(ref: pd.Series, cur: pd.Series, top: int = 5) -> dict:
-    """Chi-square test of the category counts, PSI, and the values new to the reference."""
-    ref_counts = ref.astype(str).value_counts()
-    cur_counts = cur.astype(str).value_counts()
-    labels = ref_counts.index.union(cur_counts.index)
-    table = np.vstack([ref_counts.reindex(labels, fill_value=0).to_numpy(),
-                       cur_counts.reindex(labels, fill_value=0).to_numpy()])
-    if len(labels) < 2:  # one value on both sides: nothing can have moved
-        statistic, p_value = 0.0, 1.0
-    else:
-        result = stats.chi2_contingency(table, correction=False)
-        statistic, p_value = float(result.statistic), float(result.pvalue)
-    shares = table / table.sum(axis=1, keepdims=True)
-    new = cur_counts[~cur_counts.index.isin(ref_counts.index)]
-    return {"test": "chi2", "statistic": statistic, "p_value": p_value,
-            "psi": psi(shares[0], shares[1]),
-            "new_values_share": float(new.sum() / max(len(cur), 1)),
-            "new_values": [str(v) for v in new.index[:top]]}
-
-
-def column_drift(column: str, ref: pd.Series, cur: pd.Series, limits: Thresholds) -> dict:
-    """One column's test, PSI and verdict; blanks are left out of the comparison."""
-    kind = kind_of(column)
+def _describe(column: str, ref: pd.Series, cur: pd.Series) -> dict:
+    """What a reader wants beside the verdict: rows with a value, means or new values."""
     ref, cur = ref.dropna(), cur.dropna()
-    out: dict = {"column": column, "kind": kind, "reference_rows": len(ref),
-                 "current_rows": len(cur)}
-    if len(ref) == 0 or len(cur) == 0:
-        return {**out, "test": "none", "statistic": None, "p_value": None, "psi": None,
-                "drifted": False, "note": "no values on one side"}
-    if kind == "numeric":
-        out.update(numeric_drift(ref.to_numpy(float), cur.to_numpy(float)))
+    out: dict = {"reference_rows": len(ref), "current_rows": len(cur)}
+    if kind_of(column) == "numeric":
+        out["reference_mean"] = float(ref.mean()) if len(ref) else None
+        out["current_mean"] = float(cur.mean()) if len(cur) else None
     else:
-        out.update(categorical_drift(ref, cur))
-    out["drifted"] = bool(out["p_value"] < limits.p_value and out["psi"] >= limits.psi)
+        cur = cur.astype(str)
+        new = cur[~cur.isin(set(ref.astype(str)))]
+        out["new_values_share"] = round(len(new) / max(len(cur), 1), 4)
+        out["new_values"] = [str(v) for v in new.value_counts().index[:TOP_NEW_VALUES]]
     return out
+
+
+def _inert(labels: pd.Series) -> pd.Series:
+    """Labels with &, < and > escaped. Evidently's HTML report embeds the data's labels
+    unescaped in a <script> block: a label holding "</script><script>..." (the API logs
+    any model name) would run as script in whoever opens the report. Escaping & first
+    keeps distinct labels distinct, so the distances do not change."""
+    return (labels.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
+            .str.replace(">", "&gt;", regex=False))
+
+
+def _run_report(reference: pd.DataFrame, current: pd.DataFrame, limits: Thresholds,
+                features: list[str], single: dict[str, float]):
+    """Evidently's snapshot: the preset over ``features``, a ValueDrift per ``single``
+    column (column -> threshold); and Evidently's version."""
+    evidently_compat.allow_import()
+    with warnings.catch_warnings():
+        # Evidently and what it imports (litestar, plotly) warn about their own use of
+        # deprecated pandas/litestar calls, some once per column: nothing carprice can act on.
+        warnings.filterwarnings("ignore", module=r"(evidently|litestar|plotly)\.")
+        import evidently
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.metrics import ValueDrift
+        from evidently.presets import DataDriftPreset
+
+        columns = [*features, *single]
+        definition = DataDefinition(
+            numerical_columns=[c for c in columns if kind_of(c) == "numeric"],
+            categorical_columns=[c for c in columns if kind_of(c) == "categorical"])
+        report = Report([
+            DataDriftPreset(columns=features, drift_share=limits.drift_share,
+                            num_method=METHODS["numeric"], num_threshold=limits.num_threshold,
+                            cat_method=METHODS["categorical"],
+                            cat_threshold=limits.cat_threshold),
+            *[ValueDrift(column=c, method=METHODS["numeric"], threshold=t)
+              for c, t in single.items()],
+        ], include_tests=True)  # the tests carry Evidently's drifted / not drifted verdicts
+        snapshot = report.run(
+            Dataset.from_pandas(current[columns], data_definition=definition),
+            Dataset.from_pandas(reference[columns], data_definition=definition))
+    return snapshot, evidently.__version__
+
+
+def _read(snapshot) -> tuple[dict, dict, dict, dict]:
+    """(Evidently's JSON, {column: (score, method, threshold)}, {column: drifted},
+    DriftedColumnsCount as {count, share, drifted})."""
+    raw = json.loads(snapshot.json())
+    scores, drifted, count = {}, {}, {}
+    for metric in raw["metrics"]:
+        config = metric["config"]
+        if config["type"].endswith(":ValueDrift"):
+            scores[config["column"]] = (float(metric["value"]), config["method"],
+                                        float(config["threshold"]))
+        elif config["type"].endswith(":DriftedColumnsCount"):
+            count.update(metric["value"])
+    for test in raw["tests"]:
+        params = test["metric_config"]["params"]
+        failed = test["status"] == "FAIL"
+        if params["type"].endswith(":ValueDrift"):
+            drifted[params["column"]] = failed
+        elif params["type"].endswith(":DriftedColumnsCount"):
+            count["drifted"] = failed
+    return raw, scores, drifted, count
 
 
 def compare(reference: pd.DataFrame, current: pd.DataFrame, limits: Thresholds,
             reference_pred: np.ndarray | None = None,
-            current_pred: np.ndarray | None = None) -> dict:
+            current_pred: np.ndarray | None = None,
+            report_path: str | Path | None = None) -> dict:
     """Per-feature drift over the contract features, the share that drifted, and the
-    drift of the model's predicted price and of the true price when both sides have it."""
+    drift of the model's predicted price and of the true price when both sides have it;
+    Evidently's HTML report written to ``report_path`` when given."""
     missing = [c for c in schema.FEATURES if c not in reference or c not in current]
     if missing:
         raise DriftError(f"cannot compare: missing feature columns {', '.join(missing)}")
     if reference.empty or current.empty:
         raise DriftError(f"cannot compare: {len(reference)} reference rows, "
                          f"{len(current)} current rows")
-    features = [column_drift(c, reference[c], current[c], limits) for c in schema.FEATURES]
-    features.sort(key=lambda f: -(f["psi"] or 0.0))
-    drifted = [f["column"] for f in features if f["drifted"]]
-    share = len(drifted) / len(features)
-    out = {
-        "engine": ENGINE,
-        "reference_rows": len(reference), "current_rows": len(current),
-        "thresholds": asdict(limits),
-        "features": features,
-        "drifted_features": drifted,
-        "drift_share": round(share, 4),
-        "dataset_drift": share >= limits.drift_share,
-    }
-    if reference_pred is not None and current_pred is not None:
-        out["prediction"] = column_drift(PREDICTION, pd.Series(reference_pred),
-                                         pd.Series(current_pred), limits)
+    columns = list(schema.FEATURES)
     if schema.TARGET in reference and schema.TARGET in current:
-        out["target"] = column_drift(schema.TARGET, reference[schema.TARGET],
-                                     current[schema.TARGET], limits)
+        columns.append(schema.TARGET)
+    ref = reference[columns].reset_index(drop=True)
+    cur = current[columns].reset_index(drop=True)
+    if reference_pred is not None and current_pred is not None:
+        ref[PREDICTION] = np.asarray(reference_pred, dtype=float)
+        cur[PREDICTION] = np.asarray(current_pred, dtype=float)
+        columns.append(PREDICTION)
+    described = {c: _describe(c, ref[c], cur[c]) for c in columns}
+    for c in schema.CATEGORICAL:  # text labels; the true/false columns hold none
+        ref[c], cur[c] = _inert(ref[c].astype("str")), _inert(cur[c].astype("str"))
+    # Evidently refuses a column with no value on one side: such a column is reported
+    # as not compared (and not drifted) instead.
+    comparable = [c for c in columns
+                  if described[c]["reference_rows"] and described[c]["current_rows"]]
+    features = [c for c in schema.FEATURES if c in comparable]
+    if not features:
+        raise DriftError("cannot compare: no feature has values on both sides")
+    single = {c: limits.prediction_threshold if c == PREDICTION else limits.num_threshold
+              for c in (PREDICTION, schema.TARGET) if c in comparable}
+    snapshot, version = _run_report(ref, cur, limits, features, single)
+    if report_path is not None:
+        snapshot.save_html(str(report_path))
+    raw, scores, drifted, count = _read(snapshot)
+
+    def entry(column: str) -> dict:
+        out = {"column": column, "kind": kind_of(column)}
+        if column not in scores:
+            return {**out, "method": None, "score": None, "threshold": None, "drifted": False,
+                    **described[column], "note": "no values on one side: not compared"}
+        score, method, threshold = scores[column]
+        return {**out, "method": method, "score": round(score, 5), "threshold": threshold,
+                "drifted": drifted[column], **described[column]}
+
+    entries = [entry(c) for c in schema.FEATURES]
+    # largest move first, relative to its threshold (methods differ in scale)
+    entries.sort(key=lambda e: -(e["score"] or 0.0) / (e["threshold"] or 1.0))
+    out = {
+        "engine": f"Evidently {version}: {METHOD_LABELS[METHODS['numeric']]} for numeric "
+                  f"columns, {METHOD_LABELS[METHODS['categorical']]} for categorical ones",
+        "reference_rows": len(ref), "current_rows": len(cur),
+        "thresholds": asdict(limits),
+        "features": entries,
+        "compared_features": len(features),
+        "drifted_features": [e["column"] for e in entries if e["drifted"]],
+        "drift_share": round(float(count["share"]), 4),
+        "dataset_drift": bool(count["drifted"]),
+    }
+    if PREDICTION in columns:
+        out["prediction"] = entry(PREDICTION)
+    if schema.TARGET in columns:
+        out["target"] = entry(schema.TARGET)
+    out["evidently"] = raw  # Evidently's own JSON (metrics and tests) of this check
     return out
 
 
@@ -165,7 +229,8 @@ def decide(summary: dict, retrain_on_drift: bool, error: dict | None = None) -> 
     pred = summary.get("prediction")
     if pred and pred["drifted"]:
         reasons.append(f"predicted price drifted (mean {pred['reference_mean']:,.0f} -> "
-                       f"{pred['current_mean']:,.0f} DH, PSI {pred['psi']:.2f})")
+                       f"{pred['current_mean']:,.0f} DH, {METHOD_LABELS[pred['method']]} "
+                       f"{pred['score']:.2f} >= {pred['threshold']})")
     if error is not None and error["worse"]:
         reasons.append(f"rmse_log on labelled current rows {error['rmse_log']:.4f} > "
                        f"{error['limit']:.4f} (test {error['baseline_rmse_log']} "

@@ -82,7 +82,8 @@ def evaluation_tables(name: str, version: str, uri: str) -> dict[str, pd.DataFra
 
 def latest_drift(name: str, version: str, uri: str, experiment: str) -> dict | None:
     """The last monitoring run of a version: its metrics, decision, reason and the run's
-    id (its HTML report is the artifact ``drift/drift_report.html``); None if never checked."""
+    id (its Evidently HTML report is the artifact ``drift/drift_report.html``); None if
+    never checked."""
     client = mlflow_client(uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
@@ -99,5 +100,5 @@ def latest_drift(name: str, version: str, uri: str, experiment: str) -> dict | N
             "retrain": run.data.tags.get(tags.RUN_RETRAIN) == "true",
             "reason": run.data.tags.get(tags.RUN_REASON, ""),
             "drift_share": run.data.metrics.get("drift_share"),
-            "prediction_psi": run.data.metrics.get("prediction_psi"),
+            "prediction_drift_score": run.data.metrics.get("prediction_drift_score"),
             "report": f"{runfiles.DRIFT_ARTIFACTS}/{runfiles.DRIFT_REPORT}"}

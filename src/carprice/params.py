@@ -161,10 +161,15 @@ class MonitorParams(_Section):
     synthetic_seed: int = Field(ge=0, description="Random seed of the synthetic batch")
     min_current_rows: int = Field(
         ge=1, description="Fewest valid current rows to judge drift (fewer: skipped)")
-    p_value: float = Field(
-        gt=0, le=1, description="A feature drifted when its test's p-value is below this ...")
-    psi: float = Field(
-        gt=0, le=10, description="... and its PSI is at least this (0.1 moderate, 0.2 large)")
+    num_threshold: float = Field(
+        gt=0, le=10, description="A numeric feature drifted when its Wasserstein distance "
+                                 "(Evidently, in reference standard deviations) is at least this")
+    cat_threshold: float = Field(
+        gt=0, le=1, description="A categorical or true/false feature drifted when its "
+                                "Jensen-Shannon distance (Evidently) is at least this")
+    prediction_threshold: float = Field(
+        gt=0, le=10, description="Retrain when the predicted price's Wasserstein distance "
+                                 "(Evidently, in reference standard deviations) is at least this")
     drift_share: float = Field(
         gt=0, le=1, description="Retrain when this share of the features drifted")
     max_rmse_log_increase: float = Field(

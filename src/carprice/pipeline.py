@@ -122,7 +122,7 @@ def safe_name(text: str, max_len: int = 100) -> str:
 # STAGES, the training DAG's order). Their MLflow runs go to params monitor.experiment.
 MONITOR_STAGES: tuple[str, ...] = ("monitor", "rollback")
 MONITOR_STAGE_EXTRAS: dict[str, str] = {
-    "monitor": "monitor",  # loads the model and runs the drift tests
+    "monitor": "monitor",  # loads the model and runs Evidently's drift report
     "rollback": "data",  # registry calls and an artifact download only
 }
 # Every stage that has an image, with its dependency set (docker-compose-full.yml builds them).

@@ -1,6 +1,6 @@
 """The monitor stage as a process against a real MLflow server and the promoted model:
-the same market asks for nothing, a drifted one asks for a retrain; file input; skips
-and failures in one line."""
+the same market asks for nothing, a drifted one asks for a retrain (Evidently's report and
+the JSON summary logged); file input; skips and failures in one line."""
 
 from __future__ import annotations
 
@@ -46,13 +46,16 @@ def test_the_same_market_asks_for_no_retrain(promoted_model):
     assert saved["retrain"] is False and saved["error"]["worse"] is False
     assert saved["source"] == {"source": "synthetic", "seed": 7, "drift": {
         "price_inflation": 0.0, "mileage_shift": 0.0, "new_models_share": 0.0}}
-    assert "NO RETRAIN" in (folder / runfiles.DRIFT_REPORT).read_text()
+    assert saved["engine"].startswith("Evidently ")
+    assert "Dataset Drift is NOT detected" in (folder / runfiles.DRIFT_REPORT).read_text()
 
     run = monitoring_run(client, "it-monitor-same")
     assert run.info.status == "FINISHED"
     assert run.data.tags["carprice.model_version"] == summary["model_version"]
     assert run.data.tags["carprice.retrain"] == "false"
     assert run.data.metrics["drift_share"] == 0
+    assert run.data.metrics["prediction_drift_score"] < saved["thresholds"][
+        "prediction_threshold"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
     assert artifacts == {f"drift/{runfiles.DRIFT}", f"drift/{runfiles.DRIFT_REPORT}"}
     tags = client.get_model_version(NAME, summary["model_version"]).tags
@@ -65,11 +68,13 @@ def test_a_drifted_market_asks_for_a_retrain(promoted_model):
     assert code == 0, stderr
     assert summary["retrain"] is True, summary
     assert summary["reason"].startswith("share of drifted features ")
-    assert {"model", "year", "brand"} <= set(summary["drifted_features"])
+    assert {"model", "year", "mileage_km"} <= set(summary["drifted_features"])
     assert "predicted price drifted" in summary["reason"]
     assert "rmse_log on labelled current rows" in summary["reason"], "prices 30% up"
-    saved = json.loads((ws.data_dir / "runs" / "it-monitor-drift" / runfiles.DRIFT).read_text())
+    folder = ws.data_dir / "runs" / "it-monitor-drift"
+    saved = json.loads((folder / runfiles.DRIFT).read_text())
     assert saved["error"]["worse"] and saved["target"]["drifted"]
+    assert "Dataset Drift is detected" in (folder / runfiles.DRIFT_REPORT).read_text()
     assert monitoring_run(client, "it-monitor-drift").data.tags["carprice.retrain"] == "true"
 
 

@@ -3,9 +3,10 @@ whether to retrain (``retrain`` and ``reason`` in the last JSON line, read by th
 
 Reference: ``train.parquet`` of the pipeline run that trained the production version
 (its ``pipeline_run_id`` tag). Current rows: params ``monitor.source`` (see
-``current_rows``), or any frame handed to ``check``. Writes ``drift.json`` and
-``drift_report.html`` to the run folder and logs both to a run of the
-``monitor.experiment`` MLflow experiment tagged with the model version.
+``current_rows``), or any frame handed to ``check``. Writes ``drift.json`` (the summary
+of carprice.drift, with the decision) and ``drift_report.html`` (Evidently's report) to the
+run folder and logs both to a run of the ``monitor.experiment`` MLflow experiment tagged
+with the model version.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from carprice import drift, drift_html, metrics, pipeline, predlog, runfiles, schema, tags
+from carprice import drift, metrics, pipeline, predlog, runfiles, schema, tags
 from carprice.model import PRICE
 from carprice.registry import tag_version, version_for_alias
 from carprice.serving import to_model_input
@@ -28,7 +29,7 @@ from carprice.sources.synthetic import Drift, generate
 from carprice.stages.runner import StageContext, StageFailed, StageSkipped, main
 from carprice.validation import ValidationError, parse_number, prepare_features
 
-MAX_ROWS = 50_000  # per side: more rows cost time and add no information to the tests
+MAX_ROWS = 50_000  # per side: more rows cost time and add no information to the distances
 SAMPLE_SEED = 0
 
 
@@ -145,7 +146,8 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
     cur_pred = model.predict(to_model_input(current))
     try:
         summary = drift.compare(reference, current, limits, ref_pred[PRICE].to_numpy(),
-                                cur_pred[PRICE].to_numpy())
+                                cur_pred[PRICE].to_numpy(),
+                                report_path=ctx.path(runfiles.DRIFT_REPORT))
     except drift.DriftError as exc:
         raise StageFailed(str(exc)) from exc
     error = error_check(prod, current, cur_pred, m)
@@ -154,19 +156,17 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
                    retrain=retrain, reason=reason)
 
     ctx.write_json(runfiles.DRIFT, summary)
-    ctx.path(runfiles.DRIFT_REPORT).write_text(drift_html.render(
-        summary, reference, current, ref_pred[PRICE].to_numpy(),
-        cur_pred[PRICE].to_numpy(), title=f"Data drift of {name} v{version}"),
-        encoding="utf-8")
     for fname in (runfiles.DRIFT, runfiles.DRIFT_REPORT):
         mlflow.log_artifact(str(ctx.path(fname)), runfiles.DRIFT_ARTIFACTS)
     mlflow.log_params({f"monitor.{k}": v for k, v in m.items()})
-    pred_psi = summary["prediction"]["psi"]
+    pred_score = summary["prediction"]["score"]  # None: no prediction to compare
     mlflow.log_metrics({
         "drift_share": summary["drift_share"], "drifted_features": len(summary["drifted_features"]),
         "reference_rows": len(reference), "current_rows": len(current),
-        "prediction_psi": pred_psi, "retrain": int(retrain),
-        **{f"psi_{f['column']}": f["psi"] for f in summary["features"] if f["psi"] is not None},
+        "retrain": int(retrain),
+        **({"prediction_drift_score": pred_score} if pred_score is not None else {}),
+        **{f"drift_score_{f['column']}": f["score"] for f in summary["features"]
+           if f["score"] is not None},
         **({"current_rmse_log": error["rmse_log"]} if error else {}),
     })
     mlflow.set_tags({tags.RUN_RETRAIN: str(retrain).lower(), tags.RUN_REASON: reason[:5000]})
@@ -176,7 +176,7 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
     return {"model_name": name, "model_version": version, "retrain": retrain, "reason": reason,
             "drift_share": summary["drift_share"],
             "drifted_features": summary["drifted_features"],
-            "prediction_psi": round(pred_psi, 4), "current_rows": len(current),
+            "prediction_drift_score": pred_score, "current_rows": len(current),
             "reference_rows": len(reference), "source": source["source"],
             "report": str(ctx.path(runfiles.DRIFT_REPORT))}
 
