@@ -107,7 +107,11 @@ def test_backup_reset_restore_serves_the_same_production(stack, stack_env, tmp_p
     assert proc.returncode == 0, proc.stderr
     archive = proc.stdout.strip().splitlines()[-1]
     script(stack_env, "docker-reset-full.sh", "--yes", "--no-build", timeout=900)
-    assert stack.alias_version() is None
+    assert stack.alias_version() is None, "production alias survived the reset"
+    stack._token = None
+    stack.wait_for_dag()
+    runs = stack.api("GET", f"/api/v2/dags/{pipeline.DAG_ID}/dagRuns")
+    assert runs["total_entries"] == 0, "DAG runs survived the reset"
     proc = subprocess.run([str(REPO / "scripts" / "restore.sh"), archive, "--yes"],
                           env=stack_env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
