@@ -107,7 +107,7 @@ def test_a_retried_train_supersedes_its_first_try_and_nothing_stays_pending(prom
         tags.GATE_DECISION] == tags.GATE_PENDING
     # the run then fails before the gate: report closes what is still pending
     code, summary, _ = ws.stage("report", "it-retry", *SMALL)
-    assert code == StageExit.FAILED and summary["status"] == "failed"
+    assert code == StageExit.NO_RETRY and summary["status"] == "failed"  # final: no retry
     assert client.get_model_version(NAME, second["model_version"]).tags[
         tags.GATE_DECISION] == tags.GATE_FAILED
 
