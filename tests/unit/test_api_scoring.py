@@ -9,7 +9,8 @@ import mlflow.pyfunc
 import pytest
 
 from carprice import schema, scoring
-from carprice.api.scoring import MicroBatcher, price_all, price_each
+from carprice.api.scoring import MicroBatcher, price_all
+from carprice.scoring import price_cars
 from carprice.sources import synthetic
 from carprice.validation import ValidationError
 from tests.unit.app_model import export_small_model
@@ -36,7 +37,7 @@ def one_by_one(model, cars):
 
 @pytest.mark.parametrize("n", [1, 2, 8])
 def test_any_number_of_cars_gets_the_single_car_prices(model, cars, n):
-    got = price_each(model, cars[:n])
+    got = price_cars(model, cars[:n])
     want = one_by_one(model, cars[:n])
     assert [pytest.approx(w, rel=1e-9) for w in want] == got
 
@@ -44,7 +45,7 @@ def test_any_number_of_cars_gets_the_single_car_prices(model, cars, n):
 @pytest.mark.parametrize("n", [2, 6])
 def test_a_bad_car_is_an_error_in_its_place_and_the_others_are_priced(model, cars, n):
     batch = [*cars[:n - 1], {**cars[0], "year": 1800}]
-    got = price_each(model, batch)
+    got = price_cars(model, batch)
     assert isinstance(got[-1], ValidationError) and "year '1800' outside" in str(got[-1])
     assert got[:-1] == [pytest.approx(w, rel=1e-9) for w in one_by_one(model, cars[:n - 1])]
     with pytest.raises(ValidationError, match=rf"^\[{n - 1}\]: year '1800' outside"):
@@ -52,11 +53,11 @@ def test_a_bad_car_is_an_error_in_its_place_and_the_others_are_priced(model, car
 
 
 def counting(calls: list):
-    """price_each, with each call's (model id, number of cars) recorded."""
+    """price_cars, with each call's (model id, number of cars) recorded."""
 
     def score(model, cars):
         calls.append((id(model), len(cars)))
-        return price_each(model, cars)
+        return price_cars(model, cars)
 
     return score
 

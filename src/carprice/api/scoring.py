@@ -25,12 +25,10 @@ from carprice.validation import ValidationError
 log = logging.getLogger(__name__)
 MAX_BATCH_CARS = 256  # per loop step; the rest waits one step, so I/O is served meanwhile
 
-price_each = price_cars
-
 
 def price_all(model: Any, cars: list[dict]) -> list[dict[str, float]]:
     """Prices of a list; ValidationError naming the first bad car ("[i]: reason")."""
-    outcomes = price_each(model, cars)
+    outcomes = price_cars(model, cars)
     bad = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, ValidationError)]
     if bad:
         more = f" (+{len(bad) - 1} more cars)" if len(bad) > 1 else ""
@@ -45,7 +43,7 @@ _Job = tuple[Any, dict, asyncio.Future]
 class MicroBatcher:
     """Prices the single-car requests of one event loop, as many per call as are waiting."""
 
-    def __init__(self, score: Callable[[Any, list[dict]], list[Outcome]] = price_each,
+    def __init__(self, score: Callable[[Any, list[dict]], list[Outcome]] = price_cars,
                  max_cars: int = MAX_BATCH_CARS):
         self._score, self.max_cars = score, max_cars
         self._pending: list[_Job] = []
