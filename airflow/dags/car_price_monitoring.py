@@ -49,13 +49,14 @@ with DAG(
     default_args={"owner": "carprice", "retries": 1, "retry_delay": timedelta(seconds=30)},
     tags=["carprice", "monitoring"],
 ) as dag:
+    # All its output lines: a stderr line may arrive after the summary.
     monitor = stage_task("monitor", pipeline.MONITOR_DAG_ID, reads_inbox=True,
-                         secrets=("CARPRICE_PREDLOG_DSN",))
+                         secrets=("CARPRICE_PREDLOG_DSN",), xcom_all=True)
 
     @task.short_circuit
-    def drift_asks_for_retraining(summary: str | None) -> bool:
-        """The monitor's last output line (JSON) says whether to retrain."""
-        return bool(last_summary([summary]).get("retrain"))
+    def drift_asks_for_retraining(lines: list[str] | None) -> bool:
+        """The monitor's summary (JSON) says whether to retrain."""
+        return bool(last_summary(lines).get("retrain"))
 
     retrain = TriggerWithNote(
         task_id="retrain",

@@ -91,21 +91,28 @@ def params_json(params) -> str:
 
 
 def last_summary(logs) -> dict:
-    """The stage's one-line JSON summary (its last output line), or {} if there is none.
+    """The stage's one-line JSON summary (its last one in ``logs``: a line or a list of
+    lines), or {} if there is none.
 
-    Docker interleaves the stage's stderr and stdout in chunks, so the summary may share a
-    log line with the stderr reason before it: read from its opening '{"stage"'.
+    Docker streams the stage's stderr and stdout separately and merges them as they
+    arrive: the summary (stdout) can share a line with stderr text, before or after it,
+    and a stderr line can arrive after it. So look back for the last line holding an
+    opening '{"stage"' that decodes, and ignore what surrounds it.
     """
+    if isinstance(logs, (str, bytes)):
+        logs = [logs]
+    decoder = json.JSONDecoder()
     for line in reversed(logs or []):
         text = line.decode(errors="replace") if isinstance(line, bytes) else str(line)
-        if not text.strip():
-            continue
         start = text.rfind('{"stage"')
-        try:
-            found = json.loads(text[start:] if start >= 0 else text)
-        except ValueError:
-            return {}
-        return found if isinstance(found, dict) else {}
+        while start >= 0:
+            try:
+                found, _ = decoder.raw_decode(text, start)
+            except ValueError:
+                found = None
+            if isinstance(found, dict):
+                return found
+            start = text.rfind('{"stage"', 0, start)
     return {}
 
 
@@ -139,7 +146,7 @@ def notify_failed_run(context) -> None:
 # Jinja helpers every CarPrice DAG registers (user_defined_macros / _filters).
 MACROS = {"image_ref": image_ref}
 FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json,
-           "stage_summary": lambda xcom: last_summary([xcom])}
+           "stage_summary": last_summary}
 
 
 class StageOperator(DockerOperator):

@@ -239,14 +239,16 @@ def test_monitoring_dag_retrains_only_when_the_monitor_says_so(dagbag):
     assert monitor.image == pipeline.image_name("monitor")
     assert gate.upstream_task_ids == {"monitor"} and retrain.upstream_task_ids == {gate.task_id}
     assert retrain.trigger_dag_id == pipeline.DAG_ID and retrain.conf["force"] is True
+    assert monitor.xcom_all  # the summary is not always the last line
     decide = gate.python_callable
-    assert decide('{"stage": "monitor", "retrain": true, "reason": "x"}') is True
-    assert decide('{"stage": "monitor", "retrain": false}') is False
-    assert decide(None) is False
-    assert decide('warning: slow{"stage": "monitor", "retrain": true}') is True
+    said = '{"stage": "monitor", "retrain": true, "reason": "year drifted"}'
+    assert decide(["drift: year", said, "warning: late stderr line"]) is True
+    assert decide(['{"stage": "monitor", "retrain": false}']) is False
+    assert decide(None) is False and decide(["no summary"]) is False
+    assert decide(['warning: slow{"stage": "monitor", "retrain": true}']) is True
     note = render(dag, retrain.note, run_id="r1",
                   ti=type("TI", (), {"xcom_pull": staticmethod(
-                      lambda task_ids: '{"retrain": true, "reason": "year drifted"}')}))
+                      lambda task_ids: [said, "warning: late stderr line"])}))
     assert note.endswith("year drifted")
 
 
@@ -267,7 +269,7 @@ def test_every_dag_announces_its_failures(dagbag):
         assert any(getattr(cb, "__name__", "") == "notify_failed_run" for cb in callbacks), dag_id
 
 
-def test_the_stage_summary_is_read_from_the_last_output_line():
+def test_the_stage_summary_is_found_however_docker_merged_the_streams():
     """What decides "no retry" for bad input (the e2e's bad-CSV run checks the behaviour)."""
     from carprice_tasks import last_summary
 
@@ -275,5 +277,12 @@ def test_the_stage_summary_is_read_from_the_last_output_line():
     assert last_summary([b"working...", bad.encode(), b""]) == json.loads(bad)
     # stderr's reason and stdout's summary interleaved on one line, as Docker streams them
     assert last_summary(["error: ingest failed: csv_uri refused" + bad, ""]) == json.loads(bad)
+    # stdout's summary first, then stderr's reason (a line of its own, or the same line)
+    assert last_summary([bad, "error: ingest failed: csv_uri refused", ""]) == json.loads(bad)
+    assert last_summary([bad + "error: ingest failed", "x"]) == json.loads(bad)
+    assert last_summary(bad) == json.loads(bad)  # one XCom line
+    newer = bad.replace("ingest", "train")
+    assert last_summary([bad, newer, "noise"]) == json.loads(newer)
+    assert last_summary(['{"stage": broken', "no json"]) == {}
     assert last_summary(["Traceback ...", "no json here"]) == {}
     assert last_summary(["[1, 2]"]) == {} and last_summary(None) == {}
