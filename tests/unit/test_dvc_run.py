@@ -84,8 +84,10 @@ def test_an_unknown_stage_is_a_usage_error(capsys):
     assert "usage: python -m carprice.stages.dvc_run <ingest|" in capsys.readouterr().err
 
 
-def test_locally_the_stage_runs_in_process(workdir, monkeypatch, capsys):
+def test_locally_without_warm_processes_the_stage_runs_in_process(workdir, monkeypatch,
+                                                                    capsys):
     monkeypatch.delenv(dvc_run.ENV_DOCKER, raising=False)
+    monkeypatch.setenv("CARPRICE_WARM", "0")  # the warm path: tests/integration/test_dvc_local.py
     # a bad param stops the in-process stage before MLflow, with the runner's summary
     code = dvc_run.main(["validate", "--run-id", "r", "--set", "model.max_iter=0"])
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])

@@ -1,8 +1,9 @@
 """``python -m carprice.stages.dvc_run <stage> [stage flags]``: the command of every
 dvc.yaml stage, so one dvc.yaml serves both places `dvc repro` runs.
 
-- Locally ($CARPRICE_DVC_DOCKER unset): the stage runs in this process, exactly as
-  ``python -m carprice.stages.<stage>`` would.
+- Locally ($CARPRICE_DVC_DOCKER unset): the stage runs exactly as
+  ``python -m carprice.stages.<stage>`` would, in a child of a warm process that already
+  imported the libraries (carprice.stages.warm), or in this process if none can start.
 - In the stack's dvc-runner service ($CARPRICE_DVC_DOCKER=1): the stage runs in its own
   image (pipeline.image_name) as a sibling container, like the Airflow DAG runs it: the
   stack's network, the run-data volume, uid 1000, MLflow with the stages' account. Its
@@ -105,6 +106,13 @@ def run_in_container(spec: dict) -> int:
         container.remove(force=True)
 
 
+def run_here(stage: str, flags: list[str]) -> int:
+    """Run the stage in this process, as ``python -m carprice.stages.<stage>`` does."""
+    from carprice.stages.runner import main as run_stage
+
+    return run_stage(stage, importlib.import_module(f"carprice.stages.{stage}").run, flags)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in pipeline.STAGES:
@@ -113,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(pipeline.StageExit.NO_RETRY)
     stage, flags = argv[0], argv[1:]
     if not in_docker(os.environ):
-        from carprice.stages.runner import main as run_stage
+        from carprice.stages import warm
 
-        return run_stage(stage, importlib.import_module(f"carprice.stages.{stage}").run, flags)
+        code = warm.run(stage, flags)
+        return run_here(stage, flags) if code is None else code
     args = parse_stage_args(stage, flags)
     try:
         spec = container_spec(stage, args, pipeline.load_params(args.params), os.environ)
