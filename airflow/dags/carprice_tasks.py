@@ -22,24 +22,14 @@ from carprice import notify, pipeline
 # A stage that runs longer is stuck (the whole default pipeline takes about a minute).
 STAGE_TIMEOUT = timedelta(minutes=30)
 DOCKER_URL = "unix://var/run/docker.sock"
-
-
-def deployment(name: str) -> str:
-    """A name docker-compose-full.yml hands to the Airflow services (fails loudly if unset)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise RuntimeError(f"{name} is not set: the Airflow services get it from "
-                           "docker-compose-full.yml")
-    return value
-
-
-PROJECT = deployment(pipeline.ENV_PROJECT)
-NETWORK = deployment(pipeline.ENV_DOCKER_NETWORK)
-DATA_VOLUME = deployment(pipeline.ENV_DATA_VOLUME)
-MODELS_VOLUME = deployment(pipeline.ENV_MODELS_VOLUME)
-STAGE_MLFLOW_URI = deployment(pipeline.ENV_STAGE_MLFLOW_URI)
+# The deployment's names, handed over by docker-compose-full.yml (fails loudly if unset).
+PROJECT = pipeline.deployment_value(pipeline.ENV_PROJECT)
+NETWORK = pipeline.deployment_value(pipeline.ENV_DOCKER_NETWORK)
+DATA_VOLUME = pipeline.deployment_value(pipeline.ENV_DATA_VOLUME)
+MODELS_VOLUME = pipeline.deployment_value(pipeline.ENV_MODELS_VOLUME)
+STAGE_MLFLOW_URI = pipeline.deployment_value(pipeline.ENV_STAGE_MLFLOW_URI)
 # The host's data/inbox (the start script records it).
-INBOX_HOST_DIR = deployment(pipeline.ENV_INBOX_HOST_DIR)
+INBOX_HOST_DIR = pipeline.deployment_value(pipeline.ENV_INBOX_HOST_DIR)
 
 
 def image_ref(image: str) -> str:

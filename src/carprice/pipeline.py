@@ -7,9 +7,12 @@ The params (params.yaml, typed and validated) live in carprice.params, re-export
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from enum import IntEnum
 
+from carprice.errors import CarpriceError
 from carprice.params import (  # noqa: F401 - re-exported: pipeline.load_params etc.
     ENV_OVERRIDES,
     ENV_PARAMS_FILE,
@@ -94,6 +97,22 @@ ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
 ENV_STAGE_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
 ENV_INBOX_HOST_DIR = "CARPRICE_INBOX_HOST_DIR"  # a bind source must be a host path
 ENV_STAGE_USER, ENV_STAGE_PASSWORD = "MLFLOW_STAGE_USER", "MLFLOW_STAGE_PASSWORD"
+
+
+class DeploymentError(CarpriceError):
+    """A name the stack hands to a service that starts stage containers is missing."""
+
+
+def deployment_value(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The deployment's ``name`` (one of the ENV_ names above) from ``env`` (default: this
+    process's environment); DeploymentError in one line if it is unset."""
+    value = (os.environ if env is None else env).get(name, "").strip()
+    if not value:
+        raise DeploymentError(f"{name} is not set: docker-compose-full.yml hands it to the "
+                              "services that start stage containers (with .env)")
+    return value
+
+
 # Inside a stage container (the stage images own these folders, as uid 1000).
 CONTAINER_DATA_DIR, CONTAINER_MODELS_DIR = "/app/data", "/app/models"
 CONTAINER_INBOX_DIR = "/app/inbox"

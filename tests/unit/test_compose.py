@@ -242,7 +242,7 @@ def test_stages_and_the_app_reach_the_same_mlflow_which_accepts_that_host(servic
 def test_the_dag_gets_every_deployment_name_it_reads(services):
     dag_helper = (REPO / "airflow" / "dags" / "carprice_tasks.py").read_text()
     wanted = {getattr(pipeline, name)
-              for name in re.findall(r"deployment\(pipeline\.(ENV_[A-Z_]+)\)", dag_helper)}
+              for name in re.findall(r"deployment_value\(pipeline\.(ENV_[A-Z_]+)\)", dag_helper)}
     assert wanted, "carprice_tasks.py reads no deployment names?"
     for name in ("airflow-scheduler", "airflow-worker", "airflow-dag-processor"):
         assert wanted <= set(services[name]["environment"]), name

@@ -63,7 +63,7 @@ def test_the_runners_params_reach_the_container():
                                      pipeline.ENV_STAGE_MLFLOW_URI, pipeline.ENV_STAGE_PASSWORD])
 def test_a_missing_deployment_name_is_one_line(missing):
     env = {k: v for k, v in ENV.items() if k != missing}
-    with pytest.raises(dvc_run.RunnerConfigError, match=f"^{missing} is not set"):
+    with pytest.raises(pipeline.DeploymentError, match=f"^{missing} is not set"):
         spec(env=env)
 
 

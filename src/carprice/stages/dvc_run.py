@@ -23,14 +23,9 @@ import sys
 from collections.abc import Mapping
 
 from carprice import pipeline
-from carprice.errors import CarpriceError
 from carprice.stages.flags import StageArgs, parse_stage_args
 
 ENV_DOCKER = "CARPRICE_DVC_DOCKER"
-
-
-class RunnerConfigError(CarpriceError):
-    """The runner's environment lacks a name the stack gives it."""
 
 
 def in_docker(env: Mapping[str, str]) -> bool:
@@ -46,28 +41,21 @@ def dotted(params: Mapping, prefix: str = "") -> dict:
     return out
 
 
-def _need(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise RunnerConfigError(f"{name} is not set: docker-compose-full.yml's dvc-runner "
-                                "service sets it (with .env)")
-    return value
-
-
 def container_spec(stage: str, args: StageArgs, params: Mapping,
                    env: Mapping[str, str]) -> dict:
     """Keyword arguments of docker's ``containers.run`` for one stage (no Docker call)."""
     p = pipeline
     image = p.image_name(stage)
     project = env.get(p.ENV_PROJECT, "").strip() or "carprice"
-    volumes = {_need(env, p.ENV_DATA_VOLUME): {"bind": p.CONTAINER_DATA_DIR, "mode": "rw"}}
+    volumes = {p.deployment_value(p.ENV_DATA_VOLUME, env): {"bind": p.CONTAINER_DATA_DIR,
+                                                             "mode": "rw"}}
     if env.get(p.ENV_MODELS_VOLUME, "").strip():  # promote_production exports there
         volumes[env[p.ENV_MODELS_VOLUME].strip()] = {"bind": p.CONTAINER_MODELS_DIR,
                                                      "mode": "rw"}
     environment = {
-        "MLFLOW_TRACKING_URI": _need(env, p.ENV_STAGE_MLFLOW_URI),
-        "MLFLOW_TRACKING_USERNAME": _need(env, p.ENV_STAGE_USER),
-        "MLFLOW_TRACKING_PASSWORD": _need(env, p.ENV_STAGE_PASSWORD),
+        "MLFLOW_TRACKING_URI": p.deployment_value(p.ENV_STAGE_MLFLOW_URI, env),
+        "MLFLOW_TRACKING_USERNAME": p.deployment_value(p.ENV_STAGE_USER, env),
+        "MLFLOW_TRACKING_PASSWORD": p.deployment_value(p.ENV_STAGE_PASSWORD, env),
         p.ENV_OVERRIDES: json.dumps(dotted(params)),
         p.ENV_IMAGE: image,
         "PYTHONUNBUFFERED": "1",
@@ -79,7 +67,7 @@ def container_spec(stage: str, args: StageArgs, params: Mapping,
                         soft_skip=args.soft_skip).argv()
     return {
         "image": image, "command": command, "environment": environment,
-        "network": _need(env, p.ENV_DOCKER_NETWORK), "volumes": volumes,
+        "network": p.deployment_value(p.ENV_DOCKER_NETWORK, env), "volumes": volumes,
         "user": p.CONTAINER_USER,
         "name": f"{project}-dvc-{stage.replace('_', '-')}-{p.safe_name(args.run_id, 60)}",
         "labels": {p.LABEL_PROJECT: project, p.LABEL_STAGE: stage, p.LABEL_RUN: args.run_id,
