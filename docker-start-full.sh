@@ -136,7 +136,7 @@ build_images() {
   for stage in "${modules[@]}"; do
     docker run --rm --entrypoint python "carprice-stage-$stage:latest" -c \
       "import carprice.stages.${stage//-/_}" >/dev/null \
-      || die "stage $stage cannot be imported in its image: fix carprice.pipeline.STAGE_EXTRAS"
+      || die "stage $stage cannot be imported in its image: fix carprice.pipeline.definition.STAGE_EXTRAS"
   done
   log "all images built in $((SECONDS - start)) s; every stage imports in its image"
 }

@@ -12,10 +12,10 @@ import os
 import docker
 import psycopg2
 
-from carprice import pipeline
+from carprice.pipeline import container
 
 # (labels, in the order of running_tries' columns) that name one task try.
-TRY_LABELS = (pipeline.LABEL_DAG, pipeline.LABEL_RUN, pipeline.LABEL_STAGE, pipeline.LABEL_TRY)
+TRY_LABELS = (container.LABEL_DAG, container.LABEL_RUN, container.LABEL_STAGE, container.LABEL_TRY)
 
 
 def running_tries() -> set[tuple[str, str, str, str]]:
@@ -27,20 +27,19 @@ def running_tries() -> set[tuple[str, str, str, str]]:
 
 
 def main() -> None:
-    project = os.environ[pipeline.ENV_PROJECT]
+    project = os.environ[container.ENV_PROJECT]
     client = docker.DockerClient(base_url="unix://var/run/docker.sock")
     # Only containers Airflow started (a DAG label): the dvc-runner's are its own business.
     containers = client.containers.list(all=True, filters={"label": [
-        f"{pipeline.LABEL_PROJECT}={project}", pipeline.LABEL_DAG]})
+        f"{container.LABEL_PROJECT}={project}", container.LABEL_DAG]})
     if not containers:
         return
     alive = running_tries()
-    for container in containers:
-        labels = container.labels
-        key = tuple(labels.get(label, "") for label in TRY_LABELS)
+    for found in containers:
+        key = tuple(found.labels.get(label, "") for label in TRY_LABELS)
         if key not in alive:
-            print(f"orphans: removing {container.name} (its task try is not running)")
-            container.remove(force=True)
+            print(f"orphans: removing {found.name} (its task try is not running)")
+            found.remove(force=True)
 
 
 if __name__ == "__main__":

@@ -12,26 +12,41 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from carprice import served
+from carprice.serving import model_source
 
-served.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
+model_source.apply_client_defaults()  # before any MLflow call: a dead server costs seconds
 
 import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from carprice import catalog, predlog, schema, tags  # noqa: E402
-from carprice.choices import Choices, form_choices  # noqa: E402
+from carprice.contract import catalog, schema  # noqa: E402
 from carprice.errors import CarpriceError, InputError, one_line  # noqa: E402
-from carprice.model import LOWER, OUTPUT_COLUMNS, PREDICTED, PRICE, UPPER  # noqa: E402
-from carprice.model_page import evaluation_tables, latest_drift, registry_history  # noqa: E402
-from carprice.runfiles import ERROR_BY_BRAND, ERROR_BY_PRICE_BAND, TEST_PREDICTIONS  # noqa: E402
-from carprice.scoring import BatchResult, predict_one, results_csv, score_upload  # noqa: E402
-from carprice.served import Resolution, Source  # noqa: E402
-from carprice.serving import example_car, model_categories, smoke_examples  # noqa: E402
+from carprice.model.estimator import LOWER, OUTPUT_COLUMNS, PREDICTED, PRICE, UPPER  # noqa: E402
+from carprice.model.pyfunc import example_car, model_categories, smoke_examples  # noqa: E402
+from carprice.pipeline.run_folder import (  # noqa: E402
+    ERROR_BY_BRAND,
+    ERROR_BY_PRICE_BAND,
+    TEST_PREDICTIONS,
+)
+from carprice.registry import tags  # noqa: E402
+from carprice.serving import model_source, prediction_log  # noqa: E402
+from carprice.serving.model_source import Resolution, Source  # noqa: E402
+from carprice.serving.pricing import (  # noqa: E402
+    BatchResult,
+    predict_one,
+    results_csv,
+    score_upload,
+)
+from carprice.webapp.form_choices import Choices, form_choices  # noqa: E402
+from carprice.webapp.model_page import (  # noqa: E402
+    evaluation_tables,
+    latest_drift,
+    registry_history,
+)
 
 LOG = logging.getLogger("carprice.app")
-TTL = served.alias_ttl()
+TTL = model_source.alias_ttl()
 SOURCE_LABEL = {Source.REGISTRY: "MLflow registry",
                 Source.EXPORT: "exported copy (MLflow unreachable)"}
 TABS = ("Price a car", "Price a CSV", "Model")
@@ -42,9 +57,9 @@ METRIC_LABELS = {"rmse_log": "RMSE (log)", "mape": "MAPE", "r2": "R²", "coverag
 
 
 @st.cache_resource(show_spinner=False)
-def prediction_log() -> predlog.PredictionLog | predlog.DisabledLog:
+def prediction_writer() -> prediction_log.PredictionLog | prediction_log.DisabledLog:
     """One background writer per app process (off when CARPRICE_PREDLOG_DSN is unset)."""
-    writer = predlog.from_env()
+    writer = prediction_log.from_env()
     writer.start()
     return writer
 
@@ -52,7 +67,7 @@ def prediction_log() -> predlog.PredictionLog | predlog.DisabledLog:
 def log_predictions(source: str, res: Resolution, cars: list, outputs: list) -> None:
     """Queue predictions for the log; a logging problem never costs the user the price."""
     try:
-        prediction_log().log(predlog.records(source, res.model_name, res.version, cars,
+        prediction_writer().log(prediction_log.records(source, res.model_name, res.version, cars,
                                              outputs))
     except Exception as exc:  # noqa: BLE001 - the log is a record, not the service
         LOG.warning("prediction not logged: %s", one_line(exc))
@@ -61,13 +76,13 @@ def log_predictions(source: str, res: Resolution, cars: list, outputs: list) -> 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def current_resolution(name: str, uri: str | None, export_dir: str) -> Resolution:
     """The production alias resolved to a pinned version, re-read every TTL seconds."""
-    return served.resolve_production(name, uri or "", Path(export_dir))
+    return model_source.resolve_production(name, uri or "", Path(export_dir))
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
 def cached_model(cache_key: str, _resolution: Resolution):
     """One loaded model per pinned version (or export); kept across reruns and sessions."""
-    return served.load_model(_resolution)
+    return model_source.load_model(_resolution)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -82,12 +97,12 @@ def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFra
 
 def serving_model() -> tuple[Resolution, object | None]:
     """(resolution, loaded model); falls back to the export when the registry copy fails."""
-    uri = served.tracking_uri()
+    uri = model_source.tracking_uri()
     try:
-        name = served.model_name()
+        name = model_source.model_name()
     except CarpriceError as exc:
         return Resolution(Source.NONE, "", problem=one_line(exc), tracking_uri=uri), None
-    export_dir = served.models_dir()
+    export_dir = model_source.models_dir()
     res = current_resolution(name, uri, str(export_dir))
     if res.model_uri is None:
         return res, None
@@ -96,7 +111,7 @@ def serving_model() -> tuple[Resolution, object | None]:
     except Exception as exc:  # noqa: BLE001 - shown as a banner, never a traceback
         problem = f"cannot load {res.model_uri}: {one_line(exc)}"
     if res.source == Source.REGISTRY:
-        res = served.export_resolution(name, export_dir, problem, uri)
+        res = model_source.export_resolution(name, export_dir, problem, uri)
         if res.model_uri is not None:
             try:
                 return res, cached_model(res.cache_key, res)
@@ -160,7 +175,7 @@ def banner(res: Resolution) -> None:
 
 def no_model(res: Resolution) -> None:
     st.warning("**No model to serve yet.**", icon="🛠️")
-    st.markdown(served.HOW_TO_GET_A_MODEL)
+    st.markdown(model_source.HOW_TO_GET_A_MODEL)
     st.caption(f"Details: {res.problem}")
 
 
@@ -288,15 +303,15 @@ def batch_tab(model, res: Resolution) -> None:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_counts() -> pd.DataFrame | None:
-    dsn = predlog.configured_dsn()
-    return predlog.counts_per_day(dsn) if dsn else None
+    dsn = prediction_log.configured_dsn()
+    return prediction_log.counts_per_day(dsn) if dsn else None
 
 
 def monitoring(res: Resolution) -> None:
     """The latest drift check of the served version and the predictions per day."""
     try:
         found = latest_drift(res.model_name, res.version, res.tracking_uri,
-                             served.monitor_experiment())
+                             model_source.monitor_experiment())
         counts = cached_counts()
     except Exception as exc:  # noqa: BLE001 - monitoring data is optional on this page
         st.caption(f"Monitoring data unavailable: {one_line(exc)}")

@@ -32,8 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from carprice import predlog, schema, serving
-from carprice.registry import EXPORT_DIRNAME
+from carprice.contract import schema
+from carprice.model import pyfunc
+from carprice.registry.export import EXPORT_DIRNAME
+from carprice.serving import prediction_log
 from carprice.sources import synthetic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,7 +70,7 @@ def start_server(args, port: int, log_path: Path) -> subprocess.Popen:
         env["CARPRICE_MODELS_DIR"] = str(models_dir_of(args.model))
         env.pop("MLFLOW_TRACKING_URI", None)
     if args.no_predlog:
-        env.pop(predlog.ENV_DSN, None)
+        env.pop(prediction_log.ENV_DSN, None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"),
                                                       env.get("PYTHONPATH")]))
     with open(log_path, "w") as log:
@@ -123,7 +125,7 @@ def summary(latencies: list[float], wall: float) -> dict:
 async def run(args, base_url: str, proc: subprocess.Popen) -> dict:
     import httpx2
 
-    single = json.dumps(serving.example_car()).encode()
+    single = json.dumps(pyfunc.example_car()).encode()
     cars = synthetic.generate(args.batch_rows, seed=11).drop(columns=[schema.TARGET])
     batch = json.dumps(cars.to_dict("records")).encode()
     limits = httpx2.Limits(max_connections=max(args.concurrency) + 1)

@@ -5,7 +5,7 @@
 
 Measures, on the model the app would serve (production alias, else the exported copy,
 else --model):
-  * one prediction through carprice.scoring.predict_one (what "Predict price" runs),
+  * one prediction through carprice.serving.pricing.predict_one (what "Predict price" runs),
     p50/p95 over --repeat calls; for reference also the generic pyfunc path
     (serving.score with enforce_schema: text coercion + pyfunc schema enforcement);
   * a 10k-row CSV upload through scoring.score_upload (decode, parse, validate, score
@@ -25,16 +25,16 @@ import sys
 import time
 from pathlib import Path
 
-from carprice import served
+from carprice.serving import model_source
 
-served.apply_client_defaults()
+model_source.apply_client_defaults()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from carprice import schema  # noqa: E402
-from carprice.scoring import predict_one, score_upload  # noqa: E402
-from carprice.serving import example_car, score  # noqa: E402
+from carprice.contract import schema  # noqa: E402
+from carprice.model.pyfunc import example_car, score  # noqa: E402
+from carprice.serving.pricing import predict_one, score_upload  # noqa: E402
 from carprice.sources import synthetic  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,11 +73,11 @@ def load(model_arg: str | None):
 
     if model_arg:
         return model_arg, mlflow.pyfunc.load_model(model_arg)
-    res = served.resolve_production()
+    res = model_source.resolve_production()
     if res.model_uri is None:
-        sys.exit(f"no model to benchmark: {res.problem}\n{served.HOW_TO_GET_A_MODEL}\n"
+        sys.exit(f"no model to benchmark: {res.problem}\n{model_source.HOW_TO_GET_A_MODEL}\n"
                  "or pass --model <folder or models:/name/version>")
-    return f"{res.model_uri} ({res.source})", served.load_model(res)
+    return f"{res.model_uri} ({res.source})", model_source.load_model(res)
 
 
 def bench_apptest(repeat: int) -> dict:

@@ -38,7 +38,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from carprice import drift, evidently_compat, pipeline, schema
+    from carprice.config.params import load_params
+    from carprice.contract import schema
+    from carprice.monitoring import drift, evidently_compat
     from carprice.sources.synthetic import Drift, generate
 
     def load() -> None:
@@ -47,7 +49,7 @@ def main() -> None:
 
     import_wall, import_cpu = timed(load)
     print(f"import evidently: {import_wall:.1f} s wall, {import_cpu:.1f} s CPU (once per process)")
-    limits = drift.Thresholds.from_params(pipeline.load_params()["monitor"])
+    limits = drift.Thresholds.from_params(load_params()["monitor"])
     reference = generate(args.reference, seed=42)
     # stand-in predictions with the model's scale: the true price
     ref_pred = reference[schema.TARGET].to_numpy()

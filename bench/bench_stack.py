@@ -33,7 +33,8 @@ sys.path[:0] = [str(REPO / "scripts"), str(REPO / "src")]
 
 from stack_client import Stack  # noqa: E402
 
-from carprice import pipeline  # noqa: E402
+from carprice.config.params import ENV_OVERRIDES, ENV_PARAMS_FILE  # noqa: E402
+from carprice.pipeline import definition  # noqa: E402
 
 PROJECT = "carprice-bench"
 PORTS = {"AIRFLOW_PORT": "28080", "MLFLOW_PORT": "25000", "STREAMLIT_PORT": "28501"}
@@ -70,13 +71,13 @@ def in_process_seconds(stack: Stack, run_id: str) -> tuple[float, dict[str, floa
         env = {
             **os.environ,
             "MLFLOW_TRACKING_URI": stack.mlflow,
-            pipeline.ENV_PARAMS_FILE: str(REPO / "params.yaml"),
-            pipeline.ENV_OVERRIDES: json.dumps({"force": True}),
+            ENV_PARAMS_FILE: str(REPO / "params.yaml"),
+            ENV_OVERRIDES: json.dumps({"force": True}),
             "PYTHONPATH": str(REPO / "src"),
         }
         common = ["--run-id", run_id, "--data-dir", f"{tmp}/data", "--models-dir", f"{tmp}/models"]
         total_start = time.monotonic()
-        for stage in pipeline.STAGES:
+        for stage in definition.STAGES:
             started = time.monotonic()
             proc = subprocess.run(
                 [sys.executable, "-m", f"carprice.stages.{stage}", *common],
@@ -87,7 +88,7 @@ def in_process_seconds(stack: Stack, run_id: str) -> tuple[float, dict[str, floa
                 check=False,
             )
             per_stage[stage] = round(time.monotonic() - started, 1)
-            if proc.returncode not in (0, pipeline.SKIP_EXIT_CODE):
+            if proc.returncode not in (0, definition.SKIP_EXIT_CODE):
                 print(proc.stderr[-3000:])
                 raise SystemExit(f"in-process {stage} failed ({proc.returncode})")
         return time.monotonic() - total_start, per_stage

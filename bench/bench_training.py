@@ -19,11 +19,13 @@ import time
 def one(rows: int) -> dict:
     from sklearn.model_selection import train_test_split
 
-    from carprice import metrics, pipeline, schema
-    from carprice.model import from_params
+    from carprice.config.params import load_params
+    from carprice.contract import schema
+    from carprice.model import metrics
+    from carprice.model.estimator import from_params
     from carprice.sources.synthetic import generate
 
-    params = pipeline.load_params()
+    params = load_params()
     data = generate(rows, seed=params["data"]["seed"], noise_sigma=params["data"]["noise_sigma"])
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     train, rest = train_test_split(data, test_size=0.3, random_state=0)

@@ -29,8 +29,9 @@ from tenacity import (
     wait_fixed,
 )
 
-from carprice.params import load_params
-from carprice.pipeline import DAG_ID, PRODUCTION_ALIAS
+from carprice.config.params import load_params
+from carprice.pipeline.definition import DAG_ID
+from carprice.registry import PRODUCTION_ALIAS
 
 REPO = Path(__file__).resolve().parent.parent
 FINISHED = {"success", "failed"}

@@ -21,7 +21,7 @@ from carprice_tasks import (
     trigger_params,
 )
 
-from carprice import pipeline
+from carprice.pipeline import definition
 
 # The retraining run must not be skipped as "unchanged": force it. (Airflow validates this
 # conf against the training DAG's typed form, so it holds native values only.)
@@ -35,14 +35,14 @@ class TriggerWithNote(TriggerDagRunOperator):
 
 
 with DAG(
-    dag_id=pipeline.MONITOR_DAG_ID,
+    dag_id=definition.MONITOR_DAG_ID,
     description="Drift of recent inputs and predictions against the production model",
     doc_md=__doc__,
     schedule="@daily",
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=trigger_params(pipeline.MONITOR_PARAM_ALIASES),
+    params=trigger_params(definition.MONITOR_PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
     on_failure_callback=notify_failed_run,
@@ -50,8 +50,7 @@ with DAG(
     tags=["carprice", "monitoring"],
 ) as dag:
     # All its output lines: a stderr line may arrive after the summary.
-    monitor = stage_task("monitor", pipeline.MONITOR_DAG_ID, reads_inbox=True,
-                         secrets=("CARPRICE_PREDLOG_DSN",), xcom_all=True)
+    monitor = stage_task("monitor", definition.MONITOR_DAG_ID, xcom_all=True)
 
     @task.short_circuit
     def drift_asks_for_retraining(lines: list[str] | None) -> bool:
@@ -60,9 +59,9 @@ with DAG(
 
     retrain = TriggerWithNote(
         task_id="retrain",
-        trigger_dag_id=pipeline.DAG_ID,
+        trigger_dag_id=definition.DAG_ID,
         conf=RETRAIN_CONF,
-        note=f"Retraining asked by {pipeline.MONITOR_DAG_ID} " + "{{ run_id }}: "
+        note=f"Retraining asked by {definition.MONITOR_DAG_ID} " + "{{ run_id }}: "
              "{{ (ti.xcom_pull(task_ids='monitor') | stage_summary).reason }}",
     )
     monitor >> drift_asks_for_retraining(monitor.output) >> retrain

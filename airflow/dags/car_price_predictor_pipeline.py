@@ -11,28 +11,19 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, TriggerRule, task
-from carprice_tasks import (
-    DATA_VOLUME,
-    FILTERS,
-    MACROS,
-    NETWORK,
-    notify_failed_run,
-    stage_task,
-    trigger_params,
-)
+from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
-from carprice import pipeline
+from carprice.pipeline import container, definition
 
 SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
-# Stages that write the exported production model (the app's fallback).
-MODEL_WRITERS = {"promote_production"}
-# Stages that read the data source (csv_uri=inbox/<file> is the host's data/inbox).
-SOURCE_READERS = {"ingest"}
+NETWORK = container.deployment_value(container.ENV_DOCKER_NETWORK)
+DATA_VOLUME = container.deployment_value(container.ENV_DATA_VOLUME)
 
 DOC_MD = f"""
 ### CarPrice: retrain, gate, promote
 
-Each box is one stage image (`{pipeline.image_name(pipeline.STAGES[0])}`, ...) started as a
+Each box is one stage, run in the image of its dependency set
+(`{definition.image_name(definition.STAGES[0])}`, ...) as its own
 sibling container on the `{NETWORK}` network. Stages share the run folder
 `/app/data/runs/<run id>/` on the `{DATA_VOLUME}` volume and log to MLflow.
 
@@ -47,14 +38,14 @@ Trigger with the form to override params (source, rows, hyper-parameters, gate t
 """
 
 with DAG(
-    dag_id=pipeline.DAG_ID,
+    dag_id=definition.DAG_ID,
     description="Ingest, validate, train, gate and promote the used-car price model",
     doc_md=DOC_MD,
     schedule=None if SCHEDULE.lower() in {"", "none", "manual"} else SCHEDULE,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=trigger_params(pipeline.PARAM_ALIASES),
+    params=trigger_params(definition.PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
     on_failure_callback=notify_failed_run,
@@ -68,10 +59,9 @@ with DAG(
     tags=["carprice", "docker", "mlflow"],
 ) as dag:
     tasks = []
-    for stage in pipeline.STAGES:
+    for stage in definition.STAGES:
         op = stage_task(
-            stage, pipeline.DAG_ID, writes_models=stage in MODEL_WRITERS,
-            reads_inbox=stage in SOURCE_READERS,
+            stage, definition.DAG_ID,
             # The report summarizes whatever happened, refusals and failures included.
             trigger_rule=TriggerRule.ALL_DONE if stage == "report" else TriggerRule.ALL_SUCCESS,
         )

@@ -13,23 +13,23 @@ from datetime import datetime
 from airflow.sdk import DAG
 from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
-from carprice import pipeline
+from carprice.pipeline import definition
 
 with DAG(
-    dag_id=pipeline.ROLLBACK_DAG_ID,
+    dag_id=definition.ROLLBACK_DAG_ID,
     description="Move the production alias back to an earlier model version",
     doc_md=__doc__,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=trigger_params(pipeline.ROLLBACK_PARAM_ALIASES),
+    params=trigger_params(definition.ROLLBACK_PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
     on_failure_callback=notify_failed_run,
     default_args={"owner": "carprice", "retries": 0},
     tags=["carprice", "registry"],
 ) as dag:
-    stage_task("rollback", pipeline.ROLLBACK_DAG_ID, writes_models=True,
-               extra_env={pipeline.ENV_REQUESTED_BY:
+    stage_task("rollback", definition.ROLLBACK_DAG_ID,
+               extra_env={definition.ENV_REQUESTED_BY:
                           "{{ dag_run.triggering_user_name or 'unknown' }}"})

@@ -17,21 +17,13 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
 from docker.types import Mount
 
-from carprice import notify, pipeline
+from carprice.config.params import field_schema, load_params
+from carprice.monitoring import notify
+from carprice.pipeline import container, definition
 
 # A stage that runs longer is stuck (the whole default pipeline takes about a minute).
 STAGE_TIMEOUT = timedelta(minutes=30)
 DOCKER_URL = "unix://var/run/docker.sock"
-# The deployment's names, handed over by docker-compose-full.yml (fails loudly if unset).
-PROJECT = pipeline.deployment_value(pipeline.ENV_PROJECT)
-NETWORK = pipeline.deployment_value(pipeline.ENV_DOCKER_NETWORK)
-DATA_VOLUME = pipeline.deployment_value(pipeline.ENV_DATA_VOLUME)
-MODELS_VOLUME = pipeline.deployment_value(pipeline.ENV_MODELS_VOLUME)
-STAGE_MLFLOW_URI = pipeline.deployment_value(pipeline.ENV_STAGE_MLFLOW_URI)
-# The host's data/inbox (the start script records it).
-INBOX_HOST_DIR = pipeline.deployment_value(pipeline.ENV_INBOX_HOST_DIR)
-
-
 def image_ref(image: str) -> str:
     """``name@sha256:...`` of the local image the stage runs (its name alone if unknown)."""
     try:
@@ -55,9 +47,9 @@ def _lookup(params: dict, dotted: str):
 
 
 def _param(name: str, dotted: str, default) -> Param:
-    """A form field typed like the params model's field (carprice.params): type, range,
+    """A form field typed like the params model's field (carprice.config.params): type, range,
     choices and description all come from there, the default from params.yaml."""
-    schema = pipeline.field_schema(dotted)
+    schema = field_schema(dotted)
     limits = {key: schema[key] for key in _FORM_KEYWORDS if key in schema}
     kind = schema["type"]
     # A free-text field left blank keeps params.yaml's value; without null the UI would
@@ -69,14 +61,14 @@ def _param(name: str, dotted: str, default) -> Param:
 def trigger_params(aliases: dict[str, str]) -> dict[str, Param]:
     """One typed Param per trigger-form name (``aliases``: name -> dotted key of
     params.yaml), defaults from params.yaml."""
-    defaults = pipeline.load_params()
+    defaults = load_params()
     return {name: _param(name, dotted, _lookup(defaults, dotted))
             for name, dotted in aliases.items()}
 
 
 def params_json(params) -> str:
     """The trigger form's values as the stages' CARPRICE_PARAMS_JSON (dotted keys)."""
-    return json.dumps({dotted: params[name] for name, dotted in pipeline.FORM_ALIASES.items()
+    return json.dumps({dotted: params[name] for name, dotted in definition.FORM_ALIASES.items()
                        if name in params})
 
 
@@ -106,22 +98,6 @@ def last_summary(logs) -> dict:
     return {}
 
 
-def stage_credentials() -> dict[str, str]:
-    """The stages' MLflow account, from the worker's environment."""
-    user = os.environ.get(pipeline.ENV_STAGE_USER)
-    password = os.environ.get(pipeline.ENV_STAGE_PASSWORD)
-    if not user or not password:
-        raise RuntimeError(f"{pipeline.ENV_STAGE_USER} / {pipeline.ENV_STAGE_PASSWORD} are not "
-                           "set in the worker")
-    return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
-
-
-def stage_notify_urls() -> dict[str, str]:
-    """Where promotions are announced (may hold tokens): private, like the credentials."""
-    urls = os.environ.get(notify.ENV_NOTIFY_URLS, "")
-    return {notify.ENV_NOTIFY_URLS: urls} if urls else {}
-
-
 def notify_failed_run(context) -> None:
     """DAG on_failure_callback: one message with the failed tasks and a link to the run."""
     run = context["dag_run"]
@@ -135,7 +111,7 @@ def notify_failed_run(context) -> None:
 
 # Jinja helpers every CarPrice DAG registers (user_defined_macros / _filters).
 MACROS = {"image_ref": image_ref}
-FILTERS = {"safe_name": pipeline.safe_name, "carprice_params_json": params_json,
+FILTERS = {"safe_name": definition.safe_name, "carprice_params_json": params_json,
            "stage_summary": last_summary}
 
 
@@ -145,22 +121,21 @@ class StageOperator(DockerOperator):
 
     template_fields = (*DockerOperator.template_fields, "labels")
 
-    def __init__(self, *, secrets: tuple[str, ...] = (), **kwargs):
+    def __init__(self, *, spec: container.StageContainer, **kwargs):
         super().__init__(**kwargs)
-        self.secrets = secrets  # names of worker variables the stage also gets
+        self.spec = spec
 
     def execute(self, context):
         self._remove_earlier_tries()
         # Read in the worker at run time: the secret is neither a templated nor a
         # serialized field, so it never reaches the UI, the DAG table or a log.
-        self._private_environment = {
-            **self._private_environment, **stage_credentials(), **stage_notify_urls(),
-            **{name: os.environ[name] for name in self.secrets if os.environ.get(name)}}
+        self._private_environment = {**self._private_environment,
+                                     **container.secret_values(self.spec, os.environ)}
         try:
             return super().execute(context)
         except DockerContainerFailedException as exc:
             summary = last_summary(exc.logs)
-            if summary.get("exit_code") == pipeline.StageExit.NO_RETRY:
+            if summary.get("exit_code") == definition.StageExit.NO_RETRY:
                 # Bad data, params, a refused source, or the report of a failed run: a
                 # retry cannot succeed.
                 raise AirflowFailException(summary.get("reason") or str(exc)) from exc
@@ -168,54 +143,49 @@ class StageOperator(DockerOperator):
 
     def _remove_earlier_tries(self) -> None:
         labels = [f"{key}={self.labels[key]}"
-                  for key in (pipeline.LABEL_PROJECT, pipeline.LABEL_STAGE, pipeline.LABEL_RUN)]
+                  for key in (container.LABEL_PROJECT, container.LABEL_STAGE,
+                              container.LABEL_RUN)]
         for old in self.cli.containers(all=True, filters={"label": labels}):
             self.log.info("removing container %s left by an earlier try", old["Names"])
             self.cli.remove_container(old["Id"], force=True)
 
 
-def stage_task(stage: str, dag_id: str, *, writes_models: bool = False,
-               reads_inbox: bool = False, extra_env: dict[str, str] | None = None,
+def dag_stage_container(stage: str, dag_id: str,
+                        extra_env: dict[str, str] | None = None) -> container.StageContainer:
+    """The stage's container spec (carprice.pipeline.container), templated per DAG run."""
+    return container.stage_container(
+        stage, os.environ, run_id="{{ run_id }}",
+        run_name="{{ run_id | safe_name(60) }}-{{ ti.try_number }}",
+        dag_id="{{ dag.dag_id }}", params_json="{{ params | carprice_params_json }}",
+        launcher_labels={container.LABEL_DAG: dag_id,
+                         container.LABEL_TRY: "{{ ti.try_number }}"},
+        extra_env=extra_env)
+
+
+def stage_task(stage: str, dag_id: str, *, extra_env: dict[str, str] | None = None,
                **kwargs) -> StageOperator:
-    """The task that runs ``stage`` (a name of carprice.pipeline) in its own container."""
-    mounts = [Mount(target=pipeline.CONTAINER_DATA_DIR, source=DATA_VOLUME, type="volume")]
-    if writes_models:  # the exported production copy, the app's fallback
-        mounts.append(Mount(target=pipeline.CONTAINER_MODELS_DIR, source=MODELS_VOLUME,
-                            type="volume"))
-    if reads_inbox:  # the user's own CSVs, read-only
-        mounts.append(Mount(target=pipeline.CONTAINER_INBOX_DIR, source=INBOX_HOST_DIR, type="bind",
-                            read_only=True))
-    image = pipeline.image_name(stage)
+    """The task that runs ``stage`` (a name of carprice.pipeline.definition) in its own
+    container."""
+    spec = dag_stage_container(stage, dag_id, extra_env)
     return StageOperator(
+        spec=spec,
         task_id=stage,
-        image=image,
+        image=spec.image,
+        command=spec.command,
         docker_url=DOCKER_URL,
-        network_mode=NETWORK,
+        network_mode=spec.network,
         mount_tmp_dir=False,
-        mounts=mounts,
+        mounts=[Mount(target=m.target, source=m.source, type=m.type, read_only=m.read_only)
+                for m in spec.mounts],
         auto_remove="success",
         execution_timeout=STAGE_TIMEOUT,
-        user=pipeline.CONTAINER_USER,
-        container_name=(f"{PROJECT}-{stage.replace('_', '-')}-"
-                        "{{ run_id | safe_name(60) }}-{{ ti.try_number }}"),
-        labels={pipeline.LABEL_PROJECT: PROJECT, pipeline.LABEL_STAGE: stage,
-                pipeline.LABEL_DAG: dag_id, pipeline.LABEL_RUN: "{{ run_id }}",
-                pipeline.LABEL_TRY: "{{ ti.try_number }}"},
-        environment={
-            pipeline.ENV_RUN_ID: "{{ run_id }}",
-            pipeline.ENV_DAG_ID: "{{ dag.dag_id }}",
-            # Provenance tag of registered versions: image name + local image id.
-            pipeline.ENV_IMAGE: f"{{{{ image_ref('{image}') }}}}",
-            pipeline.ENV_DATA_DIR: pipeline.CONTAINER_DATA_DIR,
-            pipeline.ENV_MODELS_DIR: pipeline.CONTAINER_MODELS_DIR,
-            pipeline.ENV_INBOX_DIR: pipeline.CONTAINER_INBOX_DIR,
-            pipeline.ENV_OVERRIDES: "{{ params | carprice_params_json }}",
-            "MLFLOW_TRACKING_URI": STAGE_MLFLOW_URI,
-            notify.ENV_PUBLIC_MLFLOW_URL: os.environ.get(notify.ENV_PUBLIC_MLFLOW_URL, ""),
-            "PYTHONUNBUFFERED": "1",
-            **(extra_env or {}),
-        },
-        skip_on_exit_code=pipeline.SKIP_EXIT_CODE,
+        user=spec.user,
+        container_name=spec.name,
+        labels=spec.labels,
+        # Provenance tag of registered versions: image name + local image id.
+        environment={**spec.environment,
+                     container.ENV_IMAGE: f"{{{{ image_ref('{spec.image}') }}}}"},
+        skip_on_exit_code=definition.SKIP_EXIT_CODE,
         do_xcom_push=True,
         **kwargs,
     )

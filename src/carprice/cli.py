@@ -1,16 +1,17 @@
 """carprice: run one stage, the whole pipeline, a rollback, or make data.
 
-    carprice ingest --set data.rows=5000       # one stage (any of pipeline.STAGES)
+    carprice ingest --set data.rows=5000       # one stage (any of the pipeline's stages)
     carprice run --run-id demo                 # every stage in order, in this process
     carprice rollback [--to 3]                 # move production back
     carprice generate --rows 1000 --out cars.csv [--avito]
     carprice data-restore --md5 <a version's data_dvc_md5> --out raw.parquet
 
-The stage flags are defined once, in carprice.stages.flags: ``carprice <stage>`` and
-``python -m carprice.stages.<stage>`` (the stage images, dvc.yaml) both parse them.
+Every stage runs through carprice.pipeline.runner.run_stage, as
+``python -m carprice.pipeline <stage>`` (the stage images, dvc.yaml) does; the stage flags
+are defined once, in carprice.pipeline.stage_args.
 """
 
-import importlib
+import inspect
 import json
 import sys
 from functools import wraps
@@ -18,27 +19,11 @@ from typing import Annotated
 
 import typer
 
-from carprice import pipeline
-from carprice.stages.flags import StageArgs, plain_typer, stage_options
-
-
-def run_stage(stage: str, argv: list[str]) -> int:
-    module = importlib.import_module(f"carprice.stages.{stage}")
-    from carprice.stages.runner import main
-
-    return main(stage, module.run, argv)
-
-
-def run_all(args: StageArgs) -> int:
-    """All stages in order; a failure stops the chain but the report still runs."""
-    argv = args.argv()
-    code = 0
-    for stage in pipeline.STAGES:
-        code = run_stage(stage, argv)
-        if code not in (0, pipeline.SKIP_EXIT_CODE) and stage != "report":
-            return run_stage("report", argv) or code
-    return code
-
+from carprice.config.params import read_params
+from carprice.pipeline import definition
+from carprice.pipeline.runner import run_all, run_stage
+from carprice.pipeline.stage_args import plain_typer, stage_options
+from carprice.sources import dvc_data
 
 app = plain_typer(help=__doc__.split("\n\n")[0], no_args_is_help=True)
 
@@ -51,14 +36,25 @@ def _stage_command(stage: str):
     return command
 
 
-for _stage in pipeline.STAGES:
+for _stage in definition.STAGES:
     app.command(_stage, help=f"Run the {_stage} stage.")(_stage_command(_stage))
 
 
-@app.command("run", help="Run every stage in order, in this process.")
-@wraps(stage_options)
-def run_command(**kwargs) -> None:
-    raise typer.Exit(run_all(stage_options(**kwargs)))
+def run_command(through: str = definition.STAGES[-1], **kwargs) -> None:
+    if through not in definition.STAGES:
+        raise typer.BadParameter(f"expected one of {', '.join(definition.STAGES)}",
+                                 param_hint="--through")
+    raise typer.Exit(run_all(stage_options(**kwargs), through))
+
+
+# The stage flags plus --through: typer reads the options from the signature.
+run_command.__signature__ = inspect.signature(stage_options).replace(  # type: ignore[attr-defined]
+    parameters=[*inspect.signature(stage_options).parameters.values(), inspect.Parameter(
+        "through", inspect.Parameter.KEYWORD_ONLY, default=definition.STAGES[-1],
+        annotation=Annotated[str, typer.Option(help="last stage to run")])],
+    return_annotation=None)
+app.command("run", help="Run every stage in order (or up to --through), in this process.")(
+    run_command)
 
 
 @app.command()
@@ -71,10 +67,10 @@ def rollback(
     """Move the production alias back."""
     from mlflow import MlflowClient
 
-    from carprice.registry import RegistryError
-    from carprice.registry import rollback as do_rollback
+    from carprice.registry.aliases import RegistryError
+    from carprice.registry.aliases import rollback as do_rollback
 
-    name = pipeline.read_params(params).registry.model_name
+    name = read_params(params).registry.model_name
     try:
         result = do_rollback(MlflowClient(), name, to)
     except RegistryError as exc:
@@ -92,7 +88,7 @@ def generate(
         "--avito", help="French headers, mileage ranges, latin1 (the Avito export)")] = False,
 ) -> None:
     """Write synthetic listings as CSV."""
-    from carprice.sources.csv_source import to_avito
+    from carprice.sources.csv_reader import to_avito
     from carprice.sources.synthetic import generate as make
 
     frame = make(rows, seed)
@@ -114,16 +110,15 @@ def data_restore(
     """Restore a model's training data (raw.parquet) by its DVC md5, verified."""
     from pathlib import Path
 
-    from carprice import dvcdata
     from carprice.errors import CarpriceError
 
     try:
-        places = dvcdata.stores(Path(repo)) + [Path(r) for r in remote or []]
-        found = dvcdata.restore(md5, Path(out), places)
+        places = dvc_data.stores(Path(repo)) + [Path(r) for r in remote or []]
+        found = dvc_data.restore(md5, Path(out), places)
     except CarpriceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
-    print(json.dumps({"md5": dvcdata.check_md5(md5), "out": out, "from": str(found)}))
+    print(json.dumps({"md5": dvc_data.check_md5(md5), "out": out, "from": str(found)}))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "src")]
 
 from stack_client import Stack  # noqa: E402
 
-from carprice.pipeline import DAG_ID  # noqa: E402
+from carprice.pipeline.definition import DAG_ID  # noqa: E402
 
 PROJECT = os.environ.get("CARPRICE_E2E_PROJECT", "carprice-e2e")
 PORTS = {

@@ -10,8 +10,10 @@ import time
 import pytest
 import requests
 
-from carprice import pipeline, schema, serving
-from carprice.sources.csv_source import to_avito
+from carprice.contract import schema
+from carprice.model import pyfunc
+from carprice.pipeline import definition
+from carprice.sources.csv_reader import to_avito
 from carprice.sources.synthetic import Drift, generate
 from tests.e2e.conftest import (
     REPO,
@@ -54,7 +56,7 @@ def post_cars(stack, frame) -> None:
 
 def test_api_prices_a_car_logs_it_and_names_a_bad_field(stack, stack_env, facts):
     wait_served(stack, facts["version"])
-    car = serving.example_car()
+    car = pyfunc.example_car()
     resp = requests.post(f"{stack.api_url}/predict", json=car, timeout=30)
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -139,7 +141,7 @@ def test_train_with_mlflow_from_the_streamlit_container(stack, stack_env):
 def test_rollback_from_airflow_is_served_within_a_minute(stack, stack_env):
     current = stack.alias_version()
     _, states, _ = run_pipeline(stack, stack_env, {"reason": "e2e rollback"},
-                                dag_id=pipeline.ROLLBACK_DAG_ID)
+                                dag_id=definition.ROLLBACK_DAG_ID)
     assert states["rollback"] == "success"
     back = stack.alias_version()
     assert back != current
@@ -152,12 +154,12 @@ def test_drift_monitoring_retrains_only_on_a_drifted_market(stack, stack_env):
     form = {"monitor_source": "predictions", "drift_share": 0.05}
     wait_served(stack, stack.alias_version())  # the API must be serving to log traffic
     post_cars(stack, generate(1000, seed=31))
-    run_id, states, _ = run_pipeline(stack, stack_env, form, dag_id=pipeline.MONITOR_DAG_ID)
+    run_id, states, _ = run_pipeline(stack, stack_env, form, dag_id=definition.MONITOR_DAG_ID)
     assert states["monitor"] == "success" and states["retrain"] == "skipped", states
     before = {r["dag_run_id"] for r in stack.runs()}
     post_cars(stack, generate(8000, seed=32, drift=Drift(0.3, 0.5, 0.3)))
     started = time.monotonic()
-    run_id, states, _ = run_pipeline(stack, stack_env, form, dag_id=pipeline.MONITOR_DAG_ID)
+    run_id, states, _ = run_pipeline(stack, stack_env, form, dag_id=definition.MONITOR_DAG_ID)
     assert states["monitor"] == "success" and states["retrain"] == "success", states
     triggered = [r for r in stack.runs() if r["dag_run_id"] not in before]
     assert len(triggered) == 1, triggered

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from carprice import pipeline
+from carprice.pipeline import definition
 from tests.e2e.conftest import (
     REPO,
     compose,
@@ -92,7 +92,7 @@ def test_two_runs_at_once_both_finish_with_one_production(stack, stack_env):
     for run_id in (first, second):
         wait_for(stack, stack_env, run_id)
     folders = compose(stack_env, "exec", "-T", "streamlit", "ls", "/app/data/runs").stdout.split()
-    assert {pipeline.safe_name(first), pipeline.safe_name(second)} <= set(folders)
+    assert {definition.safe_name(first), definition.safe_name(second)} <= set(folders)
     aliases = stack.mlflow_api("GET", "/api/2.0/mlflow/registered-models/get",
                                params={"name": stack.model_name}).json()
     prod = [a for a in aliases["registered_model"]["aliases"] if a["alias"] == "production"]
@@ -110,7 +110,7 @@ def test_backup_reset_restore_serves_the_same_production(stack, stack_env, tmp_p
     assert stack.alias_version() is None, "production alias survived the reset"
     stack._token = None
     stack.wait_for_dag()
-    runs = stack.api("GET", f"/api/v2/dags/{pipeline.DAG_ID}/dagRuns")
+    runs = stack.api("GET", f"/api/v2/dags/{definition.DAG_ID}/dagRuns")
     assert runs["total_entries"] == 0, "DAG runs survived the reset"
     proc = subprocess.run([str(REPO / "scripts" / "restore.sh"), archive, "--yes"],
                           env=stack_env, capture_output=True, text=True, timeout=900)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from carprice import pipeline
+from carprice.pipeline import definition
 from tests.e2e.browser import browser_available, predict_in_browser
 from tests.e2e.conftest import PORTS, REPO, compose, log, run_pipeline, stage_containers
 
@@ -46,7 +46,7 @@ def test_mlflow_refuses_anonymous_calls_but_answers_health(stack):
 
 def test_first_run_trains_and_promotes(stack, stack_env, facts):
     _, states, seconds = run_pipeline(stack, stack_env)
-    assert all(states[stage] == "success" for stage in pipeline.STAGES), states
+    assert all(states[stage] == "success" for stage in definition.STAGES), states
     version = stack.alias_version("production")
     assert version, "no production alias after a green run"
     log(f"production alias -> version {version} ({seconds:.0f} s)")

@@ -14,8 +14,9 @@ import streamlit as st
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-from carprice import mlflow_env, served
-from carprice.pipeline import PRODUCTION_ALIAS, load_params
+from carprice.config.params import load_params
+from carprice.registry import PRODUCTION_ALIAS, mlflow_server
+from carprice.serving import model_source
 from tests.conftest import REPO, free_port, register_copy
 
 pytestmark = pytest.mark.integration
@@ -32,9 +33,9 @@ def app_env(promoted_model, monkeypatch):
     st.cache_resource.clear()
     monkeypatch.chdir(promoted_model["workdir"])
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(promoted_model["models_dir"]))
-    monkeypatch.setenv(served.ENV_ALIAS_TTL, str(TTL))
-    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
-    for key in mlflow_env.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
+    monkeypatch.setenv(model_source.ENV_ALIAS_TTL, str(TTL))
+    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    for key in mlflow_server.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
         monkeypatch.delenv(key, raising=False)
     yield monkeypatch
     st.cache_data.clear()
@@ -84,7 +85,7 @@ def test_serves_the_production_version_with_its_provenance(app_env, promoted_mod
 
 def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promoted_model):
     name = f"{NAME}-app-{int(time.time())}"
-    app_env.setenv(served.ENV_MODEL_NAME, name)
+    app_env.setenv(model_source.ENV_MODEL_NAME, name)
     client = MlflowClient()
     source = client.get_model_version(NAME, promoted_model["version"])
 
@@ -113,7 +114,7 @@ def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promot
 
 
 def test_registry_without_production_explains_how_to_get_a_model(app_env):
-    app_env.setenv(served.ENV_MODEL_NAME, f"{NAME}-never-trained")
+    app_env.setenv(model_source.ENV_MODEL_NAME, f"{NAME}-never-trained")
     at = run_app()
     assert "No model to serve yet" in texts(at.warning)
     assert f"no model '{NAME}-never-trained@{PRODUCTION_ALIAS}'" in texts(at.caption)

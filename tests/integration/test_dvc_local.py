@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from carprice import pipeline
 from carprice.stages import warm
+
+from carprice import registry
+from carprice.pipeline import definition
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ def test_dvc_repro_runs_the_pipeline_warm_then_skips_every_stage(tmp_path, priva
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     summaries = {s["stage"]: s for s in map(json.loads, (
         line for line in first.stdout.splitlines() if line.startswith('{"stage"')))}
-    assert list(summaries) == list(pipeline.STAGES)
+    assert list(summaries) == list(definition.STAGES)
     assert all(s["status"] == "ok" for s in summaries.values()), summaries
     assert summaries["report"]["outcome"] == "promoted"
     assert len(servers(private_tmp)) == 1, "the stages did not go through one warm server"
@@ -98,13 +99,13 @@ def test_dvc_repro_runs_the_pipeline_warm_then_skips_every_stage(tmp_path, priva
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     name = summaries["train"]["model_name"]
-    version = client.get_model_version_by_alias(name, pipeline.PRODUCTION_ALIAS)
+    version = client.get_model_version_by_alias(name, registry.PRODUCTION_ALIAS)
     assert str(version.version) == summaries["train"]["model_version"]
 
     second = subprocess.run([DVC, "repro"], cwd=project, env=env, capture_output=True,
                             text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
-    for stage in pipeline.STAGES:
+    for stage in definition.STAGES:
         assert f"Stage '{stage}' didn't change, skipping" in second.stdout, second.stdout
     assert '{"stage"' not in second.stdout  # no stage ran
 
@@ -114,7 +115,7 @@ def test_the_warm_path_keeps_exit_codes_output_and_survives_a_dead_server(workdi
     env = env_for(private_tmp)
     bad = stage_cmd("validate", "--run-id", "r", "--set", "model.max_iter=0")
     out = subprocess.run(bad, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == pipeline.StageExit.NO_RETRY, out.stderr
+    assert out.returncode == definition.StageExit.NO_RETRY, out.stderr
     assert json.loads(out.stdout.splitlines()[-1])["exit_code"] == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: validate failed: params:")
     (sock, pid), = servers(private_tmp).items()

@@ -9,9 +9,10 @@ import json
 import pytest
 from mlflow import MlflowClient
 
-from carprice import runfiles
-from carprice.pipeline import PRODUCTION_ALIAS, SKIP_EXIT_CODE
-from carprice.sources.csv_source import to_avito
+from carprice.pipeline import run_folder
+from carprice.pipeline.definition import SKIP_EXIT_CODE
+from carprice.registry import PRODUCTION_ALIAS
+from carprice.sources.csv_reader import to_avito
 from carprice.sources.synthetic import Drift, generate
 
 pytestmark = pytest.mark.integration
@@ -42,12 +43,12 @@ def test_the_same_market_asks_for_no_retrain(promoted_model):
     assert summary["drifted_features"] == [] and summary["current_rows"] == 10_000
 
     folder = ws.data_dir / "runs" / "it-monitor-same"
-    saved = json.loads((folder / runfiles.DRIFT).read_text())
+    saved = json.loads((folder / run_folder.DRIFT).read_text())
     assert saved["retrain"] is False and saved["error"]["worse"] is False
     assert saved["source"] == {"source": "synthetic", "seed": 7, "drift": {
         "price_inflation": 0.0, "mileage_shift": 0.0, "new_models_share": 0.0}}
     assert saved["engine"].startswith("Evidently ")
-    assert "Dataset Drift is NOT detected" in (folder / runfiles.DRIFT_REPORT).read_text()
+    assert "Dataset Drift is NOT detected" in (folder / run_folder.DRIFT_REPORT).read_text()
 
     run = monitoring_run(client, "it-monitor-same")
     assert run.info.status == "FINISHED"
@@ -57,7 +58,7 @@ def test_the_same_market_asks_for_no_retrain(promoted_model):
     assert run.data.metrics["prediction_drift_score"] < saved["thresholds"][
         "prediction_threshold"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
-    assert artifacts == {f"drift/{runfiles.DRIFT}", f"drift/{runfiles.DRIFT_REPORT}"}
+    assert artifacts == {f"drift/{run_folder.DRIFT}", f"drift/{run_folder.DRIFT_REPORT}"}
     tags = client.get_model_version(NAME, summary["model_version"]).tags
     assert tags["drift_retrain"] == "false" and "drift_checked_at" in tags
 
@@ -72,9 +73,9 @@ def test_a_drifted_market_asks_for_a_retrain(promoted_model):
     assert "predicted price drifted" in summary["reason"]
     assert "rmse_log on labelled current rows" in summary["reason"], "prices 30% up"
     folder = ws.data_dir / "runs" / "it-monitor-drift"
-    saved = json.loads((folder / runfiles.DRIFT).read_text())
+    saved = json.loads((folder / run_folder.DRIFT).read_text())
     assert saved["error"]["worse"] and saved["target"]["drifted"]
-    assert "Dataset Drift is detected" in (folder / runfiles.DRIFT_REPORT).read_text()
+    assert "Dataset Drift is detected" in (folder / run_folder.DRIFT_REPORT).read_text()
     assert monitoring_run(client, "it-monitor-drift").data.tags["carprice.retrain"] == "true"
 
 
@@ -100,7 +101,7 @@ def test_recent_inputs_from_a_file(promoted_model, fmt):
     code, summary, stderr = ws.stage("monitor", f"it-monitor-{fmt}", "monitor.source=file",
                                      f"monitor.current_uri=inbox/{path.name}")
     assert code == 0, stderr
-    saved = json.loads((ws.data_dir / "runs" / f"it-monitor-{fmt}" / runfiles.DRIFT).read_text())
+    saved = json.loads((ws.data_dir / "runs" / f"it-monitor-{fmt}" / run_folder.DRIFT).read_text())
     assert saved["source"]["uri"] == f"inbox/{path.name}" and saved["source"]["invalid_rows"] == 0
     if fmt == "parquet":
         assert summary["retrain"] is False and saved["error"] is None and "target" not in saved

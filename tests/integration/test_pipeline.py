@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from carprice import dvcdata, runfiles, tags
 from carprice.cli import main as cli
-from carprice.pipeline import PRODUCTION_ALIAS, STAGES, STAGING_ALIAS, StageExit, load_params
-from carprice.registry import read_export
-from carprice.sources.csv_source import to_avito
+from carprice.config.params import load_params
+from carprice.pipeline import run_folder
+from carprice.pipeline.definition import STAGES, StageExit
+from carprice.registry import PRODUCTION_ALIAS, STAGING_ALIAS, tags
+from carprice.registry.export import read_export
+from carprice.sources import dvc_data
+from carprice.sources.csv_reader import to_avito
 from carprice.sources.synthetic import generate
 from tests.conftest import REPO, SMALL
 
@@ -30,8 +33,8 @@ def test_first_run_registers_and_promotes(promoted_model):
     found = client.get_model_version(NAME, v).tags
     assert found[tags.GATE_DECISION] == "passed" and found[tags.SMOKE_CHECK] == "passed"
     assert found[tags.PIPELINE_RUN_ID] == "it-first" and len(found[tags.DATA_HASH]) == 16
-    raw = promoted_model["workspace"].data_dir / "runs" / "it-first" / runfiles.RAW
-    assert found[tags.DATA_DVC_MD5] == dvcdata.file_md5(raw)  # `carprice data-restore --md5`
+    raw = promoted_model["workspace"].data_dir / "runs" / "it-first" / run_folder.RAW
+    assert found[tags.DATA_DVC_MD5] == dvc_data.file_md5(raw)  # `carprice data-restore --md5`
     assert {tags.GIT_COMMIT, tags.TRAINED_AT, tags.metric_tag("rmse_log"),
             tags.PRODUCTION_SINCE} <= set(found)
     assert [s["status"] for s, _ in promoted_model["results"].values()] == ["ok"] * len(STAGES)

@@ -21,13 +21,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from carprice import mlflow_env, predlog, schema, served, serving
 from carprice.api import create_app
+from carprice.contract import schema
+from carprice.model import pyfunc
+from carprice.registry import mlflow_server
+from carprice.serving import model_source, prediction_log
 from carprice.sources import synthetic
 from tests.conftest import free_port, in_ci
 
 pytestmark = pytest.mark.integration
-CAR = serving.example_car()
+CAR = pyfunc.example_car()
 
 
 def pg_bin() -> Path | None:
@@ -99,12 +102,12 @@ def postgres():
 def api(postgres, export_dir, monkeypatch):
     """(TestClient, PredictionLog) on the exported model, logging to the cluster."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(export_dir))
-    for key, value in mlflow_env.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+    for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
-    writer = predlog.PredictionLog(postgres.dsn, flush_seconds=0.2, retry_seconds=0.5)
-    with TestClient(create_app(prediction_log=writer)) as client:
+    writer = prediction_log.PredictionLog(postgres.dsn, flush_seconds=0.2, retry_seconds=0.5)
+    with TestClient(create_app(log_writer=writer)) as client:
         yield client, writer
 
 
@@ -119,7 +122,7 @@ def wait_for(check, what: str, timeout: float = 30.0):
 
 
 def count_rows(dsn: str) -> int:
-    return int(predlog.counts_per_day(dsn)["predictions"].sum())
+    return int(prediction_log.counts_per_day(dsn)["predictions"].sum())
 
 
 def test_predictions_are_logged_with_inputs_model_and_interval(api, postgres):
@@ -130,7 +133,7 @@ def test_predictions_are_logged_with_inputs_model_and_interval(api, postgres):
     many = client.post("/predict", json=cars).json()["predictions"]
     wait_for(lambda: count_rows(postgres.dsn) == before + 4, "4 logged rows")
 
-    recent = predlog.recent_inputs(postgres.dsn, limit=4)
+    recent = prediction_log.recent_inputs(postgres.dsn, limit=4)
     assert list(recent.columns) == ["ts", "source", "model_version", *schema.FEATURES,
                                     "price_dh", "lower_dh", "upper_dh"]
     assert set(recent["source"]) == {"api"} and set(recent["model_version"]) == {"7"}
@@ -139,7 +142,7 @@ def test_predictions_are_logged_with_inputs_model_and_interval(api, postgres):
     assert oldest["price_dh"] == pytest.approx(one["price_dh"])
     assert sorted(recent["price_dh"].iloc[:3]) == pytest.approx(
         sorted(p["price_dh"] for p in many))
-    per_day = predlog.counts_per_day(postgres.dsn)
+    per_day = prediction_log.counts_per_day(postgres.dsn)
     assert set(per_day.columns) == {"day", "source", "model_version", "predictions"}
     assert writer.stats()["written"] == 4 and writer.stats()["state"] == "ok"
 
@@ -147,7 +150,7 @@ def test_predictions_are_logged_with_inputs_model_and_interval(api, postgres):
 def test_table_has_an_index_on_time(api, postgres):
     client, _ = api
     client.post("/predict", json=CAR)
-    conn = predlog.connect(postgres.dsn)
+    conn = prediction_log.connect(postgres.dsn)
     try:
         with conn, conn.cursor() as cur:
             wait_for(lambda: cur.execute("SELECT to_regclass('predictions')") or
@@ -181,7 +184,7 @@ def test_postgres_down_predictions_still_answer_then_logging_resumes(api, postgr
              "logging to resume")
     assert count_rows(postgres.dsn) == before + 9  # nothing was lost: all rows waited
     warnings = [r.getMessage() for r in caplog.records
-                if r.name == "carprice.predlog" and r.levelno >= logging.WARNING]
+                if r.name == "carprice.serving.prediction_log" and r.levelno >= logging.WARNING]
     assert len([w for w in warnings if "cannot write" in w]) == 1, warnings
     assert any("is back" in w for w in warnings), warnings
     assert f"127.0.0.1:{postgres.port}" in warnings[0]
@@ -190,7 +193,7 @@ def test_postgres_down_predictions_still_answer_then_logging_resumes(api, postgr
 
 
 def test_readers_answer_empty_frames_before_anything_was_logged(postgres):
-    conn = predlog.connect(postgres.dsn)
+    conn = prediction_log.connect(postgres.dsn)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -199,6 +202,6 @@ def test_readers_answer_empty_frames_before_anything_was_logged(postgres):
     finally:
         conn.close()
     fresh = postgres.dsn.rsplit("/", 1)[0] + "/fresh"
-    assert predlog.counts_per_day(fresh).empty
-    recent = predlog.recent_inputs(fresh)
+    assert prediction_log.counts_per_day(fresh).empty
+    recent = prediction_log.recent_inputs(fresh)
     assert recent.empty and list(recent.columns)[3:-3] == list(schema.FEATURES)

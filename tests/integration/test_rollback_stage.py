@@ -7,8 +7,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from carprice.pipeline import PRODUCTION_ALIAS
-from carprice.registry import export_version, move_alias, read_export
+from carprice.registry import PRODUCTION_ALIAS
+from carprice.registry.aliases import move_alias
+from carprice.registry.export import export_version, read_export
 
 pytestmark = pytest.mark.integration
 NAME = "car-price"

@@ -15,17 +15,18 @@ import mlflow
 import mlflow.pyfunc
 from mlflow.models import infer_signature
 
-from carprice import pipeline, schema
-from carprice.model import CarPriceModel, from_params
-from carprice.registry import EXPORT_DIRNAME, EXPORT_META, EXPORT_MODEL
-from carprice.serving import CarPricePyfunc, to_model_input
+from carprice.config.params import load_params
+from carprice.contract import schema
+from carprice.model.estimator import CarPriceModel, from_params
+from carprice.model.pyfunc import CarPricePyfunc, to_model_input
+from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, EXPORT_MODEL
 from carprice.sources import synthetic
 from tests.conftest import REPO
 
-MODEL_DEFAULTS = pipeline.load_params(REPO / "params.yaml")["model"]
+MODEL_DEFAULTS = load_params(REPO / "params.yaml")["model"]
 
 # The registered model name, as the pipeline and the app read it.
-MODEL_NAME = str(pipeline.load_params(REPO / "params.yaml")["registry"]["model_name"])
+MODEL_NAME = str(load_params(REPO / "params.yaml")["registry"]["model_name"])
 UNIT_EXPERIMENT = "unit-tests"
 
 

@@ -9,12 +9,12 @@ import pandas as pd
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from carprice import schema
-from carprice.pipeline import ParamsError
+from carprice.config.params import ParamsError
+from carprice.contract import schema
+from carprice.contract.validation import ValidationError
 from carprice.sources import synthetic
-from carprice.sources.csv_source import AVITO_COLUMNS, CsvError
-from carprice.sources.guard import SourceError
-from carprice.validation import ValidationError
+from carprice.sources.csv_reader import AVITO_COLUMNS, CsvError
+from carprice.sources.safe_read import SourceError
 
 # The project's one-line error types: anything else escaping is a bug.
 ONE_LINE_ERRORS = (CsvError, ValidationError, SourceError, ParamsError)

@@ -12,21 +12,24 @@ import mlflow.pyfunc
 import pytest
 from fastapi.testclient import TestClient
 
-from carprice import mlflow_env, predlog, schema, scoring, served, serving
 from carprice.api import create_app
-from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS
+from carprice.api.schemas import MAX_BODY_BYTES, MAX_CARS
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
+from carprice.contract import schema
+from carprice.model import pyfunc
+from carprice.registry import mlflow_server
+from carprice.serving import model_source, prediction_log, pricing
 from carprice.sources import synthetic
 
-CAR = serving.example_car()
+CAR = pyfunc.example_car()
 
 
 @pytest.fixture
 def env(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
-    monkeypatch.delenv(predlog.ENV_DSN, raising=False)
-    for key, value in mlflow_env.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(prediction_log.ENV_DSN, raising=False)
+    for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
     return monkeypatch
 
@@ -76,7 +79,7 @@ def test_ready_and_model_describe_the_exported_copy(client):
     assert info["metrics"]["rmse_log"] == 0.2
     assert info["lineage"]["data_hash"] == "feedbeef"
     assert info["lineage"]["pipeline_run_id"] == "unit-test"
-    assert info["alias_ttl_seconds"] == served.alias_ttl()
+    assert info["alias_ttl_seconds"] == model_source.alias_ttl()
 
 
 def test_one_car_is_priced_by_the_shared_path_and_says_which_model(client, model):
@@ -85,7 +88,7 @@ def test_one_car_is_priced_by_the_shared_path_and_says_which_model(client, model
     assert (r.headers[SOURCE_HEADER], r.headers[VERSION_HEADER]) == ("export", "7")
     body = r.json()
     assert body["model"] == {"name": "car-price", "version": "7", "source": "export"}
-    assert body["predictions"] == [scoring.predict_one(model, CAR)]
+    assert body["predictions"] == [pricing.predict_one(model, CAR)]
     p = body["predictions"][0]
     assert 0 < p["lower_dh"] < p["price_dh"] < p["upper_dh"]
 
@@ -97,7 +100,7 @@ def test_a_list_is_priced_in_order_with_the_same_prices_as_one_by_one(client, mo
     got = r.json()["predictions"]
     assert len(got) == 25
     for car, pred in zip(cars[:5], got[:5], strict=True):
-        assert pred == pytest.approx(scoring.predict_one(model, car), rel=1e-9)
+        assert pred == pytest.approx(pricing.predict_one(model, car), rel=1e-9)
 
 
 def test_folded_labels_and_unknown_values_are_priced(client):

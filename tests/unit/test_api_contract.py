@@ -1,4 +1,4 @@
-"""carprice.api.contract: the request model is generated from the data contract."""
+"""carprice.api.schemas: the request model is generated from the data contract."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import typing
 import pytest
 from pydantic import ValidationError
 
-from carprice import schema, serving
-from carprice.api import contract
-from carprice.validation import REQUIRED
+from carprice.api import schemas
+from carprice.contract import schema
+from carprice.contract.validation import REQUIRED
+from carprice.model import pyfunc
 
 
 def _json_range(model, column: str) -> tuple[float, float]:
@@ -26,22 +27,22 @@ def _literal_values(model, column: str) -> tuple:
 
 
 def test_car_fields_are_the_contract_features_in_order():
-    assert tuple(contract.Car.model_fields) == schema.FEATURES
+    assert tuple(schemas.Car.model_fields) == schema.FEATURES
 
 
 def test_number_ranges_are_the_contract_ranges():
     ranged = {c: r for c, r in schema.RANGES.items() if c in schema.FEATURES}
     assert ranged  # the contract does bound some features
-    assert {c: _json_range(contract.Car, c) for c in ranged} == ranged
+    assert {c: _json_range(schemas.Car, c) for c in ranged} == ranged
 
 
 def test_closed_categories_are_literals_of_the_contract_values():
     for column, values in schema.CLOSED_CATEGORIES.items():
-        assert _literal_values(contract.Car, column) == values
+        assert _literal_values(schemas.Car, column) == values
 
 
 def test_required_fields_are_the_contract_required_columns_and_flags_default_false():
-    fields = contract.Car.model_fields
+    fields = schemas.Car.model_fields
     assert {c for c, f in fields.items() if f.is_required()} == set(REQUIRED)
     assert all(fields[c].default is False for c in schema.BOOLEAN)
 
@@ -50,19 +51,19 @@ def test_a_contract_change_reaches_the_generated_model(monkeypatch):
     monkeypatch.setitem(schema.RANGES, "year", (1990, 2030))
     monkeypatch.setitem(schema.CLOSED_CATEGORIES, "gearbox", ("Manuelle", "Automatique", "CVT"))
     try:
-        changed = importlib.reload(contract)
+        changed = importlib.reload(schemas)
         assert _json_range(changed.Car, "year") == (1990, 2030)
         assert "CVT" in _literal_values(changed.Car, "gearbox")
     finally:
         monkeypatch.undo()
-        importlib.reload(contract)
-    assert _json_range(contract.Car, "year") == schema.RANGES["year"]
+        importlib.reload(schemas)
+    assert _json_range(schemas.Car, "year") == schema.RANGES["year"]
 
 
 def test_default_car_is_valid_and_closed_labels_match_ignoring_accents_and_case():
-    car = serving.example_car()
-    assert contract.Car(**car).model_dump() == car
-    folded = contract.Car(**{**car, "condition": "TRÈS BON", "gearbox": "manuelle"})
+    car = pyfunc.example_car()
+    assert schemas.Car(**car).model_dump() == car
+    folded = schemas.Car(**{**car, "condition": "TRÈS BON", "gearbox": "manuelle"})
     assert (folded.condition, folded.gearbox) == ("Tres bon", "Manuelle")
 
 
@@ -78,11 +79,11 @@ def test_default_car_is_valid_and_closed_labels_match_ignoring_accents_and_case(
 ])
 def test_bad_values_are_refused_naming_the_field(change, field):
     with pytest.raises(ValidationError) as err:
-        contract.Car(**{**serving.example_car(), **change})
+        schemas.Car(**{**pyfunc.example_car(), **change})
     assert [e["loc"][0] for e in err.value.errors()] == [field]
 
 
 def test_unknown_values_are_null_and_open_categories_accept_new_labels():
-    car = {**serving.example_car(), "year": None, "city": None, "brand": "Tesla"}
-    parsed = contract.Car(**car)
+    car = {**pyfunc.example_car(), "year": None, "city": None, "brand": "Tesla"}
+    parsed = schemas.Car(**car)
     assert parsed.year is None and parsed.city is None and parsed.brand == "Tesla"

@@ -1,7 +1,7 @@
-"""carprice.api.holder: resolve at most once per TTL, load once per pinned version,
+"""carprice.api.model_holder: resolve at most once per TTL, load once per pinned version,
 never make a request wait on a refresh, fall back to the export when a load fails.
 
-The resolver and loader are carprice.served's real ones (on an exported model); the
+The resolver and loader are carprice.serving.model_source's real ones (on an exported model); the
 tests only count their calls and drive the clock.
 """
 
@@ -14,8 +14,9 @@ import threading
 
 import pytest
 
-from carprice import mlflow_env, served
-from carprice.api.holder import ServedModel, load_with_fallback
+from carprice.api.model_holder import ServedModel, load_with_fallback
+from carprice.registry import mlflow_server
+from carprice.serving import model_source
 from tests.unit.app_model import export_small_model
 
 
@@ -40,7 +41,7 @@ class Counting:
 
 @pytest.fixture(autouse=True)
 def short_mlflow_timeouts(monkeypatch):
-    for key, value in mlflow_env.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
+    for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
 
 
@@ -53,8 +54,8 @@ def export_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def parts(export_dir):
-    resolve = Counting(lambda: served.resolve_production("car-price", "", export_dir))
-    load = Counting(served.load_model)
+    resolve = Counting(lambda: model_source.resolve_production("car-price", "", export_dir))
+    load = Counting(model_source.load_model)
     clock = Clock()
     return resolve, load, clock, ServedModel(resolve, load, ttl=30, clock=clock)
 
@@ -133,7 +134,7 @@ def test_a_failing_resolver_gives_a_snapshot_without_model_instead_of_an_error(p
     def broken():
         raise RuntimeError("resolver exploded")
 
-    holder = ServedModel(broken, served.load_model, ttl=30, clock=Clock())
+    holder = ServedModel(broken, model_source.load_model, ttl=30, clock=Clock())
     snap = holder.get()
     assert not snap.ready and snap.resolution.source == "none"
     assert "resolver exploded" in snap.resolution.problem
@@ -141,17 +142,17 @@ def test_a_failing_resolver_gives_a_snapshot_without_model_instead_of_an_error(p
 
 def test_a_registry_version_that_cannot_be_loaded_falls_back_to_the_export(export_dir):
     # A registry answer whose model files cannot be fetched (nothing listens there).
-    res = served.Resolution("registry", "car-price", "9", "models:/car-price/9",
+    res = model_source.Resolution("registry", "car-price", "9", "models:/car-price/9",
                                tracking_uri="http://127.0.0.1:9")
-    got, model = load_with_fallback(res, served.load_model)
+    got, model = load_with_fallback(res, model_source.load_model)
     assert model is not None and (got.source, got.version) == ("export", "7")
     assert got.problem.startswith("cannot load models:/car-price/9")
 
 
 def test_nothing_loadable_means_none_with_both_reasons(tmp_path, monkeypatch):
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
-    res = served.Resolution("registry", "car-price", "9", "models:/car-price/9",
+    res = model_source.Resolution("registry", "car-price", "9", "models:/car-price/9",
                                tracking_uri="http://127.0.0.1:9")
-    got, model = load_with_fallback(res, served.load_model)
+    got, model = load_with_fallback(res, model_source.load_model)
     assert model is None and got.source == "none"
     assert "cannot load models:/car-price/9" in got.problem

@@ -1,4 +1,4 @@
-"""carprice.api.scoring: the API prices through carprice.scoring, and concurrent single
+"""carprice.api.batching: the API prices through carprice.serving.pricing, and concurrent single
 cars are priced together (on the event loop) without changing any answer."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ import asyncio
 import mlflow.pyfunc
 import pytest
 
-from carprice import schema, scoring
-from carprice.api.scoring import MicroBatcher, price_all
-from carprice.scoring import price_cars
+from carprice.api.batching import MicroBatcher, price_all
+from carprice.contract import schema
+from carprice.contract.validation import ValidationError
+from carprice.serving import pricing
+from carprice.serving.pricing import price_cars
 from carprice.sources import synthetic
-from carprice.validation import ValidationError
 from tests.unit.app_model import export_small_model
 
 
@@ -32,7 +33,7 @@ def cars():
 
 
 def one_by_one(model, cars):
-    return [scoring.predict_one(model, car) for car in cars]
+    return [pricing.predict_one(model, car) for car in cars]
 
 
 @pytest.mark.parametrize("n", [1, 2, 8])
@@ -135,7 +136,7 @@ def test_a_loop_stopped_before_its_flush_does_not_block_the_next_one(model, cars
     async def next_loop():
         return await asyncio.wait_for(batcher.price(model, cars[1]), timeout=30)
 
-    assert asyncio.run(next_loop()) == scoring.predict_one(model, cars[1])
+    assert asyncio.run(next_loop()) == pricing.predict_one(model, cars[1])
 
 
 def test_a_scorer_failure_reaches_every_waiting_request(model, cars):

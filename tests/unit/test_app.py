@@ -15,12 +15,15 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from carprice import catalog, mlflow_env, pipeline, schema, served
-from carprice.registry import EXPORT_DIRNAME, EXPORT_MODEL
-from carprice.scoring import predict_one
-from carprice.serving import example_car
+from carprice.contract import catalog, schema
+from carprice.contract.validation import ValidationError
+from carprice.model.pyfunc import example_car
+from carprice.pipeline import definition
+from carprice.registry import mlflow_server
+from carprice.registry.export import EXPORT_DIRNAME, EXPORT_MODEL
+from carprice.serving import model_source
+from carprice.serving.pricing import predict_one
 from carprice.sources import synthetic
-from carprice.validation import ValidationError
 from tests.conftest import REPO, free_port
 from tests.unit.app_model import MODEL_NAME
 
@@ -37,8 +40,8 @@ def app(workdir, monkeypatch):
     st.cache_resource.clear()
     # A real closed port: nothing listens once the socket is closed.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.delenv(served.ENV_MODEL_NAME, raising=False)
-    for key in mlflow_env.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
+    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    for key in mlflow_server.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
         monkeypatch.delenv(key, raising=False)
 
     def make(models_dir) -> AppTest:
@@ -65,7 +68,7 @@ def test_no_model_explains_how_to_get_one(app, tmp_path):
     at = app(tmp_path / "empty")
     assert "No model to serve yet" in texts(at.warning)
     page = texts(at.markdown)
-    assert pipeline.DAG_ID in page and "carprice run" in page
+    assert definition.DAG_ID in page and "carprice run" in page
     assert "cannot be reached" in texts(at.caption)
     assert not [b for b in at.button if b.label == "Predict price"]
     assert not at.error
@@ -178,7 +181,7 @@ def test_bad_uploads_give_a_clear_message(app, export_dir, data, message):
 
 
 def test_avito_upload_is_scored(app, export_dir):
-    from carprice.sources.csv_source import to_avito
+    from carprice.sources.csv_reader import to_avito
 
     avito = to_avito(synthetic.generate(25, seed=6))
     at = _upload(app(export_dir), "avito.csv", avito.to_csv(index=False).encode("latin1",

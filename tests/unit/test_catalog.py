@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from carprice import catalog, schema
-from carprice.validation import parse_bool
+from carprice.contract import catalog, schema
+from carprice.contract.validation import parse_bool
 
 
 @pytest.mark.parametrize("column", list(schema.CLOSED_CATEGORIES))

@@ -1,4 +1,4 @@
-"""The ``carprice`` command and the stage flags (one definition: carprice.stages.flags)."""
+"""The ``carprice`` command and the stage flags (one definition: carprice.pipeline.stage_args)."""
 
 import json
 
@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 import typer
 
-from carprice import cli, pipeline
-from carprice.pipeline import StageExit
-from carprice.stages.flags import StageArgs, parse_stage_args
+from carprice import cli
+from carprice.pipeline import container, definition
+from carprice.pipeline.definition import StageExit
+from carprice.pipeline.stage_args import StageArgs, parse_stage_args
 from tests.conftest import REPO
 
 
@@ -22,11 +23,11 @@ def test_stage_flags():
 
 
 def test_stage_flag_defaults_come_from_the_environment(monkeypatch):
-    for name in (pipeline.ENV_RUN_ID, pipeline.ENV_DATA_DIR, pipeline.ENV_MODELS_DIR):
+    for name in (container.ENV_RUN_ID, container.ENV_DATA_DIR, container.ENV_MODELS_DIR):
         monkeypatch.delenv(name, raising=False)
     assert parse_stage_args("ingest", []) == StageArgs()
-    monkeypatch.setenv(pipeline.ENV_RUN_ID, "manual__1")
-    monkeypatch.setenv(pipeline.ENV_DATA_DIR, "/app/data")
+    monkeypatch.setenv(container.ENV_RUN_ID, "manual__1")
+    monkeypatch.setenv(container.ENV_DATA_DIR, "/app/data")
     args = parse_stage_args("ingest", [])
     assert (args.run_id, args.data_dir, args.models_dir) == ("manual__1", "/app/data", "models")
     assert parse_stage_args("ingest", ["--run-id", "flag"]).run_id == "flag"
@@ -48,7 +49,7 @@ def test_stage_help_exits_0(capsys):
 
 def test_commands():
     names = set(typer.main.get_command(cli.app).commands)
-    assert names == {*pipeline.STAGES, "run", "rollback", "generate", "data-restore"}
+    assert names == {*definition.STAGES, "run", "rollback", "generate", "data-restore"}
 
 
 @pytest.mark.parametrize("argv, code", [([], 2), (["nope"], 2), (["--help"], 0),

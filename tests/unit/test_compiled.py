@@ -1,4 +1,4 @@
-"""carprice.compiled: the model's compiled scorer predicts exactly as the scikit-learn
+"""carprice.model.fast_scorer: the model's compiled scorer predicts exactly as the scikit-learn
 pipeline it replaces (the path before it), falls back to the pipeline when it cannot,
 and leaves the pickled model as it was."""
 
@@ -11,16 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice import compiled, model, schema, scoring
-from carprice.model import LOWER, PRICE, UPPER, from_params
-from carprice.serving import CarPricePyfunc
+from carprice.contract import schema
+from carprice.contract.validation import prepare_features
+from carprice.model import estimator, fast_scorer
+from carprice.model.estimator import LOWER, PRICE, UPPER, from_params
+from carprice.model.pyfunc import CarPricePyfunc
+from carprice.serving import pricing
 from carprice.sources import synthetic
-from carprice.validation import prepare_features
 from tests.unit.app_model import MODEL_DEFAULTS
 
 
-def _fit(monkeypatch, max_categories: int, **changes) -> model.CarPriceModel:
-    monkeypatch.setattr(model, "MAX_CATEGORIES", max_categories)  # read by build_pipeline
+def _fit(monkeypatch, max_categories: int, **changes) -> estimator.CarPriceModel:
+    monkeypatch.setattr(estimator, "MAX_CATEGORIES", max_categories)  # read by build_pipeline
     data = synthetic.generate(1500, seed=3)
     est = from_params(MODEL_DEFAULTS, max_iter=40, learning_rate=0.3, **changes)
     return est.fit(data.iloc[:1200], data.price_dh.iloc[:1200], data.iloc[1200:],
@@ -31,7 +33,7 @@ def _fit(monkeypatch, max_categories: int, **changes) -> model.CarPriceModel:
 def fitted(request):
     with pytest.MonkeyPatch.context() as mp:
         if request.param == "additive":
-            return _fit(mp, model.MAX_CATEGORIES)
+            return _fit(mp, estimator.MAX_CATEGORIES)
         return _fit(mp, 8, interactions=True)  # 8: OrdinalEncoder groups infrequent values
 
 
@@ -70,7 +72,7 @@ def test_the_fitted_pipelines_compile(fitted):
 
 
 @pytest.mark.parametrize("rows", [1, 24, 300,
-                                  compiled.THREADED_MIN_ROWS + 10])
+                                  fast_scorer.THREADED_MIN_ROWS + 10])
 def test_prices_are_the_pipelines_to_the_last_bit(fitted, rows):
     clean = clean_frame(generated_cars(rows, seed=rows))
     pd.testing.assert_frame_equal(fitted.predict_interval(clean), before(fitted, clean),
@@ -83,19 +85,19 @@ def test_the_record_path_gives_the_frame_paths_prices(fitted, tmp_path):
     loaded = mlflow.pyfunc.load_model(str(folder))
     cars = generated_cars(300, seed=4)
     want = before(fitted, clean_frame(cars)).to_dict("records")
-    assert scoring.price_cars(loaded, cars) == want
+    assert pricing.price_cars(loaded, cars) == want
 
 
 def test_a_scorer_that_differs_from_the_pipeline_is_not_used(fitted, monkeypatch, caplog):
-    real = compiled._category_codes
+    real = fast_scorer._category_codes
 
     def brands_unseen(encode, boost):
         codes = real(encode, boost)
         codes[schema.CATEGORICAL.index("brand")] = {}  # every brand scored as a new one
         return codes
 
-    monkeypatch.setattr(compiled, "_category_codes", brands_unseen)
-    assert compiled.compile_pipeline(fitted.pipeline_) is None
+    monkeypatch.setattr(fast_scorer, "_category_codes", brands_unseen)
+    assert fast_scorer.compile_pipeline(fitted.pipeline_) is None
     assert "differs from Pipeline.predict" in caplog.text
     copy = pickle.loads(pickle.dumps(fitted))
     assert copy.compiled_pipeline() is None  # and the model predicts through the pipeline

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from carprice import pipeline
+from carprice.pipeline import container, definition
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose-full.yml"
@@ -139,15 +139,15 @@ def test_only_the_stage_starters_mount_the_docker_socket(services):
 
 
 def test_the_dvc_runner_gets_every_name_its_stage_containers_need(services):
-    from carprice.stages import dvc_run
+    from carprice.pipeline import runner
 
     env = services["dvc-runner"]["environment"]
-    assert {pipeline.ENV_PROJECT, pipeline.ENV_DOCKER_NETWORK, pipeline.ENV_DATA_VOLUME,
-            pipeline.ENV_MODELS_VOLUME, pipeline.ENV_STAGE_MLFLOW_URI, pipeline.ENV_STAGE_USER,
-            pipeline.ENV_STAGE_PASSWORD} <= set(env)
-    assert str(env[dvc_run.ENV_DOCKER]) == "1"
+    assert {container.ENV_PROJECT, container.ENV_DOCKER_NETWORK, container.ENV_DATA_VOLUME,
+            container.ENV_MODELS_VOLUME, container.ENV_STAGE_MLFLOW_URI, container.ENV_STAGE_USER,
+            container.ENV_STAGE_PASSWORD} <= set(env)
+    assert str(env[runner.ENV_DVC_DOCKER]) == "1"
     assert services["dvc-runner"]["build"]["target"] == "dvc-runner"
-    assert pipeline.CONTAINER_DATA_DIR in {target(v) for v in services["dvc-runner"]["volumes"]}
+    assert container.CONTAINER_DATA_DIR in {target(v) for v in services["dvc-runner"]["volumes"]}
 
 
 def test_dependencies_wait_on_conditions(services):
@@ -220,8 +220,8 @@ def test_compose_builds_one_image_per_pipeline_stage(services):
         assert svc["build"]["target"] == "stage", name
         assert int(svc.get("scale", 1)) == 0, f"{name} must never run as a service"
         built[args["STAGE"]] = (svc["image"], args["EXTRA"])
-    assert built == {s: (pipeline.image_name(s), extra)
-                     for s, extra in pipeline.IMAGE_EXTRAS.items()}
+    assert built == {s: (definition.image_name(s), extra)
+                     for s, extra in definition.IMAGE_EXTRAS.items()}
 
 
 def test_app_image_is_a_target_of_the_package_dockerfile(services):
@@ -239,26 +239,25 @@ def test_stages_and_the_app_reach_the_same_mlflow_which_accepts_that_host(servic
     assert host in allowed and host.split(":")[0] in allowed
 
 
-def test_the_dag_gets_every_deployment_name_it_reads(services):
-    dag_helper = (REPO / "airflow" / "dags" / "carprice_tasks.py").read_text()
-    wanted = {getattr(pipeline, name)
-              for name in re.findall(r"deployment_value\(pipeline\.(ENV_[A-Z_]+)\)", dag_helper)}
-    assert wanted, "carprice_tasks.py reads no deployment names?"
-    for name in ("airflow-scheduler", "airflow-worker", "airflow-dag-processor"):
+def test_both_launchers_get_every_deployment_name_the_container_spec_reads(services):
+    spec_source = (REPO / "src" / "carprice" / "pipeline" / "container.py").read_text()
+    wanted = {getattr(container, name)
+              for name in re.findall(r"deployment_value\((ENV_[A-Z_]+)", spec_source)}
+    assert container.ENV_INBOX_HOST_DIR in wanted, "container.py reads no deployment names?"
+    for name in ("airflow-scheduler", "airflow-worker", "airflow-dag-processor", "dvc-runner"):
         assert wanted <= set(services[name]["environment"]), name
 
 
-def test_stage_entry_point_runs_the_stage_its_image_names(tmp_path):
+def test_the_stage_entry_point_runs_the_stage_it_is_given(tmp_path):
     import sys
 
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src"), "CARPRICE_STAGE": "nope"}
-    bad = subprocess.run([sys.executable, "-m", "carprice.stages"], env=env,
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")}
+    bad = subprocess.run([sys.executable, "-m", "carprice.pipeline", "nope"], env=env,
                          capture_output=True, text=True, check=False)
-    assert bad.returncode != 0 and "CARPRICE_STAGE must be one of" in bad.stderr
-    env["CARPRICE_STAGE"] = "ingest"
-    ok = subprocess.run([sys.executable, "-m", "carprice.stages", "--help"], env=env,
-                        capture_output=True, text=True, check=False)
-    assert ok.returncode == 0 and "ingest" in ok.stdout
+    assert bad.returncode == 2 and "unknown stage 'nope'" in bad.stderr
+    ok = subprocess.run([sys.executable, "-m", "carprice.pipeline", "ingest", "--help"],
+                        env=env, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "Run the ingest stage" in ok.stdout
 
 
 def test_images_install_dependencies_before_the_code():
@@ -305,4 +304,4 @@ def test_stack_scripts_are_strict_and_executable():
 
 def test_the_stop_script_removes_stage_containers_by_the_label_they_carry():
     common = (REPO / "scripts" / "stack-common.sh").read_text()
-    assert f"STAGE_LABEL={pipeline.LABEL_PROJECT}\n" in common
+    assert f"STAGE_LABEL={container.LABEL_PROJECT}\n" in common

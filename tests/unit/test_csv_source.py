@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice import catalog, schema
-from carprice.sources import SourceError, guard, load
-from carprice.sources.csv_source import (
+from carprice.contract import catalog, schema
+from carprice.contract.validation import Thresholds, validate_dataset
+from carprice.sources import SourceError, load, safe_read
+from carprice.sources.csv_reader import (
     AVITO_COLUMNS,
     AVITO_DROPPED,
     AVITO_HEADER,
@@ -15,14 +16,13 @@ from carprice.sources.csv_source import (
     to_avito,
 )
 from carprice.sources.synthetic import generate
-from carprice.validation import Thresholds, validate_dataset
 
 
 @pytest.fixture(autouse=True)
 def inbox(tmp_path, monkeypatch):
     """CSVs are read from the data inbox only (sources.guard): tmp_path is the inbox."""
-    monkeypatch.setenv(guard.ENV_INBOX_DIR, str(tmp_path))
-    monkeypatch.setenv(guard.ENV_ALLOWED_HOSTS, "127.0.0.1")  # for the download error below
+    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(tmp_path))
+    monkeypatch.setenv(safe_read.ENV_ALLOWED_HOSTS, "127.0.0.1")  # for the download error below
 
 
 AVITO_SAMPLE = (
@@ -199,7 +199,7 @@ def test_unreadable_files_get_one_line_errors(tmp_path, content, message):
 def test_missing_file_and_bad_url():
     with pytest.raises(SourceError, match="not found"):
         read_csv("nonexistent/cars.csv")
-    with pytest.raises(guard.SourceUnavailable, match="cannot download"):  # retried later
+    with pytest.raises(safe_read.SourceUnavailable, match="cannot download"):  # retried later
         read_csv("http://127.0.0.1:9/cars.csv")
 
 

@@ -40,7 +40,15 @@ for _key, _value in DEPLOYMENT.items():
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
 
-from carprice import pipeline  # noqa: E402
+from carprice.config.params import (  # noqa: E402
+    ENV_OVERRIDES,
+    PARAM_CHOICES,
+    ParamsError,
+    apply_overrides,
+    field_schema,
+    load_params,
+)
+from carprice.pipeline import container, definition  # noqa: E402
 
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -52,16 +60,16 @@ def dagbag():
 
 @pytest.fixture(scope="module")
 def dag(dagbag):
-    return dagbag.dags[pipeline.DAG_ID]
+    return dagbag.dags[definition.DAG_ID]
 
 
 def stage_tasks(dag):
-    return [dag.get_task(stage) for stage in pipeline.STAGES]
+    return [dag.get_task(stage) for stage in definition.STAGES]
 
 
 def test_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert pipeline.DAG_ID in dagbag.dag_ids
+    assert definition.DAG_ID in dagbag.dag_ids
 
 
 def test_stage_tasks_follow_pipeline_order(dag):
@@ -69,7 +77,7 @@ def test_stage_tasks_follow_pipeline_order(dag):
     assert tasks[0].upstream_task_ids == set()
     for before, after in zip(tasks, tasks[1:], strict=False):
         assert after.upstream_task_ids == {before.task_id}
-    extra = {t.task_id for t in dag.tasks} - set(pipeline.STAGES)
+    extra = {t.task_id for t in dag.tasks} - set(definition.STAGES)
     assert extra == {"fail_if_any_stage_failed"}
 
 
@@ -77,14 +85,14 @@ def test_every_stage_is_a_docker_operator_with_the_stack_settings(dag):
     for task in stage_tasks(dag):
         stage = task.task_id
         assert isinstance(task, DockerOperator), stage
-        assert task.image == pipeline.image_name(stage)
+        assert task.image == definition.image_name(stage)
         assert task.mount_tmp_dir is False
         assert task.network_mode == "carprice-net"
         assert task.auto_remove == "success"
         assert task.docker_url == "unix://var/run/docker.sock"
         assert task.user == "1000:1000"
         assert task.do_xcom_push is True
-        assert pipeline.SKIP_EXIT_CODE in task.skip_on_exit_code
+        assert definition.SKIP_EXIT_CODE in task.skip_on_exit_code
         assert task.retries >= 1 and task.retry_exponential_backoff
         assert task.retry_delay <= timedelta(minutes=1)
         assert task.labels["io.carprice.project"] == "carprice"
@@ -95,16 +103,16 @@ def test_every_stage_is_a_docker_operator_with_the_stack_settings(dag):
         assert "labels" in task.template_fields  # the run label is rendered per run
         env = task.environment
         for key in (
-            pipeline.ENV_RUN_ID,
-            pipeline.ENV_DATA_DIR,
-            pipeline.ENV_MODELS_DIR,
-            pipeline.ENV_OVERRIDES,
+            container.ENV_RUN_ID,
+            container.ENV_DATA_DIR,
+            container.ENV_MODELS_DIR,
+            ENV_OVERRIDES,
             "CARPRICE_DAG_ID",
             "MLFLOW_TRACKING_URI",
         ):
             assert key in env, (stage, key)
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
-        assert env[pipeline.ENV_RUN_ID] == "{{ run_id }}"
+        assert env[container.ENV_RUN_ID] == "{{ run_id }}"
 
 
 def test_run_data_and_model_export_mounts(dag):
@@ -121,7 +129,7 @@ def test_run_data_and_model_export_mounts(dag):
             inbox = mounts["/app/inbox"]
             assert (inbox["Type"], inbox["Source"], inbox["ReadOnly"]) == (
                 "bind", DEPLOYMENT["CARPRICE_INBOX_HOST_DIR"], True)
-            assert task.environment[pipeline.ENV_INBOX_DIR] == "/app/inbox"
+            assert task.environment[container.ENV_INBOX_DIR] == "/app/inbox"
         else:
             assert "/app/inbox" not in mounts, task.task_id
 
@@ -132,7 +140,7 @@ def test_trigger_rules_make_skips_and_failures_visible(dag):
         assert task.trigger_rule == expected, task.task_id
     watcher = dag.get_task("fail_if_any_stage_failed")
     assert watcher.trigger_rule == "one_failed"
-    assert watcher.upstream_task_ids == set(pipeline.STAGES)
+    assert watcher.upstream_task_ids == set(definition.STAGES)
     assert watcher.retries == 0
 
 
@@ -144,9 +152,9 @@ def test_schedule_and_concurrency(dag):
 
 
 def test_params_are_typed_and_default_to_params_yaml(dag):
-    defaults = pipeline.load_params()
-    assert set(dag.params) == set(pipeline.PARAM_ALIASES)
-    for name, dotted in pipeline.PARAM_ALIASES.items():
+    defaults = load_params()
+    assert set(dag.params) == set(definition.PARAM_ALIASES)
+    for name, dotted in definition.PARAM_ALIASES.items():
         value = defaults
         for part in dotted.split("."):
             value = value[part]
@@ -155,7 +163,7 @@ def test_params_are_typed_and_default_to_params_yaml(dag):
         kinds = param.schema["type"]
         kinds = kinds if isinstance(kinds, list) else [kinds]
         assert kinds[0] in {"string", "integer", "number", "boolean"}, name
-    for name, choices in pipeline.PARAM_CHOICES.items():
+    for name, choices in PARAM_CHOICES.items():
         assert dag.params.get_param(name).schema["enum"] == list(choices)
     assert dag.params.get_param("force").schema["type"] == "boolean"
     assert dag.params.get_param("rows").schema["type"] == "integer"
@@ -168,8 +176,8 @@ RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", 
 
 
 def test_form_types_ranges_and_words_come_from_the_params_model(dag):
-    for name, dotted in pipeline.PARAM_ALIASES.items():
-        model = pipeline.field_schema(dotted)
+    for name, dotted in definition.PARAM_ALIASES.items():
+        model = field_schema(dotted)
         form = dag.params.get_param(name).schema
         kinds = form["type"] if isinstance(form["type"], list) else [form["type"]]
         assert kinds[0] == model["type"], name
@@ -192,8 +200,8 @@ def test_the_form_refuses_what_the_params_model_refuses(dag, name, value):
     with pytest.raises(ParamValidationError):
         dag.params.get_param(name).resolve(value=value)
     dag.params.get_param(name).resolve()  # the default still passes
-    with pytest.raises(pipeline.ParamsError):
-        pipeline.apply_overrides(pipeline.load_params(), {name: value})
+    with pytest.raises(ParamsError):
+        apply_overrides(load_params(), {name: value})
 
 
 def render(dag, template: str, **context) -> str:
@@ -213,7 +221,7 @@ def test_container_names_are_valid_and_unique_per_run_and_try(dag):
                 )
                 assert CONTAINER_NAME.match(name), name
                 names.add(name)
-    assert len(names) == len(pipeline.STAGES) * 4
+    assert len(names) == len(definition.STAGES) * 4
 
 
 def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatch):
@@ -221,24 +229,24 @@ def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatc
     form["rows"] = 1234
     form["force"] = True
     form["csv_uri"] = None  # left blank
-    rendered = render(dag, dag.get_task("ingest").environment[pipeline.ENV_OVERRIDES], params=form)
+    rendered = render(dag, dag.get_task("ingest").environment[ENV_OVERRIDES], params=form)
     overrides = json.loads(rendered)
     assert overrides["data.rows"] == 1234  # dotted keys of params.yaml
-    monkeypatch.setenv(pipeline.ENV_OVERRIDES, rendered)
-    params = pipeline.load_params()
+    monkeypatch.setenv(ENV_OVERRIDES, rendered)
+    params = load_params()
     assert params["data"]["rows"] == 1234
     assert params["run"]["force"] is True
     assert params["data"]["csv_uri"] == ""
 
 
 def test_monitoring_dag_retrains_only_when_the_monitor_says_so(dagbag):
-    dag = dagbag.dags[pipeline.MONITOR_DAG_ID]
+    dag = dagbag.dags[definition.MONITOR_DAG_ID]
     monitor, gate, retrain = (dag.get_task(t) for t in
                               ("monitor", "drift_asks_for_retraining", "retrain"))
     assert isinstance(monitor, DockerOperator)
-    assert monitor.image == pipeline.image_name("monitor")
+    assert monitor.image == definition.image_name("monitor")
     assert gate.upstream_task_ids == {"monitor"} and retrain.upstream_task_ids == {gate.task_id}
-    assert retrain.trigger_dag_id == pipeline.DAG_ID and retrain.conf["force"] is True
+    assert retrain.trigger_dag_id == definition.DAG_ID and retrain.conf["force"] is True
     assert monitor.xcom_all  # the summary is not always the last line
     decide = gate.python_callable
     said = '{"stage": "monitor", "retrain": true, "reason": "year drifted"}'
@@ -253,17 +261,17 @@ def test_monitoring_dag_retrains_only_when_the_monitor_says_so(dagbag):
 
 
 def test_rollback_dag_records_who_asked_and_writes_the_export(dagbag):
-    dag = dagbag.dags[pipeline.ROLLBACK_DAG_ID]
+    dag = dagbag.dags[definition.ROLLBACK_DAG_ID]
     task = dag.get_task("rollback")
-    assert task.image == pipeline.image_name("rollback")
+    assert task.image == definition.image_name("rollback")
     assert "/app/models" in {m["Target"] for m in task.mounts}
-    assert "triggering_user_name" in task.environment[pipeline.ENV_REQUESTED_BY]
-    assert set(dag.params) == set(pipeline.ROLLBACK_PARAM_ALIASES)
+    assert "triggering_user_name" in task.environment[definition.ENV_REQUESTED_BY]
+    assert set(dag.params) == set(definition.ROLLBACK_PARAM_ALIASES)
     assert not dag.timetable.can_be_scheduled  # manual only
 
 
 def test_every_dag_announces_its_failures(dagbag):
-    for dag_id in (pipeline.DAG_ID, pipeline.MONITOR_DAG_ID, pipeline.ROLLBACK_DAG_ID):
+    for dag_id in (definition.DAG_ID, definition.MONITOR_DAG_ID, definition.ROLLBACK_DAG_ID):
         callbacks = dagbag.dags[dag_id].on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         assert any(getattr(cb, "__name__", "") == "notify_failed_run" for cb in callbacks), dag_id

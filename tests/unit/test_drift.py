@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice import drift, evidently_compat, pipeline, schema
+from carprice.config.params import ParamsError, apply_overrides, load_params
+from carprice.contract import schema
+from carprice.monitoring import drift, evidently_compat
+from carprice.pipeline import definition
 from carprice.sources.synthetic import Drift, generate
 from tests.conftest import REPO
 
@@ -22,7 +25,7 @@ HEAVY = Drift(price_inflation=0.3, mileage_shift=0.5, new_models_share=0.3)
 
 @pytest.fixture(scope="module")
 def limits() -> drift.Thresholds:
-    return drift.Thresholds.from_params(pipeline.load_params(REPO / "params.yaml")["monitor"])
+    return drift.Thresholds.from_params(load_params(REPO / "params.yaml")["monitor"])
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +88,7 @@ def test_a_thousand_drifted_rows_reach_the_default_share(reference, limits):
 
 
 def _new_models():
-    from carprice import catalog
+    from carprice.contract import catalog
 
     return [list(models) for models in catalog.NEW_MODELS.values()]
 
@@ -173,7 +176,7 @@ def test_the_html_report_is_evidentlys_and_labels_cannot_run_as_script(reference
 
 def test_evidently_still_needs_the_pandas_shim():
     # When this fails, an Evidently release imports beside pandas 3 on its own:
-    # drop carprice.evidently_compat and its call in drift.py.
+    # drop carprice.monitoring.evidently_compat and its call in drift.py.
     out = subprocess.run([sys.executable, "-c", "import evidently"], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode != 0 and "infer_dtype_from_object" in out.stderr
@@ -191,15 +194,15 @@ def test_the_shim_only_fills_the_gap_and_refuses_to_be_used():
 
 
 def test_monitoring_stages_and_params_are_defined_once():
-    params = pipeline.load_params(REPO / "params.yaml")
-    assert set(pipeline.MONITOR_STAGE_EXTRAS) == set(pipeline.MONITOR_STAGES)
+    params = load_params(REPO / "params.yaml")
+    assert set(definition.MONITOR_STAGE_EXTRAS) == set(definition.MONITOR_STAGES)
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
-    assert set(pipeline.MONITOR_STAGE_EXTRAS.values()) <= set(extras)
-    assert "evidently==0.7.23" in extras[pipeline.MONITOR_STAGE_EXTRAS["monitor"]]
-    assert not set(pipeline.MONITOR_STAGES) & set(pipeline.STAGES)
-    assert params["monitor"]["source"] in pipeline.MONITOR_SOURCES
-    for aliases in (pipeline.MONITOR_PARAM_ALIASES, pipeline.ROLLBACK_PARAM_ALIASES):
+    assert set(definition.MONITOR_STAGE_EXTRAS.values()) <= set(extras)
+    assert "evidently==0.7.23" in extras[definition.MONITOR_STAGE_EXTRAS["monitor"]]
+    assert not set(definition.MONITOR_STAGES) & set(definition.STAGES)
+    assert params["monitor"]["source"] in definition.MONITOR_SOURCES
+    for aliases in (definition.MONITOR_PARAM_ALIASES, definition.ROLLBACK_PARAM_ALIASES):
         for dotted in aliases.values():
             node = params
             for part in dotted.split("."):
@@ -208,14 +211,14 @@ def test_monitoring_stages_and_params_are_defined_once():
 
 
 def test_monitoring_params_do_not_change_the_training_fingerprint():
-    from carprice.stages.runner import params_hash
+    from carprice.pipeline.runner import params_hash
 
-    params = pipeline.load_params(REPO / "params.yaml")
-    changed = pipeline.apply_overrides(params, {"monitor.drift_share": 0.5,
+    params = load_params(REPO / "params.yaml")
+    changed = apply_overrides(params, {"monitor.drift_share": 0.5,
                                                 "monitor.cat_threshold": 0.3,
                                                 "rollback.reason": "bad prices"})
     assert params_hash(changed) == params_hash(params)
-    assert params_hash(pipeline.apply_overrides(params, {"rows": 100})) != params_hash(params)
+    assert params_hash(apply_overrides(params, {"rows": 100})) != params_hash(params)
 
 
 @pytest.mark.parametrize("override, expected", [
@@ -224,8 +227,8 @@ def test_monitoring_params_do_not_change_the_training_fingerprint():
     ({"rollback.to_version": ""}, ""),
 ])
 def test_rollback_version_is_text_of_digits(override, expected):
-    params = pipeline.load_params(REPO / "params.yaml")
-    assert pipeline.apply_overrides(params, override)["rollback"]["to_version"] == expected
+    params = load_params(REPO / "params.yaml")
+    assert apply_overrides(params, override)["rollback"]["to_version"] == expected
 
 
 @pytest.mark.parametrize("override, message", [
@@ -239,5 +242,5 @@ def test_rollback_version_is_text_of_digits(override, expected):
     ({"monitor.experiment": ""}, "monitor.experiment must not be empty"),
 ])
 def test_bad_monitoring_params_are_refused(override, message):
-    with pytest.raises(pipeline.ParamsError, match=message):
-        pipeline.apply_overrides(pipeline.load_params(REPO / "params.yaml"), override)
+    with pytest.raises(ParamsError, match=message):
+        apply_overrides(load_params(REPO / "params.yaml"), override)

@@ -1,5 +1,5 @@
-"""dvc.yaml against the code: the stages of carprice.pipeline.STAGES in order, each run
-through carprice.stages.dvc_run with the one run-id var, and each stage's deps naming exactly
+"""dvc.yaml against the code: the stages of carprice.pipeline.definition.STAGES in order, each
+run by ``python -m carprice.pipeline`` with the one run-id var, and each stage's deps naming exactly
 the carprice modules its process imports (walked with ast, lazy imports inside functions
 included) and what its image is built from."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from carprice import pipeline
+from carprice.pipeline import definition
 from tests.conftest import REPO
 
 SRC = REPO / "src"
@@ -93,30 +93,30 @@ def produced(stage: dict) -> set[str]:
 def test_the_run_id_is_one_var_and_a_valid_folder_name():
     assert DVC["vars"] == [{"run_id": DVC["vars"][0]["run_id"]}]
     run_id = DVC["vars"][0]["run_id"]
-    assert pipeline.safe_name(run_id) == run_id
+    assert definition.safe_name(run_id) == run_id
     assert f"runs/{run_id}/" not in (REPO / "dvc.yaml").read_text(), "use ${run_id}"
 
 
 def test_stages_follow_the_pipeline_order():
-    assert tuple(DVC["stages"]) == pipeline.STAGES
+    assert tuple(DVC["stages"]) == definition.STAGES
 
 
-@pytest.mark.parametrize("stage", pipeline.STAGES)
+@pytest.mark.parametrize("stage", definition.STAGES)
 def test_each_cmd_runs_its_stage_with_the_run_id_var(stage):
     cmd = DVC["stages"][stage]["cmd"]
-    assert cmd == f"python -m carprice.stages.dvc_run {stage} --run-id ${{run_id}} --soft-skip"
+    assert cmd == f"python -m carprice.pipeline {stage} --run-id ${{run_id}} --soft-skip"
 
 
 def image_deps(stage: str) -> set[str]:
     """What the stage's image is built from: the Dockerfile and its dependency lock."""
-    return {"Dockerfile", f"requirements/{pipeline.IMAGE_EXTRAS[stage]}.txt"}
+    return {"stages/Dockerfile", f"requirements/{definition.IMAGE_EXTRAS[stage]}.txt"}
 
 
-@pytest.mark.parametrize("stage", pipeline.STAGES)
+@pytest.mark.parametrize("stage", definition.STAGES)
 def test_deps_name_every_module_the_stage_runs(stage):
-    # dvc_run imports the stage module by name (importlib): both closures run
-    needed = (import_closure(SRC / "carprice" / "stages" / f"{stage}.py")
-              | import_closure(SRC / "carprice" / "stages" / "dvc_run.py"))
+    # the entry point imports the stage module by name (importlib): both closures run
+    needed = (import_closure(SRC / "carprice" / "pipeline" / "stages" / f"{stage}.py")
+              | import_closure(SRC / "carprice" / "pipeline" / "__main__.py"))
     listed = source_files(DVC["stages"][stage]["deps"])
     assert not needed - listed, f"dvc.yaml {stage}: add deps {sorted(needed - listed)}"
     assert not listed - needed, f"dvc.yaml {stage}: not imported {sorted(listed - needed)}"
@@ -125,14 +125,14 @@ def test_deps_name_every_module_the_stage_runs(stage):
 def test_the_import_walk_sees_lazy_imports():
     # cli.py imports the registry and the sources inside its commands
     closure = import_closure(SRC / "carprice" / "cli.py")
-    assert {"src/carprice/registry.py", "src/carprice/sources/csv_source.py",
-            "src/carprice/stages/runner.py", "src/carprice/params.py"} <= closure
+    assert {"src/carprice/registry/aliases.py", "src/carprice/sources/csv_reader.py",
+            "src/carprice/pipeline/runner.py", "src/carprice/config/params.py"} <= closure
 
 
-@pytest.mark.parametrize("stage", pipeline.STAGES)
+@pytest.mark.parametrize("stage", definition.STAGES)
 def test_run_folder_deps_come_from_earlier_stages(stage):
-    index = pipeline.STAGES.index(stage)
-    earlier = set().union(*(produced(DVC["stages"][s]) for s in pipeline.STAGES[:index]))
+    index = definition.STAGES.index(stage)
+    earlier = set().union(*(produced(DVC["stages"][s]) for s in definition.STAGES[:index]))
     deps = DVC["stages"][stage]["deps"]
     assert image_deps(stage) <= set(deps), f"{stage}: add deps {sorted(image_deps(stage))}"
     for dep in deps:

@@ -8,8 +8,8 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carprice import schema
-from carprice.validation import Thresholds, coerce, prepare_features, validate_dataset
+from carprice.contract import schema
+from carprice.contract.validation import Thresholds, coerce, prepare_features, validate_dataset
 from tests.unit.fuzz_support import fuzz, garbage_frames, outcome
 
 THRESHOLDS = st.builds(Thresholds, min_rows=st.integers(1, 5),

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carprice import schema
-from carprice.sources import guard, load
-from carprice.sources.csv_source import decode, parse
-from carprice.validation import Thresholds, validate_dataset
+from carprice.contract import schema
+from carprice.contract.validation import Thresholds, validate_dataset
+from carprice.sources import load, safe_read
+from carprice.sources.csv_reader import decode, parse
 from tests.unit.fuzz_support import csv_files, fuzz, outcome
 
 NAME = "fuzz.csv"
@@ -24,12 +24,12 @@ NAME = "fuzz.csv"
 @pytest.fixture(scope="module", autouse=True)
 def inbox():
     """One inbox for the module (hypothesis re-runs a test body, not its fixtures)."""
-    saved = {k: os.environ.get(k) for k in (guard.ENV_INBOX_DIR, guard.ENV_ALLOWED_HOSTS)}
+    saved = {k: os.environ.get(k) for k in (safe_read.ENV_INBOX_DIR, safe_read.ENV_ALLOWED_HOSTS)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "inbox"
         folder.mkdir()
-        os.environ[guard.ENV_INBOX_DIR] = str(folder)
-        os.environ.pop(guard.ENV_ALLOWED_HOSTS, None)
+        os.environ[safe_read.ENV_INBOX_DIR] = str(folder)
+        os.environ.pop(safe_read.ENV_ALLOWED_HOSTS, None)
         yield folder
     for key, value in saved.items():
         if value is None:
@@ -57,7 +57,7 @@ def test_random_bytes_are_read_or_refused(raw):
 @given(csv_files())
 def test_csv_files_load_from_the_inbox_and_validate_or_refuse(inbox, raw):
     (inbox / NAME).write_bytes(raw)
-    frame = outcome(load, {"source": "csv", "csv_uri": f"{guard.INBOX_PREFIX}/{NAME}"})
+    frame = outcome(load, {"source": "csv", "csv_uri": f"{safe_read.INBOX_PREFIX}/{NAME}"})
     if frame is not None:
         assert_text_frame(frame)
         result = outcome(validate_dataset, frame, Thresholds(min_rows=1))
@@ -80,9 +80,9 @@ PATHS = st.one_of(
 @given(PATHS)
 def test_any_local_csv_uri_is_read_from_the_inbox_or_refused(inbox, uri):
     (inbox / NAME).write_bytes(b"brand,price_dh\nDacia,90000\n")
-    if guard.is_url(uri):
+    if safe_read.is_url(uri):
         return  # URLs: next test (no network here)
-    data = outcome(guard.read_source, uri)
+    data = outcome(safe_read.read_source, uri)
     if data is not None:
         assert data == (inbox / NAME).read_bytes()
 
@@ -106,4 +106,4 @@ def test_any_url_is_checked_or_refused_without_a_request(url, addresses):
         assert isinstance(port, int)
         return addresses
 
-    outcome(guard.check_url, url, resolve, ())
+    outcome(safe_read.check_url, url, resolve, ())

@@ -6,13 +6,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carprice import pipeline
+from carprice.config.params import apply_overrides, load_params
+from carprice.pipeline import definition
 from tests.conftest import REPO
 from tests.unit.fuzz_support import TEXT, fuzz, outcome
 
-PARAMS = pipeline.load_params(REPO / "params.yaml")
-KEYS = st.one_of(st.sampled_from(sorted(pipeline.PARAM_ALIASES)),
-                 st.sampled_from(sorted(pipeline.PARAM_ALIASES.values())),
+PARAMS = load_params(REPO / "params.yaml")
+KEYS = st.one_of(st.sampled_from(sorted(definition.PARAM_ALIASES)),
+                 st.sampled_from(sorted(definition.PARAM_ALIASES.values())),
                  st.sampled_from(["data.rows.x", "data.drift.x", "", ".", "..", "nope"]),
                  TEXT)
 # Section keys ("data.drift") are left out: apply_overrides replaces a whole section with
@@ -36,9 +37,9 @@ def leaf(params: dict, dotted: str):
 @fuzz(100)
 @given(st.dictionaries(KEYS, VALUES, max_size=4))
 def test_form_values_apply_with_their_types_or_are_refused(overrides):
-    out = outcome(pipeline.apply_overrides, PARAMS, overrides)
+    out = outcome(apply_overrides, PARAMS, overrides)
     if out is not None:
         for key in overrides:
-            dotted = pipeline.PARAM_ALIASES.get(key, key)
+            dotted = definition.PARAM_ALIASES.get(key, key)
             before, after = leaf(PARAMS, dotted), leaf(out, dotted)
             assert before is None or type(after) is type(before), (key, after)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from carprice import pipeline, schema, serving, validation
-from carprice.validation import Thresholds, validate_dataset
+from carprice.config.params import apply_overrides, load_params
+from carprice.contract import schema, validation
+from carprice.contract.validation import Thresholds, validate_dataset
+from carprice.model import pyfunc
 from tests.conftest import REPO
 from tests.unit.fuzz_support import check_error
 
@@ -25,23 +27,23 @@ def test_validate_dataset_refusal_of_a_blank_csv_is_short():
 
 @pytest.mark.parametrize("field, value", [("year", "9x" * 300), ("fuel_type", "x" * 600)])
 def test_check_car_refusal_of_a_long_value_is_short(field, value):
-    check_error(refusal(validation.validate_record, {**serving.example_car(), field: value}))
+    check_error(refusal(validation.validate_record, {**pyfunc.example_car(), field: value}))
 
 
 def test_check_car_refusal_of_an_unknown_field_is_one_line():
-    check_error(refusal(validation.validate_record, {**serving.example_car(), "a\nb": 1}))
+    check_error(refusal(validation.validate_record, {**pyfunc.example_car(), "a\nb": 1}))
 
 
 def test_a_huge_integer_from_the_form_is_a_params_error():
-    check_error(refusal(pipeline.apply_overrides, pipeline.load_params(REPO / "params.yaml"),
+    check_error(refusal(apply_overrides, load_params(REPO / "params.yaml"),
                         {"rows": 10**400}))
 
 
 def test_a_long_form_value_is_refused_in_a_short_line():
-    check_error(refusal(pipeline.apply_overrides, pipeline.load_params(REPO / "params.yaml"),
+    check_error(refusal(apply_overrides, load_params(REPO / "params.yaml"),
                         {"rows": "x" * 1000}))
 
 
 def test_a_section_cannot_be_overridden_by_a_value():
-    check_error(refusal(pipeline.apply_overrides, pipeline.load_params(REPO / "params.yaml"),
+    check_error(refusal(apply_overrides, load_params(REPO / "params.yaml"),
                         {"data.drift": "x"}))

@@ -1,5 +1,5 @@
 """Property-based: the app's single-car and batch paths (validation.validate_record,
-carprice.scoring) with a real small model either score (finite, positive prices inside
+carprice.serving.pricing) with a real small model either score (finite, positive prices inside
 their interval) or raise a one-line CsvError / ValidationError."""
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carprice import schema, scoring, serving, validation
-from carprice.model import OUTPUT_COLUMNS
+from carprice.contract import schema, validation
+from carprice.model import pyfunc
+from carprice.model.estimator import OUTPUT_COLUMNS
+from carprice.serving import pricing
 from tests.unit.app_model import export_small_model
 from tests.unit.fuzz_support import SCALAR, cell_for, csv_files, fuzz, outcome
 
@@ -31,7 +33,7 @@ FIELD_NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"
 @st.composite
 def cars(draw) -> dict:
     """The form's car with some fields broken, missing or unknown."""
-    car = serving.example_car()
+    car = pyfunc.example_car()
     for col in draw(st.lists(st.sampled_from(schema.FEATURES), unique=True, max_size=6)):
         car[col] = draw(cell_for(col))
     for col in draw(st.lists(st.sampled_from(schema.FEATURES), max_size=2)):
@@ -59,7 +61,7 @@ def test_check_car_gives_a_clean_row_or_one_line(car):
 @fuzz(60)
 @given(cars())
 def test_predict_one_prices_are_finite_and_positive(model, car):
-    prices = outcome(scoring.predict_one, model, car)
+    prices = outcome(pricing.predict_one, model, car)
     if prices is not None:
         assert_prices(prices)
 
@@ -67,7 +69,7 @@ def test_predict_one_prices_are_finite_and_positive(model, car):
 @fuzz(80)
 @given(csv_files())
 def test_score_upload_scores_or_rejects_every_row(model, raw):
-    result = outcome(scoring.score_upload, model, raw, "upload.csv", 3)
+    result = outcome(pricing.score_upload, model, raw, "upload.csv", 3)
     if result is not None:
         assert len(result.scored) + len(result.errors) == result.rows_in
         for _, row in result.scored[list(OUTPUT_COLUMNS)].iterrows():
@@ -83,6 +85,6 @@ def _shown(outcome) -> object:
 @given(st.lists(cars(), min_size=2, max_size=6))
 def test_a_car_priced_with_others_gets_what_it_gets_alone(model, batch):
     """The API prices concurrent cars in one call (price_cars): no row may leak into another."""
-    together = scoring.price_cars(model, batch)
-    alone = [scoring.price_cars(model, [car])[0] for car in batch]
+    together = pricing.price_cars(model, batch)
+    alone = [pricing.price_cars(model, [car])[0] for car in batch]
     assert [_shown(o) for o in together] == [_shown(o) for o in alone]

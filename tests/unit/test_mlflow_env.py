@@ -1,5 +1,5 @@
-"""carprice.mlflow_env: bounded client settings MLflow really reads, and a pre-flight check
-against a real closed port and a real HTTP server."""
+"""carprice.registry.mlflow_server: bounded client settings MLflow really reads, and a
+pre-flight check against a real closed port and a real HTTP server."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from mlflow import environment_variables as mlflow_env_vars
 
-from carprice import mlflow_env
+from carprice.registry import mlflow_server
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for key in mlflow_env.CLIENT_ENV_DEFAULTS:
+    for key in mlflow_server.CLIENT_ENV_DEFAULTS:
         monkeypatch.delenv(key, raising=False)  # restored after the test
 
 
 def test_defaults_are_bounded_and_read_by_mlflow_itself(clean_env):
     assert mlflow_env_vars.MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 7  # MLflow's own default
-    mlflow_env.apply_client_defaults()
+    mlflow_server.apply_client_defaults()
     assert mlflow_env_vars.MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 2
     assert mlflow_env_vars.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() == 1
     assert mlflow_env_vars.MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 10
@@ -29,8 +29,8 @@ def test_defaults_are_bounded_and_read_by_mlflow_itself(clean_env):
 
 
 def test_the_environment_wins_and_the_app_can_ask_for_no_retries(clean_env, monkeypatch):
-    monkeypatch.setenv(mlflow_env.ENV_TIMEOUT, "30")
-    mlflow_env.apply_client_defaults(retries=0)
+    monkeypatch.setenv(mlflow_server.ENV_TIMEOUT, "30")
+    mlflow_server.apply_client_defaults(retries=0)
     assert mlflow_env_vars.MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 30
     assert mlflow_env_vars.MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 0
 
@@ -43,8 +43,8 @@ def closed_port() -> tuple[socket.socket, int]:
 
 def test_a_closed_port_fails_with_one_line_naming_the_url():
     sock, port = closed_port()
-    with sock, pytest.raises(mlflow_env.MlflowUnreachable) as info:
-        mlflow_env.check_reachable(f"http://127.0.0.1:{port}", attempts=2, wait=0)
+    with sock, pytest.raises(mlflow_server.MlflowUnreachable) as info:
+        mlflow_server.check_reachable(f"http://127.0.0.1:{port}", attempts=2, wait=0)
     message = str(info.value)
     assert message.startswith(f"MLflow at http://127.0.0.1:{port} is unreachable: ")
     assert "connection refused" in message and "\n" not in message
@@ -82,37 +82,37 @@ def health_server():
 
 def test_a_healthy_server_passes(health_server):
     Health.answers, Health.calls = [200], 0
-    assert mlflow_env.check_reachable(health_server + "/") == f"{health_server}/health"
+    assert mlflow_server.check_reachable(health_server + "/") == f"{health_server}/health"
     assert Health.calls == 1
 
 
 def test_a_server_that_recovers_within_the_attempts_passes(health_server):
     Health.answers, Health.calls = [503, 503, 200], 0
-    assert mlflow_env.check_reachable(health_server, attempts=3, wait=0)
+    assert mlflow_server.check_reachable(health_server, attempts=3, wait=0)
     assert Health.calls == 3
 
 
 def test_a_server_that_keeps_failing_is_unreachable_with_its_status(health_server):
     Health.answers, Health.calls = [503], 0
-    with pytest.raises(mlflow_env.MlflowUnreachable,
+    with pytest.raises(mlflow_server.MlflowUnreachable,
                        match=rf"^MLflow at {health_server} is unreachable: HTTP 503"):
-        mlflow_env.check_reachable(health_server, attempts=2, wait=0)
+        mlflow_server.check_reachable(health_server, attempts=2, wait=0)
     assert Health.calls == 2
 
 
 def test_the_uri_comes_from_the_environment_and_local_stores_need_no_probe(monkeypatch):
     sock, port = closed_port()
     with sock:
-        monkeypatch.setenv(mlflow_env.ENV_TRACKING_URI, f"http://127.0.0.1:{port}")
-        with pytest.raises(mlflow_env.MlflowUnreachable, match=str(port)):
-            mlflow_env.check_reachable(attempts=1)
+        monkeypatch.setenv(mlflow_server.ENV_TRACKING_URI, f"http://127.0.0.1:{port}")
+        with pytest.raises(mlflow_server.MlflowUnreachable, match=str(port)):
+            mlflow_server.check_reachable(attempts=1)
     for local in ("", "sqlite:///mlflow.db", "file:///tmp/mlruns"):
-        monkeypatch.setenv(mlflow_env.ENV_TRACKING_URI, local)
-        assert mlflow_env.check_reachable() is None
+        monkeypatch.setenv(mlflow_server.ENV_TRACKING_URI, local)
+        assert mlflow_server.check_reachable() is None
 
 
 def test_credentials_in_the_uri_stay_out_of_the_message():
     sock, port = closed_port()
-    with sock, pytest.raises(mlflow_env.MlflowUnreachable) as info:
-        mlflow_env.check_reachable(f"http://admin:s3cret@127.0.0.1:{port}", attempts=1)
+    with sock, pytest.raises(mlflow_server.MlflowUnreachable) as info:
+        mlflow_server.check_reachable(f"http://admin:s3cret@127.0.0.1:{port}", attempts=1)
     assert "s3cret" not in str(info.value) and f"127.0.0.1:{port}" in str(info.value)

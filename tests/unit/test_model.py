@@ -2,14 +2,9 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from carprice import metrics, schema
-from carprice.model import (
-    LOWER,
-    OUTPUT_COLUMNS,
-    PRICE,
-    conformal_quantile,
-    from_params,
-)
+from carprice.contract import schema
+from carprice.model import metrics
+from carprice.model.estimator import LOWER, OUTPUT_COLUMNS, PRICE, conformal_quantile, from_params
 from carprice.sources.synthetic import generate
 from tests.unit.app_model import MODEL_DEFAULTS
 

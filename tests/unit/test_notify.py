@@ -1,4 +1,4 @@
-"""carprice.notify through Apprise for real: a JSON webhook on a local HTTP server gets
+"""carprice.monitoring.notify through Apprise for real: a JSON webhook on a local HTTP server gets
 the message; unset is silent; a broken or unreachable URL never raises."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from carprice import notify
+from carprice.monitoring import notify
 from tests.conftest import free_port
 
 

@@ -6,9 +6,20 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from carprice import params as params_module
-from carprice import pipeline
-from carprice.pipeline import ParamsError, apply_overrides, load_params, parse_set_args
+from carprice.config import params as params_module
+from carprice.config.params import (
+    ENV_OVERRIDES,
+    ENV_PARAMS_FILE,
+    PARAM_CHOICES,
+    Params,
+    ParamsError,
+    apply_overrides,
+    field_schema,
+    load_params,
+    parse_set_args,
+    read_params,
+)
+from carprice.pipeline import container, definition
 from tests.conftest import REPO
 
 PARAMS_YAML = REPO / "params.yaml"
@@ -27,14 +38,14 @@ def write_params(tmp_path, edit) -> str:
 
 
 def test_stages_have_an_extra_each():
-    assert set(pipeline.STAGE_EXTRAS) == set(pipeline.STAGES)
-    assert set(pipeline.STAGE_EXTRAS.values()) <= {"data", "ml"}
+    assert set(definition.STAGE_EXTRAS) == set(definition.STAGES)
+    assert set(definition.STAGE_EXTRAS.values()) <= {"data", "ml"}
 
 
 def test_params_yaml_loads_unchanged_as_a_dict_and_as_the_typed_model():
     assert load_params(PARAMS_YAML) == defaults()
-    typed = pipeline.read_params(PARAMS_YAML)
-    assert isinstance(typed, pipeline.Params)
+    typed = read_params(PARAMS_YAML)
+    assert isinstance(typed, Params)
     assert typed.model.max_iter == defaults()["model"]["max_iter"]
     assert typed.validate_.min_rows == defaults()["validate"]["min_rows"]
 
@@ -48,33 +59,33 @@ def leaf_fields(model: type[BaseModel], prefix: str = ""):
 
 
 def test_params_yaml_is_the_only_place_of_default_values():
-    for dotted, info in leaf_fields(pipeline.Params):
-        assert info.is_required(), f"{dotted} has a default in carprice.params"
+    for dotted, info in leaf_fields(Params):
+        assert info.is_required(), f"{dotted} has a default in carprice.config.params"
 
 
 def test_every_form_field_has_plain_words_and_a_type():
-    for name, dotted in pipeline.PARAM_ALIASES.items():
-        schema = pipeline.field_schema(dotted)
+    for name, dotted in definition.PARAM_ALIASES.items():
+        schema = field_schema(dotted)
         assert schema["type"] in {"string", "integer", "number", "boolean"}, name
         words = schema["description"]
         assert len(words.split()) >= 4 and "params.yaml" not in words, name
-    csv_uri = pipeline.field_schema("data.csv_uri")["description"]
+    csv_uri = field_schema("data.csv_uri")["description"]
     assert "inbox/<file>" in csv_uri and "data/inbox/" in csv_uri and "http(s) URL" in csv_uri
 
 
 def test_schema_ranges_come_from_the_model():
-    assert pipeline.field_schema("data.rows")["minimum"] == 1
-    share = pipeline.field_schema("data.drift.new_models_share")
+    assert field_schema("data.rows")["minimum"] == 1
+    share = field_schema("data.drift.new_models_share")
     assert (share["minimum"], share["maximum"]) == (0, 1)
-    assert pipeline.field_schema("model.learning_rate")["exclusiveMinimum"] == 0
-    assert pipeline.PARAM_CHOICES == {"source": ("synthetic", "csv")}
+    assert field_schema("model.learning_rate")["exclusiveMinimum"] == 0
+    assert PARAM_CHOICES == {"source": ("synthetic", "csv")}
     with pytest.raises(ParamsError, match="unknown key data.nope"):
-        pipeline.field_schema("data.nope")
+        field_schema("data.nope")
 
 
 def test_every_alias_points_at_a_param():
     params = load_params(PARAMS_YAML)
-    for alias, dotted in pipeline.PARAM_ALIASES.items():
+    for alias, dotted in definition.PARAM_ALIASES.items():
         node = params
         for part in dotted.split("."):
             assert part in node, f"{alias} -> {dotted}"
@@ -157,18 +168,18 @@ def test_blank_form_values_keep_the_defaults():
 
 
 def test_env_overrides_take_form_names_and_are_validated(monkeypatch):
-    monkeypatch.setenv(pipeline.ENV_OVERRIDES, json.dumps({"rows": "1234", "source": "csv",
+    monkeypatch.setenv(ENV_OVERRIDES, json.dumps({"rows": "1234", "source": "csv",
                                                            "csv_uri": None}))
     params = load_params(PARAMS_YAML)
     assert params["data"]["rows"] == 1234 and params["data"]["source"] == "csv"
     assert params["data"]["csv_uri"] == ""
-    monkeypatch.setenv(pipeline.ENV_OVERRIDES, json.dumps({"rows": "abc"}))
+    monkeypatch.setenv(ENV_OVERRIDES, json.dumps({"rows": "abc"}))
     with pytest.raises(ParamsError, match="params: data.rows must be an integer, got 'abc'"):
         load_params(PARAMS_YAML)
 
 
 def test_explicit_overrides_win_over_the_env(monkeypatch):
-    monkeypatch.setenv(pipeline.ENV_OVERRIDES, json.dumps({"rows": 1234}))
+    monkeypatch.setenv(ENV_OVERRIDES, json.dumps({"rows": 1234}))
     assert load_params(PARAMS_YAML, {"data.rows": "99"})["data"]["rows"] == 99
 
 
@@ -177,13 +188,13 @@ def test_explicit_overrides_win_over_the_env(monkeypatch):
     ("[1, 2]", "must be a JSON object"),
 ])
 def test_env_overrides_must_be_a_json_object(monkeypatch, text, message):
-    monkeypatch.setenv(pipeline.ENV_OVERRIDES, text)
+    monkeypatch.setenv(ENV_OVERRIDES, text)
     with pytest.raises(ParamsError, match=message):
         load_params(PARAMS_YAML)
 
 
 def test_params_file_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(pipeline.ENV_PARAMS_FILE, write_params(
+    monkeypatch.setenv(ENV_PARAMS_FILE, write_params(
         tmp_path, lambda p: p["data"].update(rows=77)))
     assert load_params()["data"]["rows"] == 77
 
@@ -201,12 +212,13 @@ def test_parse_set_args():
 
 
 # The Airflow image installs carprice with --no-deps and imports carprice.pipeline.
-AIRFLOW_SAFE = {"__future__", "collections", "copy", "enum", "functools", "json", "os",
+AIRFLOW_SAFE = {"__future__", "collections", "copy", "dataclasses", "enum", "functools", "json",
+                "os",
                 "pathlib", "re",
                 "typing", "yaml", "pydantic", "carprice"}
 
 
-@pytest.mark.parametrize("module", [params_module, pipeline])
+@pytest.mark.parametrize("module", [params_module, definition, container])
 def test_the_params_module_needs_no_ml_stack(module):
     tree = ast.parse(Path(module.__file__).read_text())
     imported = set()
@@ -224,10 +236,11 @@ def test_the_params_module_needs_no_ml_stack(module):
     ("---", "run"),
 ])
 def test_safe_name_is_a_valid_container_name(raw, safe):
-    assert pipeline.safe_name(raw) == safe
+    assert definition.safe_name(raw) == safe
 
 
 def test_image_names():
-    assert pipeline.image_name("promote_staging") == "carprice-stage-promote-staging:latest"
+    assert definition.image_name("promote_staging") == "carprice-stage-data:latest"
+    assert definition.image_name("train") == "carprice-stage-ml:latest"
     with pytest.raises(KeyError):
-        pipeline.image_name("nope")
+        definition.image_name("nope")

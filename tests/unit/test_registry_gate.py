@@ -1,4 +1,4 @@
-from carprice.registry import GateLimits, gate
+from carprice.registry.gate import GateLimits, gate
 
 LIMITS = GateLimits(max_rmse_log=0.3, min_r2=0.8, max_mape=0.3, tolerance=0.01)
 GOOD = {"rmse_log": 0.125, "r2": 0.96, "mape": 0.1}

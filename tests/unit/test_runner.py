@@ -1,4 +1,4 @@
-"""The stage exit contract (carprice.stages.runner.main): exit code, the JSON summary as
+"""The stage exit contract (carprice.pipeline.runner.main): exit code, the JSON summary as
 the last output line, one stderr line for an expected failure, a traceback for a bug.
 
 Small stage functions stand in for the stages' work; everything around them is real
@@ -11,14 +11,15 @@ import uuid
 
 import pytest
 
+from carprice.config.params import ParamsError
+from carprice.contract.validation import ValidationError
 from carprice.errors import CarpriceError, FinalError, InputError
-from carprice.pipeline import ParamsError, StageExit
-from carprice.registry import RegistryError
-from carprice.runfiles import stage_summary
+from carprice.pipeline.definition import StageExit
+from carprice.pipeline.run_folder import stage_summary
+from carprice.pipeline.runner import RunFailed, StageFailed, StageSkipped, main, one_line
+from carprice.registry.aliases import RegistryError
 from carprice.sources import SourceError
-from carprice.sources.csv_source import CsvError
-from carprice.stages.runner import RunFailed, StageFailed, StageSkipped, main, one_line
-from carprice.validation import ValidationError
+from carprice.sources.csv_reader import CsvError
 
 STAGE = "train"
 

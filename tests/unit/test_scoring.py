@@ -1,4 +1,4 @@
-"""carprice.scoring, choices and the serving helpers with a real (small) exported model:
+"""carprice.serving.pricing, choices and the serving helpers with a real (small) exported model:
 form choices, input checks, one car, a CSV upload."""
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ import mlflow.pyfunc
 import pandas as pd
 import pytest
 
-from carprice import catalog, schema
-from carprice.choices import form_choices
-from carprice.model import OUTPUT_COLUMNS, PRICE
-from carprice.scoring import predict_one, results_csv, score_upload
-from carprice.serving import (
+from carprice.contract import catalog, schema
+from carprice.contract.validation import ValidationError, prepare_features, validate_record
+from carprice.model.estimator import OUTPUT_COLUMNS, PRICE
+from carprice.model.pyfunc import (
     CarPricePyfunc,
     example_car,
     model_categories,
@@ -24,9 +23,10 @@ from carprice.serving import (
     to_model_input,
     unwrap,
 )
+from carprice.serving.pricing import predict_one, results_csv, score_upload
 from carprice.sources import synthetic
-from carprice.sources.csv_source import CsvError, to_avito
-from carprice.validation import ValidationError, prepare_features, validate_record
+from carprice.sources.csv_reader import CsvError, to_avito
+from carprice.webapp.form_choices import form_choices
 from tests.unit.app_model import export_small_model
 
 

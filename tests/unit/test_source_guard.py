@@ -1,4 +1,4 @@
-"""carprice.sources.guard: csv_uri may name only inbox files and public http(s) URLs.
+"""carprice.sources.safe_read: csv_uri may name only inbox files and public http(s) URLs.
 
 URL checks take an injected resolver where a name must resolve to a given address; the
 download tests talk to a real HTTP server on 127.0.0.1 (allowed by name where needed).
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from carprice import pipeline
-from carprice.sources import SourceError, guard, load
-from carprice.sources.csv_source import read_csv
+from carprice.pipeline import container
+from carprice.sources import SourceError, load, safe_read
+from carprice.sources.csv_reader import read_csv
 
 CSV = b"brand,model,price_dh\nDacia,Logan,90000\nRenault,Clio,80000\n"
 PUBLIC = ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
@@ -34,9 +34,9 @@ def inbox(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "inbox"
     folder.mkdir()
     (folder / "cars.csv").write_bytes(CSV)
-    monkeypatch.setenv(guard.ENV_INBOX_DIR, str(folder))
-    monkeypatch.delenv(guard.ENV_ALLOWED_HOSTS, raising=False)
-    monkeypatch.delenv(guard.ENV_MAX_BYTES, raising=False)
+    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(folder))
+    monkeypatch.delenv(safe_read.ENV_ALLOWED_HOSTS, raising=False)
+    monkeypatch.delenv(safe_read.ENV_MAX_BYTES, raising=False)
     return folder
 
 
@@ -44,7 +44,7 @@ def refused(uri: str, match: str, kind: type[Exception] = SourceError) -> str:
     """``uri`` fails before any data is read: one short line, of the given kind (refusals
     are input errors, never retried; an unreachable source may answer later)."""
     with pytest.raises(kind, match=match) as info:
-        guard.read_source(uri)
+        safe_read.read_source(uri)
     message = str(info.value)
     assert "\n" not in message and len(message) <= 500
     return message
@@ -54,19 +54,19 @@ def refused(uri: str, match: str, kind: type[Exception] = SourceError) -> str:
 
 
 def test_inbox_defaults_to_the_data_dir(monkeypatch, tmp_path):
-    monkeypatch.delenv(guard.ENV_INBOX_DIR, raising=False)
-    monkeypatch.delenv(pipeline.ENV_DATA_DIR, raising=False)
-    assert guard.inbox_dir() == Path("data/inbox")
-    monkeypatch.setenv(pipeline.ENV_DATA_DIR, "/app/data")
-    assert guard.inbox_dir() == Path("/app/data/inbox")
-    monkeypatch.setenv(guard.ENV_INBOX_DIR, str(tmp_path))
-    assert guard.inbox_dir() == tmp_path
+    monkeypatch.delenv(safe_read.ENV_INBOX_DIR, raising=False)
+    monkeypatch.delenv(container.ENV_DATA_DIR, raising=False)
+    assert safe_read.inbox_dir() == Path("data/inbox")
+    monkeypatch.setenv(container.ENV_DATA_DIR, "/app/data")
+    assert safe_read.inbox_dir() == Path("/app/data/inbox")
+    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(tmp_path))
+    assert safe_read.inbox_dir() == tmp_path
 
 
 @pytest.mark.parametrize("name", ["inbox/cars.csv", "cars.csv", "./cars.csv", "ABSOLUTE"])
 def test_an_inbox_file_is_read_however_it_is_named(inbox, name):
     uri = str(inbox / "cars.csv") if name == "ABSOLUTE" else name
-    assert guard.read_source(uri) == CSV
+    assert safe_read.read_source(uri) == CSV
 
 
 def test_the_pipeline_source_reads_an_inbox_csv(inbox):
@@ -114,7 +114,7 @@ def test_a_missing_file_names_its_inbox_path_and_the_folder(inbox):
 
 
 def test_a_missing_inbox_folder_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv(guard.ENV_INBOX_DIR, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(tmp_path / "nowhere"))
     refused("cars.csv", "does not exist")
 
 
@@ -126,12 +126,12 @@ def test_special_files_and_folders_are_not_read(inbox):
 
 
 def test_local_files_are_capped_in_size(inbox, monkeypatch):
-    monkeypatch.setenv(guard.ENV_MAX_BYTES, str(len(CSV) - 1))
+    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV) - 1))
     refused("cars.csv", "larger than")
-    monkeypatch.setenv(guard.ENV_MAX_BYTES, str(len(CSV)))
-    assert guard.read_source("cars.csv") == CSV
-    monkeypatch.setenv(guard.ENV_MAX_BYTES, "lots")
-    refused("cars.csv", f"{guard.ENV_MAX_BYTES} must be a positive number")
+    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV)))
+    assert safe_read.read_source("cars.csv") == CSV
+    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, "lots")
+    refused("cars.csv", f"{safe_read.ENV_MAX_BYTES} must be a positive number")
 
 
 # ---------------------------------------------------------------- URL checks
@@ -154,7 +154,7 @@ def test_local_files_are_capped_in_size(inbox, monkeypatch):
 ])
 def test_urls_to_internal_addresses_are_refused(url, kind):
     with pytest.raises(SourceError, match=f"a {kind} address"):
-        guard.check_url(url, allowed=())
+        safe_read.check_url(url, allowed=())
 
 
 def test_a_stack_service_name_is_refused_by_what_it_resolves_to():
@@ -163,28 +163,28 @@ def test_a_stack_service_name_is_refused_by_what_it_resolves_to():
         return ["172.18.0.3"]
 
     with pytest.raises(SourceError, match=r"resolves to 172\.18\.0\.3, a private address"):
-        guard.check_url("http://mlflow:5000/api/2.0/mlflow/registered-models/search",
+        safe_read.check_url("http://mlflow:5000/api/2.0/mlflow/registered-models/search",
                         resolve=docker_dns, allowed=())
 
 
 def test_every_address_of_a_name_must_be_public():
     with pytest.raises(SourceError, match="10.0.0.5"):
-        guard.check_url("https://mixed.example.org/cars.csv",
+        safe_read.check_url("https://mixed.example.org/cars.csv",
                         resolve=lambda h, p: [*PUBLIC, "10.0.0.5"], allowed=())
 
 
 def test_a_public_url_passes_the_check():
-    guard.check_url("https://data.example.org/exports/cars.csv?token=x", resolve=public,
+    safe_read.check_url("https://data.example.org/exports/cars.csv?token=x", resolve=public,
                     allowed=())
 
 
 def test_an_allowed_host_is_not_resolved_at_all(monkeypatch):
-    monkeypatch.setenv(guard.ENV_ALLOWED_HOSTS, " files.internal. , MLflow ")
-    assert guard.allowed_hosts() == {"files.internal", "mlflow"}
-    guard.check_url("http://files.internal/cars.csv", resolve=must_not_resolve)
-    guard.check_url("http://mlflow:5000/x.csv", resolve=must_not_resolve)
+    monkeypatch.setenv(safe_read.ENV_ALLOWED_HOSTS, " files.internal. , MLflow ")
+    assert safe_read.allowed_hosts() == {"files.internal", "mlflow"}
+    safe_read.check_url("http://files.internal/cars.csv", resolve=must_not_resolve)
+    safe_read.check_url("http://mlflow:5000/x.csv", resolve=must_not_resolve)
     with pytest.raises(SourceError, match="private"):
-        guard.check_url("http://other:80/x.csv", resolve=lambda h, p: ["10.0.0.1"])
+        safe_read.check_url("http://other:80/x.csv", resolve=lambda h, p: ["10.0.0.1"])
 
 
 @pytest.mark.parametrize("uri", [
@@ -196,14 +196,14 @@ def test_other_schemes_are_refused_before_reading(inbox, uri):
 
 
 def test_unresolvable_and_malformed_urls_get_one_line_reasons(inbox):
-    refused("http://host.invalid/cars.csv", "cannot resolve the host", guard.SourceUnavailable)
+    refused("http://host.invalid/cars.csv", "cannot resolve the host", safe_read.SourceUnavailable)
     refused("http://example.org:99999/cars.csv", "not a valid URL")
     refused("http:///cars.csv", "has no host")
 
 
 def test_credentials_and_query_never_reach_the_message():
     with pytest.raises(SourceError) as info:
-        guard.check_url("http://user:hunter2@127.0.0.1/c.csv?sig=s3cr3t", allowed=())
+        safe_read.check_url("http://user:hunter2@127.0.0.1/c.csv?sig=s3cr3t", allowed=())
     assert "hunter2" not in str(info.value) and "s3cr3t" not in str(info.value)
 
 
@@ -248,11 +248,11 @@ def server():
 
 @pytest.fixture
 def allow_loopback(inbox, monkeypatch):
-    monkeypatch.setenv(guard.ENV_ALLOWED_HOSTS, "127.0.0.1")
+    monkeypatch.setenv(safe_read.ENV_ALLOWED_HOSTS, "127.0.0.1")
 
 
 def test_a_download_from_an_allowed_host_is_read(server, allow_loopback):
-    assert guard.read_source(f"{server}/cars.csv") == CSV
+    assert safe_read.read_source(f"{server}/cars.csv") == CSV
     frame = read_csv(f"{server}/to-cars")
     assert frame["model"].tolist() == ["Logan", "Clio"]
 
@@ -261,7 +261,7 @@ def test_the_peer_is_checked_even_when_dns_said_public(server, inbox):
     """A name answering a public address to the check and loopback to the connection
     (DNS rebinding) is stopped when the connection is made."""
     with pytest.raises(SourceError, match="127.0.0.1, a loopback address"):
-        guard.fetch_url(f"{server}/cars.csv", resolve=public)
+        safe_read.fetch_url(f"{server}/cars.csv", resolve=public)
 
 
 @pytest.mark.parametrize("path, match", [
@@ -275,9 +275,9 @@ def test_redirects_are_checked_hop_by_hop(server, allow_loopback, path, match):
 
 
 def test_downloads_are_capped_in_size(server, allow_loopback, monkeypatch):
-    monkeypatch.setenv(guard.ENV_MAX_BYTES, str(len(CSV) * 10))
+    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV) * 10))
     refused(f"{server}/unsized", "larger than")  # counted while streaming
-    monkeypatch.setenv(guard.ENV_MAX_BYTES, str(len(CSV) - 1))
+    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV) - 1))
     refused(f"{server}/cars.csv", "larger than")  # refused on Content-Length
 
 
@@ -288,4 +288,4 @@ def test_a_closed_port_is_a_one_line_download_error(allow_loopback):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         refused(f"http://127.0.0.1:{port}/cars.csv", "cannot download .*connection refused",
-                guard.SourceUnavailable)
+                safe_read.SourceUnavailable)

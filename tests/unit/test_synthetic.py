@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice import catalog, schema
+from carprice.contract import catalog, schema
 from carprice.sources.synthetic import Drift, generate
 
 

@@ -2,9 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice import catalog, schema
-from carprice.sources.synthetic import generate
-from carprice.validation import (
+from carprice.contract import catalog, schema
+from carprice.contract.validation import (
     Thresholds,
     ValidationError,
     parse_bool,
@@ -13,6 +12,7 @@ from carprice.validation import (
     summary_markdown,
     validate_dataset,
 )
+from carprice.sources.synthetic import generate
 
 LIMITS = Thresholds(min_rows=10, max_missing_share=0.3, max_drop_share=0.1,
                     max_duplicate_share=0.2)

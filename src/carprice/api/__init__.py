@@ -1,5 +1,5 @@
-"""The prediction API (`uvicorn carprice.api:app`): FastAPI over carprice.served and
-carprice.scoring.
+"""The prediction API (`uvicorn carprice.api:app`): FastAPI over carprice.serving.model_source and
+carprice.serving.pricing.
 
 Needs the `api` extra (fastapi, uvicorn, psycopg2 for the prediction log). `app` is built
 on first access, so importing this package (e.g. for create_app in tests) reads no

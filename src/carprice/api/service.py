@@ -2,9 +2,9 @@
 
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 uvicorn carprice.api:app --port 8000
 
-Settings come from the environment, read by carprice.served (MLFLOW_TRACKING_URI,
+Settings come from the environment, read by carprice.serving.model_source (MLFLOW_TRACKING_URI,
 CARPRICE_MODELS_DIR, CARPRICE_MODEL_NAME, CARPRICE_ALIAS_TTL_SECONDS) and by
-carprice.predlog (CARPRICE_PREDLOG_DSN).
+carprice.serving.prediction_log (CARPRICE_PREDLOG_DSN).
 """
 
 from __future__ import annotations
@@ -21,13 +21,19 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from carprice import predlog
-from carprice.api.contract import MAX_BODY_BYTES, MAX_CARS, ModelInfo, PredictBody, PredictResponse
-from carprice.api.holder import ServedModel, Snapshot
-from carprice.api.limits import BodyLimit
-from carprice.api.scoring import MicroBatcher, price_all
-from carprice.served import apply_client_defaults
-from carprice.validation import ValidationError
+from carprice.api.batching import MicroBatcher, price_all
+from carprice.api.body_limit import BodyLimit
+from carprice.api.model_holder import ServedModel, Snapshot
+from carprice.api.schemas import (
+    MAX_BODY_BYTES,
+    MAX_CARS,
+    ModelInfo,
+    PredictBody,
+    PredictResponse,
+)
+from carprice.contract.validation import ValidationError
+from carprice.serving import prediction_log
+from carprice.serving.model_source import apply_client_defaults
 
 SOURCE_HEADER, VERSION_HEADER = "X-Model-Source", "X-Model-Version"
 MAX_ERRORS_SHOWN = 20
@@ -109,11 +115,11 @@ def _lineage(info: dict) -> dict:
     return {k: v for k, v in info.items() if k not in {"version", "metrics"} and v is not None}
 
 
-def create_app(served: ServedModel | None = None, prediction_log: Any = None) -> FastAPI:
+def create_app(served: ServedModel | None = None, log_writer: Any = None) -> FastAPI:
     """A new app; tests pass their own ServedModel / log, uvicorn uses carprice.api.app."""
     apply_client_defaults()  # before any MLflow call: a dead server costs seconds
     served = served if served is not None else ServedModel()
-    plog = prediction_log if prediction_log is not None else predlog.from_env()
+    plog = log_writer if log_writer is not None else prediction_log.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -197,7 +203,7 @@ def create_app(served: ServedModel | None = None, prediction_log: Any = None) ->
             headers={SOURCE_HEADER: res.source, VERSION_HEADER: str(res.version)})
         # Queued once the body is rendered: a big batch wakes the log's writer thread, which
         # would otherwise take turns on the GIL with this rendering.
-        plog.log(predlog.records("api", res.model_name, res.version, cars, outputs))
+        plog.log(prediction_log.records("api", res.model_name, res.version, cars, outputs))
         return response
 
     app.openapi = lambda: _openapi_with_body_models(app)

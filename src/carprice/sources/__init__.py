@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from carprice.sources.csv_source import read_csv
-from carprice.sources.guard import SourceError
+from carprice.sources.csv_reader import read_csv
+from carprice.sources.safe_read import SourceError
 from carprice.sources.synthetic import Drift, generate
 
 

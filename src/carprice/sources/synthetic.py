@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from carprice import catalog, schema
+from carprice.contract import catalog, schema
 
 REFERENCE_YEAR = 2026  # fixed, so a seed gives the same data every year
 

@@ -1,0 +1,371 @@
+"""params.yaml, typed: a pydantic model checks every key, type and range.
+
+params.yaml holds the default VALUES; this module holds their types, ranges and the
+plain-words descriptions the Airflow trigger form shows. Every way in (the file,
+``--set key=value``, the trigger form's CARPRICE_PARAMS_JSON) goes through the same
+validation and fails with one line, e.g. ``params: model.max_iter must be >= 1, got 0``.
+
+Imports only the standard library, PyYAML and pydantic: the Airflow image reads it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from carprice.errors import InputError, one_line
+
+ENV_PARAMS_FILE = "CARPRICE_PARAMS_FILE"
+ENV_OVERRIDES = "CARPRICE_PARAMS_JSON"
+
+# Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
+PARAM_ALIASES: dict[str, str] = {
+    "source": "data.source",
+    "csv_uri": "data.csv_uri",
+    "rows": "data.rows",
+    "seed": "data.seed",
+    "price_inflation": "data.drift.price_inflation",
+    "mileage_shift": "data.drift.mileage_shift",
+    "new_models_share": "data.drift.new_models_share",
+    "learning_rate": "model.learning_rate",
+    "max_iter": "model.max_iter",
+    "max_leaf_nodes": "model.max_leaf_nodes",
+    "interactions": "model.interactions",
+    "gate_max_rmse_log": "gate.max_rmse_log",
+    "gate_min_r2": "gate.min_r2",
+    "gate_max_mape": "gate.max_mape",
+    "gate_tolerance": "gate.tolerance",
+    "force": "run.force",
+}
+
+
+class ParamsError(InputError):
+    """A params file or override that cannot be applied (one-line message)."""
+
+
+# Fields carry no default: a value missing from params.yaml is an error, never a
+# second default hidden here.
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class DriftParams(_Section):
+    price_inflation: float = Field(
+        gt=-1, description="Simulated market drift: 0.1 makes every synthetic price 10% higher")
+    mileage_shift: float = Field(
+        gt=-1, description="Simulated market drift: 0.2 gives every synthetic car 20% more km")
+    new_models_share: float = Field(
+        ge=0, le=1,
+        description="Simulated market drift: share of synthetic listings from car models "
+                    "the base catalog lacks")
+
+
+class DataParams(_Section):
+    source: Literal["synthetic", "csv"] = Field(
+        description="Where the training data comes from: synthetic (generated listings) "
+                    "or csv (the file named in csv_uri)")
+    csv_uri: str = Field(
+        description="CSV to train on when source=csv: inbox/<file> for a file you copied "
+                    "into the project's data/inbox/ folder, or an http(s) URL")
+    # Bounded: 10 million rows is about 6 GB of frames, past what the stack is sized for.
+    rows: int = Field(ge=1, le=10_000_000,
+                      description="Number of listings to generate when source=synthetic")
+    seed: int = Field(ge=0, description="Random seed of the synthetic listings")
+    noise_sigma: float = Field(
+        ge=0, description="Noise of the synthetic log prices: the best error a model can reach")
+    drift: DriftParams = Field(description="Simulate a new batch of the market")
+
+
+class ValidateParams(_Section):
+    min_rows: int = Field(ge=1, description="Fewest rows a dataset may have")
+    max_missing_share: float = Field(
+        ge=0, le=1, description="Largest share of blank values in one feature column")
+    max_drop_share: float = Field(
+        ge=0, le=1, description="Largest share of rows dropped as invalid")
+    max_duplicate_share: float = Field(
+        ge=0, le=1, description="Largest share of duplicate rows")
+
+
+class SplitParams(_Section):
+    valid_size: float = Field(
+        gt=0, lt=1, description="Share of rows for calibration of the price interval")
+    test_size: float = Field(gt=0, lt=1, description="Share of rows held out for the gate")
+    seed: int = Field(ge=0, description="Random seed of the split and the model")
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> SplitParams:
+        total = self.valid_size + self.test_size
+        if total >= 1:
+            raise ValueError(f"valid_size + test_size must be < 1, got {total:g}")
+        return self
+
+
+class ModelParams(_Section):
+    learning_rate: float = Field(gt=0, description="Learning rate of the boosted trees")
+    max_iter: int = Field(ge=1, description="Number of boosting iterations")
+    max_leaf_nodes: int = Field(ge=2, description="Most leaves in one boosted tree")
+    min_samples_leaf: int = Field(ge=1, description="Fewest rows in one leaf")
+    l2_regularization: float = Field(ge=0, description="L2 penalty on leaf values")
+    interactions: bool = Field(
+        description="Let features interact (off: each feature multiplies the price on its own)")
+    interval_coverage: float = Field(
+        gt=0, lt=1, description="Share of true prices the prediction interval should contain")
+
+
+class GateParams(_Section):
+    max_rmse_log: float = Field(
+        gt=0, description="Gate: highest RMSE of log price a candidate may have")
+    min_r2: float = Field(le=1, description="Gate: lowest R² a candidate may have")
+    max_mape: float = Field(
+        gt=0, description="Gate: highest mean absolute percentage error a candidate may have")
+    tolerance: float = Field(
+        ge=0, description="Gate: how much worse than production a candidate may be "
+                          "(0.01 = 1% higher RMSE of log price)")
+
+
+class RegistryParams(_Section):
+    model_name: str = Field(min_length=1, description="Registered model name in MLflow")
+    experiment: str = Field(min_length=1, description="MLflow experiment of the pipeline runs")
+
+
+class RunParams(_Section):
+    force: bool = Field(description="Retrain even if the data and params are unchanged")
+
+
+class MonitorParams(_Section):
+    source: Literal["predictions", "synthetic", "file"] = Field(
+        description="Rows to check for drift: predictions (the inputs the API and the app "
+                    "priced in the last window_days), synthetic (a batch drawn with the drift "
+                    "knobs) or file (inbox/<file>: parquet or CSV)")
+    current_uri: str = Field(
+        description="When source=file: inbox/<file> of recent model inputs, parquet or CSV "
+                    "(a price column, if present, is used to measure the model's error)")
+    window_days: int = Field(ge=1, le=365, description="How many days of logged predictions "
+                                                       "source=predictions looks at")
+    synthetic_rows: int = Field(ge=1, le=10_000_000, description="Rows of the synthetic batch")
+    synthetic_seed: int = Field(ge=0, description="Random seed of the synthetic batch")
+    min_current_rows: int = Field(
+        ge=1, description="Fewest valid current rows to judge drift (fewer: skipped)")
+    num_threshold: float = Field(
+        gt=0, le=10, description="A numeric feature drifted when its Wasserstein distance "
+                                 "(Evidently, in reference standard deviations) is at least this")
+    cat_threshold: float = Field(
+        gt=0, le=1, description="A categorical or true/false feature drifted when its "
+                                "Jensen-Shannon distance (Evidently) is at least this")
+    prediction_threshold: float = Field(
+        gt=0, le=10, description="Retrain when the predicted price's Wasserstein distance "
+                                 "(Evidently, in reference standard deviations) is at least this")
+    drift_share: float = Field(
+        gt=0, le=1, description="Retrain when this share of the features drifted")
+    max_rmse_log_increase: float = Field(
+        ge=0, description="Retrain when the error on labelled current rows exceeds the "
+                          "model's test error by this share (0.2 = 20%)")
+    retrain: bool = Field(description="Ask for a retrain on drift (off: report only)")
+    experiment: str = Field(min_length=1, description="MLflow experiment of the monitoring runs")
+
+
+class RollbackParams(_Section):
+    to_version: str = Field(
+        pattern=r"^\d*$", description="Version to put back in production (blank: the one "
+                                      "production replaced)")
+    requested_by: str = Field(max_length=500, description="Who asks for the rollback")
+    reason: str = Field(max_length=500, description="Why production is rolled back")
+
+    @field_validator("to_version", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        # a form or JSON may send the version as a number
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Params(_Section):
+    """Every tunable of the pipeline (params.yaml)."""
+
+    data: DataParams
+    # "validate" would shadow BaseModel.validate: the alias keeps the file's key.
+    validate_: ValidateParams = Field(alias="validate")
+    split: SplitParams
+    model: ModelParams
+    gate: GateParams
+    registry: RegistryParams
+    run: RunParams
+    monitor: MonitorParams
+    rollback: RollbackParams
+
+    def as_dict(self) -> dict:
+        """The plain nested dict the stages read (keys as in params.yaml)."""
+        return self.model_dump(by_alias=True)
+
+
+def params_path() -> Path:
+    return Path(os.environ.get(ENV_PARAMS_FILE, "params.yaml"))
+
+
+def read_params(path: str | Path | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Params:
+    """params.yaml, then overrides from $CARPRICE_PARAMS_JSON, then ``overrides``; validated."""
+    path = Path(path) if path else params_path()
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"params: {path} is not valid YAML: {_one_line(exc)}") from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params: {path} must map section names to keys")
+    merged = _merge(_merge(raw, _env_overrides()), overrides or {})
+    return validate(merged)
+
+
+def load_params(path: str | Path | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict:
+    """Like ``read_params``, as the plain nested dict the stages read."""
+    return read_params(path, overrides).as_dict()
+
+
+def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    """A validated copy of ``params`` with dotted keys (or trigger-form names) replaced.
+
+    Values are converted to the field's type, so a form that sends "300" for an int or
+    "true" for a bool still yields the right type; None (a blank form field) keeps the value.
+    """
+    return validate(_merge(params, overrides)).as_dict()
+
+
+def dotted(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"model.max_iter": 250, ...}: every leaf of ``params``, as $CARPRICE_PARAMS_JSON takes."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        out.update(dotted(value, f"{name}.") if isinstance(value, Mapping) else {name: value})
+    return out
+
+
+def validate(params: Mapping[str, Any]) -> Params:
+    try:
+        return Params.model_validate(params)
+    except ValidationError as exc:
+        raise ParamsError("params: " + "; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def parse_set_args(items: list[str]) -> dict[str, str]:
+    """``["model.max_iter=300", ...]`` -> ``{"model.max_iter": "300"}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParamsError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@cache
+def _schema() -> dict:
+    return Params.model_json_schema()
+
+
+def field_schema(dotted: str) -> dict:
+    """JSON schema of one leaf of params.yaml (type, range, enum, description)."""
+    schema = _schema()
+    node = schema
+    for part in dotted.split("."):
+        node = node.get("properties", {}).get(part)
+        if node is None:
+            raise ParamsError(f"params: unknown key {dotted}")
+        ref = node.get("$ref")
+        if ref:
+            node = {**schema["$defs"][ref.rsplit("/", 1)[-1]], **node}
+    return node
+
+
+# Allowed values of the params that have a fixed set (the trigger form's dropdowns).
+PARAM_CHOICES: dict[str, tuple[str, ...]] = {
+    name: tuple(field_schema(dotted)["enum"])
+    for name, dotted in PARAM_ALIASES.items() if "enum" in field_schema(dotted)
+}
+
+
+def _env_overrides() -> dict:
+    text = os.environ.get(ENV_OVERRIDES, "").strip()
+    if not text:
+        return {}
+    try:
+        out = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParamsError(f"{ENV_OVERRIDES} is not valid JSON: {exc}") from exc
+    if not isinstance(out, dict):
+        raise ParamsError(f"{ENV_OVERRIDES} must be a JSON object of name: value")
+    return out
+
+
+def _merge(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    out = copy.deepcopy(dict(params))
+    for key, value in overrides.items():
+        dotted = PARAM_ALIASES.get(key, key)
+        *parents, leaf = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or (value is None and leaf not in node):
+            raise ParamsError(f"params: unknown key {one_line(dotted, 120)}")
+        if value is None:  # a form field left blank: keep the params.yaml value
+            continue
+        node[leaf] = value  # an unknown leaf is reported by the model (extra="forbid")
+    return out
+
+
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+           "less_than_equal": "<="}
+_EXPECTED = {
+    "int_parsing": "an integer", "int_from_float": "an integer", "int_type": "an integer",
+    "float_parsing": "a number", "float_type": "a number", "finite_number": "a finite number",
+    "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "text",
+    "model_type": "a section of keys", "model_attributes_type": "a section of keys",
+    "dict_type": "a section of keys",
+}
+
+
+def _describe(error: dict) -> str:
+    """One pydantic error as ``<dotted key> must be ..., got <value>``."""
+    key = ".".join(str(p) for p in error["loc"]) or "params.yaml"
+    kind, ctx = error["type"], error.get("ctx", {})
+    got = _shown(error.get("input"))
+    if kind == "extra_forbidden":
+        return f"unknown key {key}"
+    if kind == "missing":
+        return f"missing key {key}"
+    if kind in _BOUNDS:
+        return f"{key} must be {_BOUNDS[kind]} {next(iter(ctx.values())):g}, got {got}"
+    if kind in _EXPECTED:
+        return f"{key} must be {_EXPECTED[kind]}, got {got}"
+    if kind == "literal_error":
+        return f"{key} must be {ctx['expected']}, got {got}"
+    if kind == "string_too_short":
+        return f"{key} must not be empty"
+    if kind == "value_error":
+        return f"{key}: {ctx['error']}"
+    return f"{key}: {_one_line(error['msg'])}, got {got}"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return _one_line(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())

@@ -1,0 +1,151 @@
+"""How a stage runs as a container, defined once for both launchers: the Airflow DAG's
+DockerOperator (airflow/dags/carprice_tasks.py) and the stack's dvc-runner
+(``python -m carprice.pipeline`` with $CARPRICE_DVC_DOCKER=1).
+
+``stage_container`` returns plain data (image, command, environment, secrets to copy,
+mounts, network, user, labels, name); each launcher only translates it to its Docker API.
+Imports the standard library only: the Airflow image reads it without the ML stack.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from carprice.config.params import ENV_OVERRIDES as ENV_PARAMS_JSON
+from carprice.errors import CarpriceError
+from carprice.monitoring.notify import ENV_NOTIFY_URLS, ENV_PUBLIC_MLFLOW_URL
+from carprice.pipeline import definition
+
+# The stage's own settings, handed in its environment (carprice.config.settings reads them).
+ENV_RUN_ID = "CARPRICE_RUN_ID"
+ENV_DATA_DIR = "CARPRICE_DATA_DIR"
+ENV_MODELS_DIR = "CARPRICE_MODELS_DIR"
+# Where a csv_uri of inbox/<file> is read from (default: <data dir>/inbox).
+ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"
+# Provenance the launcher hands to stage containers (tags on registered versions).
+ENV_DAG_ID = "CARPRICE_DAG_ID"
+ENV_IMAGE = "CARPRICE_IMAGE"
+ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
+
+# The deployment's names: docker-compose-full.yml hands them to both launchers.
+ENV_PROJECT = "CARPRICE_PROJECT"
+ENV_DOCKER_NETWORK = "CARPRICE_DOCKER_NETWORK"
+ENV_DATA_VOLUME = "CARPRICE_DATA_VOLUME"
+ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
+ENV_STAGE_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
+ENV_INBOX_HOST_DIR = "CARPRICE_INBOX_HOST_DIR"  # a bind source must be a host path
+ENV_STAGE_USER, ENV_STAGE_PASSWORD = "MLFLOW_STAGE_USER", "MLFLOW_STAGE_PASSWORD"
+ENV_PREDLOG_DSN = "CARPRICE_PREDLOG_DSN"  # the prediction log the monitor reads
+
+# Inside a stage container (the stage images own these folders, as uid 1000).
+CONTAINER_DATA_DIR, CONTAINER_MODELS_DIR = "/app/data", "/app/models"
+CONTAINER_INBOX_DIR = "/app/inbox"
+CONTAINER_USER = "1000:1000"
+# Labels on every stage container: what clean-up (stop script, retries, orphans) matches.
+LABEL_PROJECT = "io.carprice.project"  # scripts/stack-common.sh reads it from here
+LABEL_STAGE, LABEL_RUN = "io.carprice.stage", "io.carprice.run"
+LABEL_DAG, LABEL_TRY = "io.carprice.dag", "io.carprice.try"  # started by Airflow
+LABEL_DVC = "io.carprice.dvc"  # started by the dvc-runner
+
+# Secrets a stage gets from its launcher's environment at run time (never a command line,
+# never a templated field): stage variable -> launcher variable.
+STAGE_SECRETS: dict[str, str] = {
+    "MLFLOW_TRACKING_USERNAME": ENV_STAGE_USER,
+    "MLFLOW_TRACKING_PASSWORD": ENV_STAGE_PASSWORD,
+    ENV_NOTIFY_URLS: ENV_NOTIFY_URLS,
+}
+EXTRA_SECRETS: dict[str, tuple[str, ...]] = {"monitor": (ENV_PREDLOG_DSN,)}
+
+
+class DeploymentError(CarpriceError):
+    """A name the stack hands to a service that starts stage containers is missing."""
+
+
+def deployment_value(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The deployment's ``name`` (one of the ENV_ names above) from ``env`` (default: this
+    process's environment); DeploymentError in one line if it is unset."""
+    value = (os.environ if env is None else env).get(name, "").strip()
+    if not value:
+        raise DeploymentError(f"{name} is not set: docker-compose-full.yml hands it to the "
+                              "services that start stage containers (with .env)")
+    return value
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str  # a volume name, or a HOST path for a bind
+    target: str
+    type: str = "volume"  # volume | bind
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class StageContainer:
+    """Everything a launcher needs to start one stage container."""
+
+    stage: str
+    image: str
+    command: list[str]
+    environment: dict[str, str]
+    secrets: dict[str, str]  # stage variable -> launcher variable holding the value
+    mounts: tuple[Mount, ...]
+    network: str
+    user: str
+    labels: dict[str, str]
+    name: str
+
+
+def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, run_name: str,
+                    dag_id: str, params_json: str, flags: tuple[str, ...] = (),
+                    launcher_labels: Mapping[str, str] | None = None,
+                    extra_env: Mapping[str, str] | None = None) -> StageContainer:
+    """The container of ``stage`` for one run.
+
+    ``deployment``: the launcher's environment (the ENV_ deployment names above).
+    ``run_id`` / ``run_name`` (container-name safe) / ``dag_id`` / ``params_json`` may be
+    Airflow templates: the DAG renders them per run, the dvc-runner passes plain values.
+    """
+    image = definition.image_name(stage)
+    project = deployment_value(ENV_PROJECT, deployment)
+    mounts = [Mount(deployment_value(ENV_DATA_VOLUME, deployment), CONTAINER_DATA_DIR)]
+    if stage in definition.WRITES_MODELS:  # the exported production copy
+        mounts.append(Mount(deployment_value(ENV_MODELS_VOLUME, deployment),
+                            CONTAINER_MODELS_DIR))
+    if stage in definition.READS_INBOX:  # the user's own CSVs, read-only
+        mounts.append(Mount(deployment_value(ENV_INBOX_HOST_DIR, deployment),
+                            CONTAINER_INBOX_DIR, type="bind", read_only=True))
+    environment = {
+        ENV_RUN_ID: run_id,
+        ENV_DAG_ID: dag_id,
+        ENV_IMAGE: image,
+        ENV_DATA_DIR: CONTAINER_DATA_DIR,
+        ENV_MODELS_DIR: CONTAINER_MODELS_DIR,
+        ENV_INBOX_DIR: CONTAINER_INBOX_DIR,
+        ENV_PARAMS_JSON: params_json,
+        "MLFLOW_TRACKING_URI": deployment_value(ENV_STAGE_MLFLOW_URI, deployment),
+        ENV_PUBLIC_MLFLOW_URL: deployment.get(ENV_PUBLIC_MLFLOW_URL, ""),
+        "PYTHONUNBUFFERED": "1",
+        **({ENV_GIT_COMMIT: deployment[ENV_GIT_COMMIT]} if deployment.get(ENV_GIT_COMMIT)
+           else {}),
+        **(extra_env or {}),
+    }
+    secrets = {**STAGE_SECRETS, **{name: name for name in EXTRA_SECRETS.get(stage, ())}}
+    return StageContainer(
+        stage=stage, image=image, command=[stage, *flags], environment=environment,
+        secrets=secrets, mounts=tuple(mounts),
+        network=deployment_value(ENV_DOCKER_NETWORK, deployment), user=CONTAINER_USER,
+        labels={LABEL_PROJECT: project, LABEL_STAGE: stage, LABEL_RUN: run_id,
+                **(launcher_labels or {})},
+        name=f"{project}-{stage.replace('_', '-')}-{run_name}")
+
+
+def secret_values(spec: StageContainer, env: Mapping[str, str]) -> dict[str, str]:
+    """The secrets' values from the launcher's ``env``; the MLflow account is required."""
+    values = {name: env[source] for name, source in spec.secrets.items() if env.get(source)}
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        if name not in values:
+            raise DeploymentError(f"{spec.secrets[name]} is not set in the launcher's "
+                                  "environment (the stages' MLflow account)")
+    return values

@@ -1,0 +1,117 @@
+"""The pipeline's shape, defined once: stage order, dependency sets and images, exit
+codes, DAG ids, trigger-form names.
+
+Imports only the standard library, PyYAML and pydantic so the Airflow image can read it
+without the ML stack. The DAGs, dvc.yaml and the stage images are checked against it.
+The params themselves (params.yaml, typed) live in carprice.config.params.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+
+from carprice.config.params import PARAM_ALIASES, field_schema
+
+# Order matters: each stage reads what the previous ones wrote to the run folder.
+STAGES: tuple[str, ...] = (
+    "ingest",
+    "validate",
+    "preprocess",
+    "train",
+    "evaluate",
+    "promote_staging",
+    "validate_staging",
+    "promote_production",
+    "report",
+)
+# Which dependency set each stage image installs (pyproject extras).
+STAGE_EXTRAS: dict[str, str] = {
+    "ingest": "data",
+    "validate": "data",
+    "preprocess": "ml",  # the split uses scikit-learn
+    "train": "ml",
+    "evaluate": "ml",
+    "promote_staging": "data",
+    "validate_staging": "ml",
+    "promote_production": "ml",
+    "report": "data",
+}
+
+# The training DAG (Airflow) that runs STAGES.
+DAG_ID = "car_price_predictor_pipeline"
+# Stage images are <IMAGE_PREFIX>-<dependency set>:latest (docker-compose-full.yml builds them).
+IMAGE_PREFIX = "carprice-stage"
+
+
+class StageExit(IntEnum):
+    """Exit codes of a stage process (runner.main), read by the DAG and `carprice run`."""
+
+    OK = 0
+    FAILED = 1  # infrastructure or unexpected: a retry may help
+    # Bad data, params or contract, or a failure already final (the report of a failed
+    # run): a retry cannot help, so the DAG fails the task without retrying.
+    NO_RETRY = 2
+    # Deliberately nothing to do (unchanged data, refused promotion). Airflow maps it to
+    # "skipped" so it is visible, never a silent green.
+    SKIPPED = 99
+
+
+SKIP_EXIT_CODE = int(StageExit.SKIPPED)  # plain int, for the DAG's skip_on_exit_code
+
+def image_name(stage: str, tag: str = "latest") -> str:
+    """Docker image a stage runs in: one image per dependency set, e.g.
+    ``carprice-stage-ml:latest`` for train (stages/Dockerfile builds them)."""
+    if stage not in IMAGE_EXTRAS:
+        raise KeyError(f"unknown stage {stage!r}")
+    return f"{IMAGE_PREFIX}-{IMAGE_EXTRAS[stage]}:{tag}"
+
+
+def safe_name(text: str, max_len: int = 100) -> str:
+    """A run id usable as a folder and container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)."""
+    cleaned = re.sub(r"[^a-zA-Z0-9_.-]+", "_", text).strip("._-")
+    return (cleaned or "run")[:max_len]
+
+
+# The model's life after promotion: stages run alone, each by its own DAG (not part of
+# STAGES, the training DAG's order). Their MLflow runs go to params monitor.experiment.
+MONITOR_STAGES: tuple[str, ...] = ("monitor", "rollback")
+MONITOR_STAGE_EXTRAS: dict[str, str] = {
+    "monitor": "monitor",  # loads the model and runs Evidently's drift report
+    "rollback": "data",  # registry calls and an artifact download only
+}
+# Every stage that has an image, with its dependency set (docker-compose-full.yml builds them).
+IMAGE_EXTRAS: dict[str, str] = {**STAGE_EXTRAS, **MONITOR_STAGE_EXTRAS}
+# Stages that write the exported production copy (the serving fallback) and stages
+# that read the user's inbox (csv_uri=inbox/<file>): their containers get those mounts.
+WRITES_MODELS: frozenset[str] = frozenset({"promote_production", "rollback"})
+READS_INBOX: frozenset[str] = frozenset({"ingest", "monitor"})
+# The DAGs of those stages.
+MONITOR_DAG_ID = "car_price_monitoring"
+ROLLBACK_DAG_ID = "car_price_rollback"
+
+# Where the monitor stage takes its current rows from (params monitor.source).
+MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])
+# Trigger-form names of the monitoring DAGs -> dotted keys of params.yaml.
+MONITOR_PARAM_ALIASES: dict[str, str] = {
+    "monitor_source": "monitor.source",
+    "current_uri": "monitor.current_uri",
+    "drift_share": "monitor.drift_share",
+    "retrain": "monitor.retrain",
+    "price_inflation": "data.drift.price_inflation",
+    "mileage_shift": "data.drift.mileage_shift",
+    "new_models_share": "data.drift.new_models_share",
+}
+ROLLBACK_PARAM_ALIASES: dict[str, str] = {
+    "rollback_to": "rollback.to_version",
+    "requested_by": "rollback.requested_by",
+    "reason": "rollback.reason",
+}
+# Every trigger-form name of every DAG -> its dotted key (one name, one key).
+FORM_ALIASES: dict[str, str] = {**PARAM_ALIASES, **MONITOR_PARAM_ALIASES,
+                                **ROLLBACK_PARAM_ALIASES}
+# Who asked for a rollback when params rollback.requested_by is blank (the DAG's user).
+ENV_REQUESTED_BY = "CARPRICE_REQUESTED_BY"
+# params.yaml sections of those stages: they never change the model, so they stay out of
+# the training fingerprint (runner.params_hash).
+MONITOR_PARAM_SECTIONS: tuple[str, ...] = ("monitor", "rollback")

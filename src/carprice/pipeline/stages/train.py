@@ -1,0 +1,70 @@
+"""train: fit the model on train, calibrate its interval on valid, log it to MLflow
+with a signature and an input example, and register a new version."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from carprice.contract import schema
+from carprice.model import metrics
+from carprice.model.estimator import from_params
+from carprice.model.pyfunc import CarPricePyfunc, to_model_input
+from carprice.pipeline import run_folder
+from carprice.pipeline.runner import StageContext
+from carprice.registry import tags
+from carprice.registry.aliases import close_pending, tag_version
+
+
+def pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("scikit-learn", "pandas", "numpy", "pyarrow",
+                                           "mlflow-skinny")]
+
+
+def run(ctx: StageContext) -> dict:
+    train = pd.read_parquet(ctx.path(run_folder.SPLITS["train"]))
+    valid = pd.read_parquet(ctx.path(run_folder.SPLITS["valid"]))
+    model_params = ctx.params["model"]
+    model = from_params(model_params, random_state=int(ctx.params["split"]["seed"]))
+    model.fit(train, train[schema.TARGET], valid, valid[schema.TARGET])
+
+    pred = model.predict_interval(valid)
+    ingest_info = ctx.read_json(run_folder.INGEST_INFO)
+    sigma = ingest_info.get("noise_sigma")
+    valid_metrics = metrics.regression_metrics(valid[schema.TARGET], pred, sigma)
+    mlflow.log_params({f"model.{k}": v for k, v in model_params.items()})
+    mlflow.log_params({"train_rows": len(train), "valid_rows": len(valid)})
+    mlflow.log_metrics({f"valid_{k}": v for k, v in valid_metrics.items()})
+    mlflow.log_metric("conformal_q_log", model.q_log_)
+
+    example = to_model_input(valid.head(5))
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=CarPricePyfunc(model),
+        signature=infer_signature(example, model.predict_interval(example)),
+        input_example=example,
+        pip_requirements=pip_requirements(),
+        metadata={"categories": model.categories_, "interval_coverage": model.interval_coverage},
+    )
+    # A retry of this stage (worker lost mid-train) supersedes what the earlier try registered.
+    close_pending(mlflow.MlflowClient(), ctx.model_name, ctx.run_id, tags.GATE_SUPERSEDED,
+                  f"superseded by a later try of train in pipeline run {ctx.run_id}")
+    registered = mlflow.register_model(info.model_uri, ctx.model_name)
+    version = str(registered.version)
+    tag_version(mlflow.MlflowClient(), ctx.model_name, version, {
+        **ctx.version_tags(), tags.DATA_HASH: ingest_info["data_hash"],
+        tags.DATA_SOURCE: ingest_info.get("csv_uri") or ingest_info["source"],
+        tags.DATA_DVC_MD5: ingest_info.get("raw_dvc_md5", ""),
+        tags.TRAIN_ROWS: len(train),
+        tags.VALID_RMSE_LOG: round(valid_metrics["rmse_log"], 5),
+        tags.TRAINED_AT: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        tags.GATE_DECISION: tags.GATE_PENDING})
+    out = {"model_name": ctx.model_name, "model_version": version,
+           "model_uri": f"models:/{ctx.model_name}/{version}",
+           "valid_rmse_log": round(valid_metrics["rmse_log"], 5),
+           "conformal_q_log": round(model.q_log_, 5)}
+    ctx.write_json(run_folder.TRAIN_INFO, out)
+    return out

@@ -1,0 +1,90 @@
+"""Registry aliases (``staging``, ``production``), version tags and rollback.
+
+Aliases only (``staging``, ``production``), never the deprecated stages. Models are
+always scored and promoted by pinned version (``models:/<name>/<v>``): an alias is
+resolved once, to a number, and never re-read mid-decision.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from carprice.errors import CarpriceError
+from carprice.registry import PRODUCTION_ALIAS, tags
+
+if TYPE_CHECKING:  # mlflow is imported where used
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+class RegistryError(CarpriceError):
+    """A registry operation that cannot be done, with a one-line reason."""
+
+
+def version_for_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version an alias points to now, or None (no model, or no such alias)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code in {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"}:
+            return None
+        raise
+
+
+def tag_version(client: MlflowClient, name: str, version: str, values: dict) -> None:
+    for key, value in values.items():
+        client.set_model_version_tag(name, version, key, str(value))
+
+
+def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decision: str,
+                  reason: str) -> list[str]:
+    """Give ``decision`` to the versions ``pipeline_run_id`` registered that are still
+    pending (an earlier try of train, a run that failed before the gate): no version is
+    left pending forever. Returns their numbers."""
+    closed = []
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        found = mv.tags or {}
+        if (found.get(tags.PIPELINE_RUN_ID) == pipeline_run_id
+                and found.get(tags.GATE_DECISION) == tags.GATE_PENDING):
+            tag_version(client, name, str(mv.version),
+                        {tags.GATE_DECISION: decision, tags.GATE_REASONS: reason})
+            closed.append(str(mv.version))
+    return closed
+
+
+def move_alias(client: MlflowClient, name: str, alias: str, version: str,
+               reason: str) -> str | None:
+    """Point ``alias`` at ``version``; tag the version; return the version it left."""
+    previous = version_for_alias(client, name, alias)
+    client.set_registered_model_alias(name, alias, version)
+    new_tags = {tags.alias_since(alias): time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                tags.alias_reason(alias): reason}
+    if previous is not None and str(previous.version) != str(version):
+        new_tags[tags.previous(alias)] = str(previous.version)
+    tag_version(client, name, version, new_tags)
+    return str(previous.version) if previous is not None else None
+
+
+def rollback(client: MlflowClient, name: str, to_version: str | None = None) -> dict:
+    """Move ``production`` back to ``to_version`` or to the current one's previous_production."""
+    from mlflow.exceptions import MlflowException
+
+    current = version_for_alias(client, name, PRODUCTION_ALIAS)
+    if current is None:
+        raise RegistryError(f"model {name!r} has no {PRODUCTION_ALIAS} alias to roll back")
+    target = to_version or current.tags.get(tags.PREVIOUS_PRODUCTION)
+    if not target:
+        raise RegistryError(f"{name} v{current.version} has no {tags.PREVIOUS_PRODUCTION}; "
+                            "pass a version to roll back to")
+    try:
+        client.get_model_version(name, str(target))
+    except MlflowException as exc:
+        raise RegistryError(f"{name} has no version {target}") from exc
+    if str(target) == str(current.version):
+        raise RegistryError(f"{name} v{target} is already {PRODUCTION_ALIAS}")
+    move_alias(client, name, PRODUCTION_ALIAS, str(target),
+               reason=f"rollback from v{current.version}")
+    tag_version(client, name, current.version, {tags.ROLLED_BACK_TO: target})
+    return {"model": name, "from_version": str(current.version), "to_version": str(target)}

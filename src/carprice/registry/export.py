@@ -1,0 +1,46 @@
+"""The exported production copy: what the app and the API serve while MLflow is down."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+# The exported production copy: <models dir>/EXPORT_DIRNAME/{EXPORT_MODEL/, EXPORT_META}
+EXPORT_DIRNAME = "production"
+EXPORT_MODEL = "model"
+EXPORT_META = "meta.json"
+
+
+
+def export_version(name: str, version: str, models_dir: Path, info: dict) -> Path:
+    """Copy a registered model to ``models_dir/production`` for serving without MLflow.
+
+    Written to a temporary folder then swapped in, so a reader never sees half a model.
+    """
+    import mlflow.artifacts
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    staging_dir = models_dir / f".{EXPORT_DIRNAME}.tmp"
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    staging_dir.mkdir()
+    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
+                                        dst_path=str(staging_dir / EXPORT_MODEL))
+    (staging_dir / EXPORT_META).write_text(
+        json.dumps({"model_name": name, "version": version, **info}, indent=2, default=str))
+    final = models_dir / EXPORT_DIRNAME
+    old = models_dir / f".{EXPORT_DIRNAME}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    staging_dir.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_export(models_dir: Path) -> tuple[Path, dict] | None:
+    """(model folder, meta) of the exported production copy, if there is one."""
+    meta = models_dir / EXPORT_DIRNAME / EXPORT_META
+    if not meta.is_file():
+        return None
+    return models_dir / EXPORT_DIRNAME / EXPORT_MODEL, json.loads(meta.read_text())

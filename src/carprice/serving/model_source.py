@@ -1,0 +1,242 @@
+"""Which model to serve, and loading it: the production alias resolved to a pinned
+version (re-read every TTL by the caller), else the exported copy on disk when MLflow
+cannot be reached.
+
+No Streamlit here: the app and a prediction service share this module. Every function
+that talks to MLflow turns failures into values (a ``Resolution`` with source EXPORT or
+NONE and a one-line ``problem``) instead of exceptions, so a caller can cache the outcome
+and never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from carprice import registry
+from carprice.config.params import ParamsError, load_params, params_path
+from carprice.errors import one_line
+from carprice.pipeline import container, definition
+from carprice.registry import mlflow_server, tags
+from carprice.registry.aliases import version_for_alias
+from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, read_export
+
+ENV_MODEL_NAME = "CARPRICE_MODEL_NAME"
+ENV_ALIAS_TTL = "CARPRICE_ALIAS_TTL_SECONDS"
+DEFAULT_ALIAS_TTL = 30.0
+HOW_TO_GET_A_MODEL = (
+    f"Trigger the DAG `{definition.DAG_ID}` in Airflow (http://localhost:8080), or train "
+    "locally with `carprice run --run-id demo` (or `dvc repro`) against the same MLflow "
+    "server. This page picks up the new production model by itself within a minute."
+)
+# Version tags shown with a served model (Resolution.info), under their own names.
+SHOWN_TAGS = (
+    tags.TRAINED_AT, tags.DATA_HASH, tags.TRAIN_ROWS, tags.PIPELINE_RUN_ID,
+    tags.AIRFLOW_DAG_ID, tags.GIT_COMMIT, tags.GATE_DECISION, tags.GATE_REASONS,
+    tags.PRODUCTION_SINCE, tags.PREVIOUS_PRODUCTION, tags.COMPARED_WITH_PRODUCTION,
+    tags.SMOKE_CHECK, tags.MLFLOW_PARENT_RUN_ID,
+)
+
+
+def apply_client_defaults() -> None:
+    """No MLflow client retries for serving: a dead server must cost a request seconds,
+    not minutes; the exported copy answers meanwhile."""
+    mlflow_server.apply_client_defaults(retries=0)
+
+
+def alias_ttl() -> float:
+    """Seconds the production alias stays resolved before it is read again."""
+    try:
+        return max(0.5, float(os.environ.get(ENV_ALIAS_TTL, DEFAULT_ALIAS_TTL)))
+    except ValueError:
+        return DEFAULT_ALIAS_TTL
+
+
+def model_name() -> str:
+    """$CARPRICE_MODEL_NAME, else registry.model_name of the params file; ParamsError."""
+    if os.environ.get(ENV_MODEL_NAME):
+        return os.environ[ENV_MODEL_NAME]
+    params = load_params()
+    try:
+        return str(params["registry"]["model_name"])
+    except (KeyError, TypeError):
+        raise ParamsError(f"{params_path()} has no registry.model_name "
+                          f"and {ENV_MODEL_NAME} is not set") from None
+
+
+def monitor_experiment() -> str:
+    """The MLflow experiment of the drift checks (params monitor.experiment)."""
+    return str(load_params()["monitor"]["experiment"])
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get(container.ENV_MODELS_DIR, "models"))
+
+
+def tracking_uri() -> str | None:
+    """The MLflow server to use, or None when none is configured.
+
+    An unset MLFLOW_TRACKING_URI would silently mean a local SQLite file, which is never
+    the registry the pipeline promotes to, so it counts as "no server".
+    """
+    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or None
+
+
+def mlflow_client(uri: str):
+    """A client bound to ``uri`` without touching the process's MLflow settings."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+class Source(StrEnum):
+    REGISTRY = "registry"  # models:/<name>/<version>
+    EXPORT = "export"  # the exported copy on disk: MLflow unreachable
+    NONE = "none"  # nothing to serve; Resolution.problem says why
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which model to serve, decided once per TTL."""
+
+    source: Source
+    model_name: str
+    version: str | None = None
+    model_uri: str | None = None
+    info: dict = field(default_factory=dict)
+    problem: str | None = None
+    tracking_uri: str | None = None
+
+    @property
+    def cache_key(self) -> str | None:
+        """Identity of the model files: the pinned URI, plus the export's mtime."""
+        if self.model_uri is None:
+            return None
+        if self.source == Source.EXPORT:
+            return f"{self.model_uri}@{self.info.get('exported_mtime', '')}"
+        return self.model_uri
+
+
+def _float(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _metrics(values: dict) -> dict[str, float]:
+    return {k: f for k, v in values.items() if (f := _float(v)) is not None}
+
+
+def version_info(mv) -> dict:
+    """What a page shows about a registered version, from its tags."""
+    found = dict(mv.tags or {})
+    prefix = tags.TEST_METRIC_PREFIX
+    return {
+        "version": str(mv.version),
+        "run_id": mv.run_id,
+        "metrics": _metrics({k[len(prefix):]: v for k, v in found.items()
+                             if k.startswith(prefix)}),
+        **{key: found.get(key) for key in SHOWN_TAGS},
+    }
+
+
+def export_info(folder: Path, meta: dict) -> dict:
+    """The same shape as version_info, from the export's meta.json."""
+    gate = meta.get("gate") if isinstance(meta.get("gate"), dict) else {}
+    reasons = gate.get("reasons")
+    meta_file = folder.parent / EXPORT_META
+    return {
+        "version": str(meta.get("version", "?")),
+        "metrics": _metrics(meta.get("metrics") or {}),
+        **{key: meta.get(key) for key in tags.EXPORTED},
+        tags.GATE_DECISION: gate.get("label"),
+        tags.GATE_REASONS: tags.REASONS_SEPARATOR.join(reasons) if reasons else None,
+        "exported_to": str(folder.parent),
+        "exported_mtime": meta_file.stat().st_mtime if meta_file.exists() else None,
+    }
+
+
+def resolve_production(name: str | None = None, uri: str | None = None,
+                       export_dir: Path | None = None) -> Resolution:
+    """Production alias -> pinned version; the exported copy when MLflow is unreachable.
+
+    Never raises for MLflow failures: the outcome is a value a caller can cache. A
+    reachable registry with no production alias means "no model", even if an old
+    export lies around: the registry is the authority whenever it answers.
+    """
+    name = name or model_name()
+    uri = uri if uri is not None else tracking_uri()
+    export_dir = export_dir if export_dir is not None else models_dir()
+    problem = "MLFLOW_TRACKING_URI is not set"
+    if uri:
+        try:
+            mv = version_for_alias(mlflow_client(uri), name, registry.PRODUCTION_ALIAS)
+        except Exception as exc:  # noqa: BLE001 - any failure means "registry unavailable"
+            problem = f"MLflow at {uri} cannot be reached: {one_line(exc)}"
+        else:
+            if mv is None:
+                return Resolution(
+                    Source.NONE, name, tracking_uri=uri,
+                    problem=f"the registry at {uri} has no model "
+                            f"'{name}@{registry.PRODUCTION_ALIAS}' yet")
+            return Resolution(Source.REGISTRY, name, str(mv.version),
+                              f"models:/{name}/{mv.version}", version_info(mv),
+                              tracking_uri=uri)
+    return export_resolution(name, export_dir, problem, uri)
+
+
+def export_resolution(name: str, export_dir: Path, problem: str,
+                      uri: str | None = None) -> Resolution:
+    """The exported production copy, served because of ``problem``; or NONE."""
+    try:
+        exported = read_export(export_dir)
+    except (OSError, ValueError) as exc:
+        return Resolution(Source.NONE, name, tracking_uri=uri,
+                          problem=f"{problem}; the exported copy in {export_dir} is unreadable: "
+                                  f"{one_line(exc)}")
+    if exported is None:
+        return Resolution(Source.NONE, name, tracking_uri=uri,
+                          problem=f"{problem}, and there is no exported copy in "
+                                  f"{export_dir / EXPORT_DIRNAME}")
+    folder, meta = exported
+    info = export_info(folder, meta)
+    return Resolution(Source.EXPORT, str(meta.get("model_name", name)), info["version"],
+                      str(folder), info, problem=problem, tracking_uri=uri)
+
+
+def load_model(resolution: Resolution):
+    """Load the pyfunc a Resolution points at (pinned version or exported folder), ready
+    to score (serving.prepare)."""
+    from carprice.model.pyfunc import prepare
+
+    model = _load_pyfunc(resolution)
+    prepare(model)
+    return model
+
+
+def _load_pyfunc(resolution: Resolution):
+    import mlflow.pyfunc
+
+    if resolution.model_uri is None:
+        raise ValueError("nothing to load: " + (resolution.problem or "no model"))
+    if resolution.source != Source.REGISTRY:
+        return mlflow.pyfunc.load_model(resolution.model_uri)
+    # Everything through the Resolution's own URI: mlflow.set_*_uri would rewrite
+    # MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI for the whole process, and a models:/ URI
+    # is resolved against the process's registry whatever download_artifacts is told.
+    from mlflow.artifacts import download_artifacts
+
+    location = mlflow_client(resolution.tracking_uri).get_model_version_download_uri(
+        resolution.model_name, resolution.version)
+    # The pyfunc is read fully into memory: the download folder goes once it is loaded.
+    with tempfile.TemporaryDirectory(prefix="carprice-model-") as tmp:
+        local = download_artifacts(artifact_uri=location, dst_path=tmp,
+                                   tracking_uri=resolution.tracking_uri)
+        return mlflow.pyfunc.load_model(local)

@@ -1,2 +1,0 @@
-"""Pipeline stages. Each module ``carprice.stages.<name>`` is runnable with
-``python -m`` and defines ``run(ctx) -> dict``; runner.main does the rest."""

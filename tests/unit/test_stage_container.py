@@ -1,0 +1,121 @@
+"""carprice.pipeline.container: the one stage container spec, and the dvc-runner's use of it
+(carprice.pipeline.docker_launch). Built without Docker. The DAG's use of the same spec is
+checked in test_dag.py (it needs Airflow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from carprice.config.params import ENV_OVERRIDES, apply_overrides, load_params
+from carprice.pipeline import container, definition, docker_launch, runner
+from tests.conftest import REPO
+
+ENV = {runner.ENV_DVC_DOCKER: "1", container.ENV_PROJECT: "carprice",
+       container.ENV_DOCKER_NETWORK: "carprice-net", container.ENV_DATA_VOLUME: "carprice-data",
+       container.ENV_MODELS_VOLUME: "carprice-models", container.ENV_INBOX_HOST_DIR: "/srv/inbox",
+       container.ENV_STAGE_MLFLOW_URI: "http://mlflow:5000", container.ENV_STAGE_USER: "stages",
+       container.ENV_STAGE_PASSWORD: "s3cret", container.ENV_GIT_COMMIT: "abc1234"}
+PARAMS = load_params(REPO / "params.yaml")
+
+
+def spec(stage="train", flags=("--run-id", "exp 1", "--soft-skip"), env=ENV):
+    return docker_launch.dvc_stage_container(stage, list(flags), env)
+
+
+def test_the_stage_runs_in_the_image_of_its_dependency_set():
+    s = spec()
+    assert s.image == definition.image_name("train") == "carprice-stage-ml:latest"
+    assert s.user == "1000:1000" and s.network == "carprice-net"
+    assert s.mounts == (container.Mount("carprice-data", "/app/data"),)
+    assert s.name == "carprice-train-dvc-exp_1"
+    assert s.labels == {container.LABEL_PROJECT: "carprice", container.LABEL_STAGE: "train",
+                        container.LABEL_RUN: "exp 1", container.LABEL_DVC: "1"}
+    assert s.environment["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert s.environment[container.ENV_GIT_COMMIT] == "abc1234"
+    assert s.environment[container.ENV_RUN_ID] == "exp 1"
+
+
+@pytest.mark.parametrize("stage", sorted(definition.IMAGE_EXTRAS))
+def test_every_stage_gets_the_mounts_of_what_it_reads_and_writes(stage):
+    s = spec(stage)
+    targets = {m.target: m for m in s.mounts}
+    assert container.CONTAINER_DATA_DIR in targets
+    assert (container.CONTAINER_MODELS_DIR in targets) == (stage in definition.WRITES_MODELS)
+    inbox = targets.get(container.CONTAINER_INBOX_DIR)
+    assert (inbox is not None) == (stage in definition.READS_INBOX)
+    if inbox:
+        assert (inbox.type, inbox.source, inbox.read_only) == ("bind", "/srv/inbox", True)
+    assert s.command[0] == stage and s.labels[container.LABEL_STAGE] == stage
+
+
+def test_the_command_is_the_stage_and_its_flags_nothing_else():
+    assert spec(flags=("--run-id", "r1", "--soft-skip")).command == ["train", "--soft-skip"]
+    assert spec(flags=("--run-id", "r1")).command == ["train"]
+
+
+def test_secrets_are_named_in_the_spec_and_filled_only_at_run_time():
+    s = spec("promote_production")
+    assert "s3cret" not in json.dumps([s.command, s.environment, s.labels, s.name])
+    values = container.secret_values(s, ENV)
+    assert values["MLFLOW_TRACKING_USERNAME"] == "stages"
+    assert values["MLFLOW_TRACKING_PASSWORD"] == "s3cret"
+    assert container.ENV_PREDLOG_DSN in spec("monitor").secrets
+    assert container.ENV_PREDLOG_DSN not in spec("train").secrets
+
+
+def test_missing_stage_account_is_one_line():
+    env = {k: v for k, v in ENV.items() if k != container.ENV_STAGE_PASSWORD}
+    with pytest.raises(container.DeploymentError, match=f"^{container.ENV_STAGE_PASSWORD} is"):
+        container.secret_values(spec(env=env), env)
+
+
+def test_the_runners_params_reach_the_container(tmp_path):
+    # `dvc exp run -S model.max_iter=7` edits the runner's params.yaml
+    edited = {**PARAMS, "model": {**PARAMS["model"], "max_iter": 7}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(edited))
+    sent = json.loads(spec(flags=("--run-id", "r", "--params", str(path)))
+                      .environment[ENV_OVERRIDES])
+    assert sent["model.max_iter"] == 7 and sent["data.drift.price_inflation"] == 0.0
+    assert apply_overrides(PARAMS, sent) == edited
+
+
+@pytest.mark.parametrize("missing", [container.ENV_DOCKER_NETWORK, container.ENV_DATA_VOLUME,
+                                     container.ENV_STAGE_MLFLOW_URI, container.ENV_PROJECT])
+def test_a_missing_deployment_name_is_one_line(missing):
+    env = {k: v for k, v in ENV.items() if k != missing}
+    with pytest.raises(container.DeploymentError, match=f"^{missing} is not set"):
+        spec(env=env)
+
+
+def test_a_writer_stage_without_the_models_volume_is_refused():
+    env = {k: v for k, v in ENV.items() if k != container.ENV_MODELS_VOLUME}
+    with pytest.raises(container.DeploymentError, match=container.ENV_MODELS_VOLUME):
+        spec("promote_production", env=env)
+    assert spec("train", env=env).mounts == (container.Mount("carprice-data", "/app/data"),)
+
+
+@pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("", False),
+                                            ("0", False)])
+def test_docker_mode_is_opt_in(monkeypatch, value, expected):
+    monkeypatch.setenv(runner.ENV_DVC_DOCKER, value)
+    assert runner.in_dvc_runner() is expected
+
+
+def test_an_unknown_stage_is_a_usage_error(capsys):
+    assert runner.run_stage_command(["nope"]) == definition.StageExit.NO_RETRY
+    assert "unknown stage 'nope'" in capsys.readouterr().err
+    assert runner.run_stage_command([]) == definition.StageExit.NO_RETRY
+    assert "usage: python -m carprice.pipeline <ingest|" in capsys.readouterr().err
+
+
+def test_outside_the_dvc_runner_the_stage_runs_in_process(workdir, monkeypatch, capsys):
+    monkeypatch.delenv(runner.ENV_DVC_DOCKER, raising=False)
+    # a bad param stops the in-process stage before MLflow, with the runner's summary
+    code = runner.run_stage_command(["validate", "--run-id", "r", "--set", "model.max_iter=0"])
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["stage"] == "validate" and code == summary["exit_code"] == 2
+    assert "model.max_iter" in summary["reason"]
