@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHELL := /bin/bash
 
-.PHONY: install test test-fast test-airflow test-e2e test-faults lint lock pipeline bench help
+.PHONY: install test-deps lint-deps test test-fast test-airflow test-e2e test-faults lint lock pipeline bench help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -16,7 +16,10 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
-test: install  ## everything: lint, unit + integration, DAG tests in Airflow, full-stack e2e
+test-deps:  ## check the system packages the tests need (as root with apt-get: install them)
+	scripts/test-deps.sh
+
+test: test-deps install  ## everything: lint, unit + integration, DAG tests in Airflow, full-stack e2e
 	$(MAKE) lint test-fast test-airflow test-e2e
 
 test-fast: install  ## unit + integration (real mlflow server process, Chromium if present)
@@ -31,15 +34,28 @@ test-e2e: install  ## the whole Compose stack, started once: DAG runs, browser, 
 test-faults: install  ## the fault suite alone on its own stack (worker kill, MLflow/Postgres down, backup/restore)
 	PYTHON=$(abspath $(PY)) tests/e2e/run.sh tests/e2e/test_stack.py tests/e2e/test_faults.py
 
-lint: install  ## ruff + shellcheck
+lint-deps:
+	scripts/test-deps.sh shellcheck
+
+lint: lint-deps install  ## ruff + shellcheck
 	$(VENV)/bin/ruff check src tests app bench airflow scripts
 	shellcheck docker-*-full.sh scripts/*.sh tests/e2e/*.sh tests/unit/*.sh airflow/*.sh mlflow/*.sh
 
-lock:  ## re-resolve requirements/*.txt from pyproject.toml (needs uv)
+# One resolution of every image's requirements (the dev extra is the union of the carprice
+# extras, plus airflow/requirements.in), then each image's lock constrained to it: a package
+# has one version in all the locks (tests/unit/test_locks.py). Existing pins are preferred;
+# `make lock UV_FLAGS=--upgrade` moves everything to the newest allowed versions.
+UV_COMPILE = uv pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+  -q --no-header --annotation-style line $(UV_FLAGS)
+lock:  ## re-resolve requirements/*.txt from pyproject.toml and airflow/requirements.in (needs uv)
+	$(UV_COMPILE) pyproject.toml airflow/requirements.in --extra dev -o requirements/constraints.txt
 	for e in data ml monitor app api server dev; do \
-	  uv pip compile pyproject.toml --extra $$e --python-version 3.11 \
-	    --python-platform x86_64-manylinux_2_28 -q --no-header --annotation-style line \
-	    -o requirements/$$e.txt; done
+	  $(UV_COMPILE) pyproject.toml --extra $$e -c requirements/constraints.txt \
+	    -o requirements/$$e.txt || exit 1; done
+	$(UV_COMPILE) airflow/requirements.in -c requirements/constraints.txt -o requirements/airflow.txt
+	@# every line would say "via -c requirements/constraints.txt": keep the real reasons
+	sed -i -E 's/(, )?-c requirements\/constraints\.txt(, )?/\1/; s/, *$$//; s/# via $$/# via/' \
+	  requirements/{data,ml,monitor,app,api,server,dev,airflow}.txt
 
 pipeline: install  ## the whole pipeline locally with DVC (local MLflow store: ./mlflow.db)
 	PATH=$(abspath $(VENV))/bin:$$PATH dvc repro

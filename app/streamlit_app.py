@@ -30,7 +30,7 @@ from carprice.pipeline.run_folder import (  # noqa: E402
     TEST_PREDICTIONS,
 )
 from carprice.registry import tags  # noqa: E402
-from carprice.serving import model_source, prediction_log  # noqa: E402
+from carprice.serving import prediction_log  # noqa: E402
 from carprice.serving.model_source import Resolution, Source  # noqa: E402
 from carprice.serving.pricing import (  # noqa: E402
     BatchResult,
@@ -202,8 +202,10 @@ def car_form(choices: Choices) -> dict | None:
                                 defaults["fiscal_power_cv"], step=1)
 
         def pick(col, label, options, where):
+            # shows the export's accented spelling ('Très bon'); the value stays the code
             return where.selectbox(label, options, index=options.index(defaults[col])
-                                   if defaults[col] in options else 0)
+                                   if defaults[col] in options else 0, key=f"pick_{col}",
+                                   format_func=lambda code: schema.label(col, code))
 
         fuel = pick("fuel_type", "Fuel", choices.closed["fuel_type"], c1)
         gearbox = pick("gearbox", "Gearbox", choices.closed["gearbox"], c2)

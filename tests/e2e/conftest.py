@@ -7,6 +7,7 @@ except under CI=true, where that is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "src")]
 from stack_client import Stack  # noqa: E402
 
 from carprice.pipeline.definition import DAG_ID  # noqa: E402
+from carprice.registry import export, tags  # noqa: E402
 
 PROJECT = os.environ.get("CARPRICE_E2E_PROJECT", "carprice-e2e")
 PORTS = {
@@ -178,3 +180,40 @@ def pending_versions(stack: Stack) -> list[str]:
     return [v["version"] for v in resp.json().get("model_versions", [])
             if {t["key"]: t["value"] for t in v.get("tags", [])}.get("gate_decision")
             == "pending"]
+
+
+def model_versions(stack: Stack) -> list[dict]:
+    """Every registered version of the model: {"version": str, "tags": {key: value}}."""
+    resp = stack.mlflow_api("GET", "/api/2.0/mlflow/model-versions/search",
+                            params={"filter": f"name='{stack.model_name}'"})
+    resp.raise_for_status()
+    return [{"version": str(v["version"]),
+             "tags": {t["key"]: t["value"] for t in v.get("tags", [])}}
+            for v in resp.json().get("model_versions", [])]
+
+
+def version_tags(stack: Stack, version: str) -> dict[str, str]:
+    """The tags of one registered version."""
+    resp = stack.mlflow_api("GET", "/api/2.0/mlflow/model-versions/get",
+                            params={"name": stack.model_name, "version": str(version)})
+    resp.raise_for_status()
+    return {t["key"]: t["value"] for t in resp.json()["model_version"].get("tags", [])}
+
+
+def promoted_by(stack: Stack, run_id: str) -> str:
+    """The version a training run registered and the gate passed (its one candidate: an
+    earlier try of train leaves a superseded version, never a second passed one)."""
+    passed = [v["version"] for v in model_versions(stack)
+              if v["tags"].get(tags.PIPELINE_RUN_ID) == run_id
+              and v["tags"].get(tags.GATE_DECISION) == "passed"]
+    assert len(passed) == 1, f"run {run_id}: versions passed by the gate: {passed}"
+    return passed[0]
+
+
+def export_meta(env: dict) -> dict:
+    """meta.json of the exported production copy on the models volume (what the API and the
+    app serve when MLflow is down), read inside the streamlit container that mounts it."""
+    path = f"/app/models/{export.EXPORT_DIRNAME}/{export.EXPORT_META}"
+    out = compose(env, "exec", "-T", "streamlit", "cat", path)
+    assert out.returncode == 0, f"cannot read {path}: {out.stderr[-500:]}"
+    return json.loads(out.stdout)

@@ -13,16 +13,19 @@ import requests
 from carprice.contract import schema
 from carprice.model import pyfunc
 from carprice.pipeline import definition
+from carprice.registry import tags
 from carprice.sources.csv_reader import to_avito
 from carprice.sources.synthetic import Drift, generate
 from tests.e2e.conftest import (
     REPO,
     compose,
+    export_meta,
     log,
     pending_versions,
     psql,
     run_pipeline,
     stage_containers,
+    version_tags,
     wait_for,
 )
 
@@ -140,11 +143,23 @@ def test_train_with_mlflow_from_the_streamlit_container(stack, stack_env):
 
 def test_rollback_from_airflow_is_served_within_a_minute(stack, stack_env):
     current = stack.alias_version()
+    # No version in the form: the rollback goes to the one production replaced.
+    previous = version_tags(stack, current).get(tags.PREVIOUS_PRODUCTION)
+    assert previous and previous != current, (current, previous)
     _, states, _ = run_pipeline(stack, stack_env, {"reason": "e2e rollback"},
                                 dag_id=definition.ROLLBACK_DAG_ID)
     assert states["rollback"] == "success"
     back = stack.alias_version()
     assert back != current
+    assert back == previous, f"rolled back to v{back}, expected v{previous} (previous_production)"
+    audit = version_tags(stack, back)
+    assert audit.get(tags.ROLLED_BACK_FROM) == current, audit
+    assert audit.get(tags.ROLLBACK_REASON) == "e2e rollback", audit
+    # blank in the form: the DAG passes the Airflow user who triggered the run
+    assert audit.get(tags.ROLLBACK_REQUESTED_BY) == stack.user, audit
+    assert version_tags(stack, current).get(tags.ROLLED_BACK_TO) == back
+    meta = export_meta(stack_env)
+    assert str(meta["version"]) == back, f"export names v{meta['version']}, production v{back}"
     seconds = wait_served(stack, back)
     log(f"rollback v{current} -> v{back}: served by the API after {seconds:.0f} s")
 

@@ -11,14 +11,18 @@ import pytest
 import requests
 
 from carprice.pipeline import definition
+from carprice.registry import tags
 from tests.e2e.conftest import (
     REPO,
     compose,
+    export_meta,
     log,
     pending_versions,
+    promoted_by,
     script,
     stage_containers,
     start_run,
+    version_tags,
     wait_for,
     wait_task,
 )
@@ -88,16 +92,30 @@ def test_mlflow_stopped_the_app_serves_the_export_and_a_run_fails_fast(stack, st
 
 
 def test_two_runs_at_once_both_finish_with_one_production(stack, stack_env):
+    before = stack.alias_version()
     first, second = start_run(stack, FORCED), start_run(stack, FORCED)
+    states = {}
     for run_id in (first, second):
-        wait_for(stack, stack_env, run_id)
+        states[run_id], _ = wait_for(stack, stack_env, run_id)
     folders = compose(stack_env, "exec", "-T", "streamlit", "ls", "/app/data/runs").stdout.split()
     assert {definition.safe_name(first), definition.safe_name(second)} <= set(folders)
     aliases = stack.mlflow_api("GET", "/api/2.0/mlflow/registered-models/get",
                                params={"name": stack.model_name}).json()
     prod = [a for a in aliases["registered_model"]["aliases"] if a["alias"] == "production"]
     assert len(prod) == 1
-    log("two runs at once: both green, separate run folders, one production")
+    # The DAG runs one at a time (max_active_runs=1): the run that promoted last wins, and
+    # the later run registered the higher version. So production is the newest version the
+    # two runs promoted; if neither promoted (both refused), it has not moved.
+    promoted = {run_id: promoted_by(stack, run_id) for run_id in (first, second)
+                if states[run_id]["promote_production"] == "success"}
+    expected = max(promoted.values(), key=int) if promoted else before
+    assert expected, f"no production before the runs and none promoted: {states}"
+    assert str(prod[0]["version"]) == expected == stack.alias_version(), (prod, promoted, before)
+    assert version_tags(stack, expected)[tags.GATE_DECISION] == "passed"
+    meta = export_meta(stack_env)
+    assert str(meta["version"]) == expected and meta["model_name"] == stack.model_name, meta
+    log(f"two runs at once: both green, separate run folders, one production "
+        f"(v{expected}, promoted: {promoted or 'none'}; the export names it)")
 
 
 def test_backup_reset_restore_serves_the_same_production(stack, stack_env, tmp_path):

@@ -7,8 +7,10 @@ import pytest
 
 from tests.e2e.conftest import (
     compose,
+    export_meta,
     log,
     pending_versions,
+    promoted_by,
     script,
     stage_containers,
     start_run,
@@ -29,8 +31,15 @@ def test_stop_with_a_run_in_flight_then_start_loses_nothing(stack, stack_env, fa
     assert stage_containers(stack_env) == [], "a stage container outlived the stop"
     script(stack_env, "docker-start-full.sh", "--no-build", timeout=900)
     stack._token = None  # new api-server: log in again
-    assert int(stack.alias_version("production")) >= int(version), "registry lost"
-    _, seconds = wait_for(stack, stack_env, run_id)  # the run carries on, green
+    # The run in flight was at train: nothing can have moved production yet.
+    assert stack.alias_version("production") == version, "registry lost or changed"
+    assert str(export_meta(stack_env)["version"]) == version, "export lost or changed"
+    states, seconds = wait_for(stack, stack_env, run_id)  # the run carries on, green
+    # Afterwards production is what the run promoted, else still the version from before.
+    expected = (promoted_by(stack, run_id) if states["promote_production"] == "success"
+                else version)
+    assert stack.alias_version("production") == expected, (states, expected)
+    assert str(export_meta(stack_env)["version"]) == expected
     retried = {t["task_id"]: t["try_number"] for t in stack.task_instances(run_id)
                if t["try_number"] > 1}
     log(f"stop with train in flight: stop {stopping:.0f} s (warm), run green {seconds:.0f} s "

@@ -40,21 +40,65 @@ def check_error(exc: BaseException, limit: int | None = MAX_MESSAGE) -> None:
         assert len(message) <= limit, f"{len(message)} chars: {message[:300]!r}..."
 
 
-# Known bugs, reported for fixing in their modules: these functions can still refuse with
-# messages longer than MAX_MESSAGE (they quote whole values or join every failure).
-# test_fuzz_known_bugs.py pins each case with a strict xfail, which fails once the bug is
-# fixed: then drop the function from this set.
-LONG_MESSAGES: set[str] = set()
-
-
 def outcome(func, *args):
     """func's result, or None after checking the exception it raised is a one-line error."""
     try:
         return func(*args)
     except Exception as exc:  # noqa: BLE001 - the property under test is which ones escape
-        name = getattr(func, "__name__", "")
-        check_error(exc, None if name in LONG_MESSAGES else MAX_MESSAGE)
+        check_error(exc)
         return None
+
+
+def refusal(func, *args) -> BaseException:
+    """The one-line error func must raise (an input that must be refused)."""
+    try:
+        result = func(*args)
+    except Exception as exc:  # noqa: BLE001 - the property under test is which ones escape
+        check_error(exc)
+        return exc
+    raise AssertionError(f"accepted, must be refused: {args!r}"[:2000] + f" -> {result!r}"[:500])
+
+
+class Tally:
+    """Accepted vs refused over a whole hypothesis run, so that a mixed generator (valid and
+    broken inputs) cannot pass by refusing everything, nor by accepting everything.
+
+    Used around an inner @given function, so its counts span every example of one run::
+
+        tally = Tally()
+
+        @fuzz(100)
+        @given(...)
+        def check(x):
+            out = tally.outcome(func, x)
+            ...
+
+        check()
+        tally.require(accepted=0.1, refused=0.1)
+    """
+
+    def __init__(self) -> None:
+        self.accepted = self.refused = 0
+
+    def outcome(self, func, *args):
+        out = outcome(func, *args)
+        self.count(out is not None)
+        return out
+
+    def count(self, accepted: bool) -> None:
+        if accepted:
+            self.accepted += 1
+        else:
+            self.refused += 1
+
+    def require(self, accepted: float = 0.0, refused: float = 0.0) -> None:
+        """At least these shares of the examples accepted and refused (a share > 0: at least
+        one example)."""
+        total = self.accepted + self.refused
+        shown = f"{self.accepted} accepted, {self.refused} refused of {total}"
+        assert total, "no example ran"
+        assert self.accepted >= max(accepted * total, accepted > 0), f"too few accepted: {shown}"
+        assert self.refused >= max(refused * total, refused > 0), f"too few refused: {shown}"
 
 
 # ---------------------------------------------------------------- values

@@ -121,6 +121,26 @@ def test_model_choices_follow_the_brand(app, export_dir):
     assert not at.exception and at.metric[0].value.endswith("DH")
 
 
+def test_closed_choices_show_accented_labels_and_price_the_code(app, export_dir):
+    """The form shows the export's spelling ('Très bon'); the model gets the contract code."""
+    at = app(export_dir)
+    condition = at.selectbox(key="pick_condition")
+    assert condition.options == [schema.label("condition", c)
+                                 for c in schema.CLOSED_CATEGORIES["condition"]]
+    assert "Très bon" in condition.options and "Pour Pièces" in condition.options
+    assert "Tres bon" not in condition.options
+    assert condition.value == example_car()["condition"] == "Tres bon"
+    assert "Dédouanée" in at.selectbox(key="pick_origin").options
+    assert "Fès" in at.selectbox(key="pick_city").options
+    condition.set_value("Endommage")
+    at.selectbox(key="pick_city").set_value("Fes")
+    predict_button(at).click().run()
+    assert not at.exception and not at.error
+    model = mlflow.pyfunc.load_model(str(export_dir / EXPORT_DIRNAME / EXPORT_MODEL))
+    price = predict_one(model, {**example_car(), "condition": "Endommage", "city": "Fes"})
+    assert at.metric[0].value == f"{round(price[schema.TARGET], -2):,.0f} DH".replace(",", " ")
+
+
 def test_model_unseen_in_training_is_flagged(app, export_dir):
     at = app(export_dir)
     at.selectbox(key="model_Dacia").set_value("Jogger").run()  # a "new model", not trained on

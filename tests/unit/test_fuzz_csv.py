@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from carprice.contract import schema
 from carprice.contract.validation import Thresholds, validate_dataset
 from carprice.sources import load, safe_read
-from carprice.sources.csv_reader import decode, parse
-from tests.unit.fuzz_support import csv_files, fuzz, outcome
+from carprice.sources.csv_reader import CsvError, decode, parse, to_avito
+from carprice.sources.safe_read import SourceError
+from tests.unit.fuzz_support import POOL, Tally, csv_files, fuzz, outcome, refusal
 
 NAME = "fuzz.csv"
 
@@ -45,24 +46,89 @@ def assert_text_frame(frame: pd.DataFrame) -> None:
         assert frame[col].map(lambda v: isinstance(v, str) or pd.isna(v)).all(), col
 
 
-@fuzz(150)
-@given(st.binary(max_size=400))
-def test_random_bytes_are_read_or_refused(raw):
-    frame = outcome(lambda: parse(decode(raw, "upload.csv"), "upload.csv"))
-    if frame is not None:
-        assert_text_frame(frame)
+# Random bytes, alone or after a header the reader knows (so that some are read).
+HEADER = st.sampled_from([b"brand,price_dh\n", b"Marque;Prix\n", b"year\tdoors\n",
+                          ",".join(schema.COLUMNS).encode() + b"\n"])
+RANDOM_FILES = st.one_of(st.binary(max_size=400),
+                         st.builds(lambda h, b: h + b, HEADER, st.binary(max_size=200)))
 
 
-@fuzz(150)
-@given(csv_files())
-def test_csv_files_load_from_the_inbox_and_validate_or_refuse(inbox, raw):
+def test_random_bytes_are_read_or_refused():
+    tally = Tally()
+
+    @fuzz(150)
+    @given(RANDOM_FILES)
+    def check(raw):
+        frame = tally.outcome(lambda: parse(decode(raw, "upload.csv"), "upload.csv"))
+        if frame is not None:
+            assert_text_frame(frame)
+
+    check()
+    tally.require(accepted=0.1, refused=0.3)
+
+
+def test_csv_files_load_from_the_inbox_and_validate_or_refuse(inbox):
+    loaded, validated = Tally(), Tally()
+
+    @fuzz(150)
+    @given(csv_files())
+    def check(raw):
+        (inbox / NAME).write_bytes(raw)
+        uri = f"{safe_read.INBOX_PREFIX}/{NAME}"
+        frame = loaded.outcome(load, {"source": "csv", "csv_uri": uri})
+        if frame is not None:
+            assert_text_frame(frame)
+            result = validated.outcome(validate_dataset, frame, Thresholds(min_rows=1))
+            if result is not None:
+                assert len(result[0]) == result[1]["rows_out"] >= 1
+
+    check()
+    loaded.require(accepted=0.1, refused=0.1)
+    validated.require(refused=0.3)  # garbled files: the valid ones are the next test's
+
+
+@st.composite
+def valid_csv_files(draw) -> tuple[bytes, pd.DataFrame]:
+    """(a CSV that must load and validate whole: contract or Avito export, any usual
+    delimiter, encoding and line end; its rows)."""
+    n = draw(st.integers(1, 12))
+    picks = draw(st.lists(st.integers(0, len(POOL) - 1), min_size=n, max_size=n, unique=True))
+    rows = POOL.iloc[picks].reset_index(drop=True)
+    frame = to_avito(rows) if draw(st.booleans()) else rows
+    text = frame.to_csv(index=False, sep=draw(st.sampled_from([",", ";", "\t"])),
+                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    return text.encode(draw(st.sampled_from(["utf-8", "utf-8-sig", "latin1", "cp1252"]))), rows
+
+
+@fuzz(60)
+@given(valid_csv_files())
+def test_a_valid_csv_loads_from_the_inbox_and_validates_whole(inbox, case):
+    raw, rows = case
     (inbox / NAME).write_bytes(raw)
-    frame = outcome(load, {"source": "csv", "csv_uri": f"{safe_read.INBOX_PREFIX}/{NAME}"})
-    if frame is not None:
-        assert_text_frame(frame)
-        result = outcome(validate_dataset, frame, Thresholds(min_rows=1))
-        if result is not None:
-            assert len(result[0]) == result[1]["rows_out"] >= 1
+    frame = load({"source": "csv", "csv_uri": f"{safe_read.INBOX_PREFIX}/{NAME}"})
+    assert_text_frame(frame)
+    assert set(frame.columns) == set(schema.COLUMNS) and len(frame) == len(rows)
+    clean, report = validate_dataset(frame, Thresholds(min_rows=1, max_drop_share=0))
+    assert report["rows_out"] == len(rows) == len(clean), report
+    assert clean["brand"].tolist() == rows["brand"].tolist()
+
+
+@st.composite
+def unreadable_files(draw) -> bytes:
+    """Files the reader must refuse: empty, UTF-16 or binary, or none of the columns."""
+    raw, _ = draw(valid_csv_files())
+    return draw(st.sampled_from([
+        b"", b"   \n", raw.decode("latin1").encode("utf-16"), b"\x00" + raw,
+        b"a,b,c\n1,2,3\n", b"Lien;Secteur;Airbags\nx;y;z\n",
+    ]))
+
+
+@fuzz(30)
+@given(unreadable_files())
+def test_an_unreadable_csv_is_refused_in_one_line(inbox, raw):
+    (inbox / NAME).write_bytes(raw)
+    exc = refusal(load, {"source": "csv", "csv_uri": f"{safe_read.INBOX_PREFIX}/{NAME}"})
+    assert isinstance(exc, CsvError), repr(exc)
 
 
 PATHS = st.one_of(
@@ -76,15 +142,54 @@ PATHS = st.one_of(
 )
 
 
-@fuzz(100)
-@given(PATHS)
-def test_any_local_csv_uri_is_read_from_the_inbox_or_refused(inbox, uri):
+def test_any_local_csv_uri_is_read_from_the_inbox_or_refused(inbox):
+    tally = Tally()
+
+    @fuzz(100)
+    @given(st.one_of(PATHS, st.sampled_from([NAME, f"inbox/{NAME}"])))
+    def check(uri):
+        assume(not safe_read.is_url(uri))  # URLs: test_any_url_... (no network here)
+        (inbox / NAME).write_bytes(b"brand,price_dh\nDacia,90000\n")
+        data = tally.outcome(safe_read.read_source, uri)
+        if data is not None:
+            assert data == (inbox / NAME).read_bytes()
+
+    check()
+    # 4 of 100 read when written; test_the_inbox_file_is_read_under_each_of_its_names
+    # requires each way of naming it
+    tally.require(accepted=0.03, refused=0.3)
+
+
+# The inbox file, named the ways the guard documents: inbox/<file>, <file>, absolute path.
+INBOX_NAMES = st.sampled_from(["inbox/{name}", "{name}", "{inbox}/{name}", "inbox//{name}",
+                               "inbox/./{name}", "./{name}", "{inbox}//{name}"])
+OUTSIDE = st.one_of(
+    st.sampled_from(["/etc/passwd", "/proc/self/environ", "/dev/zero", "../{name}",
+                     "inbox/../{name}", "inbox/../../etc/passwd", "{inbox}/../{name}",
+                     "{inbox}/../../etc/passwd", "inbox", "inbox/", ".", "", "missing.csv",
+                     "inbox/missing.csv", "{inbox}", "{inbox}x/{name}"]),
+    st.builds(lambda t: "/" + t, st.text(max_size=30)).filter(lambda u: "\x00" not in u),
+)
+
+
+@fuzz(30)
+@given(INBOX_NAMES)
+def test_the_inbox_file_is_read_under_each_of_its_names(inbox, form):
+    data = f"brand,price_dh\nDacia,{len(form)}\n".encode()
+    (inbox / NAME).write_bytes(data)
+    uri = form.replace("{name}", NAME).replace("{inbox}", str(inbox))
+    assert safe_read.read_source(uri) == data
+
+
+@fuzz(60)
+@given(OUTSIDE)
+def test_a_path_outside_the_inbox_or_missing_is_refused(inbox, form):
     (inbox / NAME).write_bytes(b"brand,price_dh\nDacia,90000\n")
-    if safe_read.is_url(uri):
-        return  # URLs: next test (no network here)
-    data = outcome(safe_read.read_source, uri)
-    if data is not None:
-        assert data == (inbox / NAME).read_bytes()
+    uri = form.replace("{name}", NAME).replace("{inbox}", str(inbox))
+    assume(not safe_read.is_url(uri))
+    assume(not uri.startswith(str(inbox) + "/") or ".." in uri or uri.endswith("missing.csv"))
+    exc = refusal(safe_read.read_source, uri)
+    assert isinstance(exc, SourceError), repr(exc)
 
 
 URLS = st.builds(
@@ -107,3 +212,48 @@ def test_any_url_is_checked_or_refused_without_a_request(url, addresses):
         return addresses
 
     outcome(safe_read.check_url, url, resolve, ())
+
+
+PUBLIC = ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"]
+NON_PUBLIC = ["10.0.0.7", "127.0.0.1", "::1", "169.254.169.254", "192.168.1.1", "0.0.0.0",
+              "::ffff:10.0.0.1", "fe80::1", "100.64.0.1", "64:ff9b::a00:1", "not-an-ip"]
+HOSTS = st.sampled_from(["example.org", "data.example.com", "files.gouv.ma", "1.2.3.4"])
+GOOD_URLS = st.builds(lambda scheme, host, port, path: f"{scheme}://{host}{port}/{path}",
+                      st.sampled_from(["http", "https", "HTTPS"]), HOSTS,
+                      st.sampled_from(["", ":80", ":8443"]),
+                      st.text(st.characters(whitelist_categories=("L", "N")), max_size=20))
+
+
+@fuzz(60)
+@given(GOOD_URLS, st.lists(st.sampled_from(PUBLIC), min_size=1, max_size=3))
+def test_an_http_url_of_a_public_host_is_accepted(url, addresses):
+    seen = []
+
+    def resolve(host, port):
+        seen.append((host, port))
+        return addresses
+
+    assert safe_read.check_url(url, resolve, ()) is None
+    assert len(seen) == 1 and seen[0][0] in url.lower()
+
+
+@fuzz(60)
+@given(GOOD_URLS, st.lists(st.sampled_from(PUBLIC), max_size=2),
+       st.sampled_from(NON_PUBLIC))
+def test_a_url_resolving_to_any_non_public_address_is_refused(url, public, bad):
+    def resolve(host, port):
+        return [*public, bad]
+
+    exc = refusal(safe_read.check_url, url, resolve, ())
+    assert isinstance(exc, SourceError), repr(exc)
+
+
+@fuzz(40)
+@given(st.sampled_from(["file", "ftp", "gopher", "data", "jar:http", "javascript"]),
+       HOSTS)
+def test_a_url_of_another_scheme_is_refused_before_resolving(scheme, host):
+    def resolve(host, port):
+        raise AssertionError("resolved a URL it must refuse")
+
+    exc = refusal(safe_read.check_url, f"{scheme}://{host}/x.csv", resolve, ())
+    assert isinstance(exc, SourceError) and "scheme" in str(exc), repr(exc)

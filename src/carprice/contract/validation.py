@@ -52,7 +52,9 @@ def parse_number(series: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.astype("float64")
     text = series.astype("str").str.replace(r"(?<=\d)[\s\u00a0\u202f.](?=\d{3}\b)", "", regex=True)
-    numbers = text.str.extractall(r"((?:^-)?\d+(?:[.,]\d+)?)")[0].str.replace(",", ".")
+    # '1e5' is one number (an exponent), not two to average
+    found = text.str.extractall(r"((?:^-)?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)")[0]
+    numbers = found.str.replace(",", ".")
     numbers = numbers.astype("float64")
     return numbers.groupby(level=0).mean().reindex(series.index)
 

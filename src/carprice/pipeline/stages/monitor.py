@@ -5,8 +5,8 @@ Reference: ``train.parquet`` of the pipeline run that trained the production ver
 (its ``pipeline_run_id`` tag). Current rows: params ``monitor.source`` (see
 ``current_rows``), or any frame handed to ``check``. Writes ``drift.json`` (the summary
 of carprice.monitoring.drift, with the decision) and ``drift_report.html`` (Evidently's
-report) to the run folder and logs both to a run of the ``monitor.experiment`` MLflow experiment tagged
-with the model version.
+report) to the run folder and logs both to a run of the ``monitor.experiment`` MLflow
+experiment tagged with the model version.
 """
 
 from __future__ import annotations
