@@ -100,8 +100,8 @@ class Workspace:
                     "CARPRICE_MODELS_DIR": str(self.models_dir), "OMP_NUM_THREADS": "1"}
         self.env.pop("CARPRICE_PARAMS_JSON", None)
 
-    def _run(self, module: str, run_id: str, sets: tuple[str, ...]):
-        args = [sys.executable, "-m", module, "--run-id", run_id]
+    def _run(self, stage: str, run_id: str, sets: tuple[str, ...]):
+        args = [sys.executable, "-m", "carprice.pipeline", stage, "--run-id", run_id]
         for item in sets:
             args += ["--set", item]
         return subprocess.run(args, cwd=self.root, env=self.env, capture_output=True,
@@ -109,7 +109,7 @@ class Workspace:
 
     def stage(self, stage: str, run_id: str, *sets: str) -> tuple[int, dict, str]:
         """(exit code, last-line JSON summary, stderr) of one stage process, as the DAG runs it."""
-        proc = self._run(f"carprice.stages.{stage}", run_id, sets)
+        proc = self._run(stage, run_id, sets)
         lines = proc.stdout.strip().splitlines()
         return proc.returncode, json.loads(lines[-1]) if lines else {}, proc.stderr
 

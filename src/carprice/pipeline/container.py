@@ -13,21 +13,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from carprice.config.environment import (
+    ENV_DAG_ID,
+    ENV_DATA_DIR,
+    ENV_GIT_COMMIT,
+    ENV_IMAGE,
+    ENV_INBOX_DIR,
+    ENV_MODELS_DIR,
+    ENV_RUN_ID,
+)
 from carprice.config.params import ENV_OVERRIDES as ENV_PARAMS_JSON
 from carprice.errors import CarpriceError
 from carprice.monitoring.notify import ENV_NOTIFY_URLS, ENV_PUBLIC_MLFLOW_URL
 from carprice.pipeline import definition
-
-# The stage's own settings, handed in its environment (carprice.config.settings reads them).
-ENV_RUN_ID = "CARPRICE_RUN_ID"
-ENV_DATA_DIR = "CARPRICE_DATA_DIR"
-ENV_MODELS_DIR = "CARPRICE_MODELS_DIR"
-# Where a csv_uri of inbox/<file> is read from (default: <data dir>/inbox).
-ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"
-# Provenance the launcher hands to stage containers (tags on registered versions).
-ENV_DAG_ID = "CARPRICE_DAG_ID"
-ENV_IMAGE = "CARPRICE_IMAGE"
-ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
 
 # The deployment's names: docker-compose-full.yml hands them to both launchers.
 ENV_PROJECT = "CARPRICE_PROJECT"

@@ -1,4 +1,4 @@
-"""The flags of one stage run, defined once for ``python -m carprice.stages.<stage>``
+"""The flags of one stage run, defined once for ``python -m carprice.pipeline <stage>``
 (the stage images, dvc.yaml) and ``carprice <stage>`` / ``carprice run`` (carprice.cli).
 
 Kept apart from carprice.cli so that a change to the other commands does not make
@@ -55,7 +55,7 @@ def stage_options(
 
 
 def parse_stage_args(stage: str, argv: list[str] | None = None) -> StageArgs:
-    """The stage flags of ``python -m carprice.stages.<stage>``; exits 2 on bad flags."""
+    """The stage flags of ``python -m carprice.pipeline <stage>``; exits 2 on bad flags."""
     parsed: list[StageArgs] = []
     app = plain_typer(help=f"Run the {stage} stage.")
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from carprice import registry
+from carprice.config.environment import ENV_MODELS_DIR
 from carprice.config.params import ParamsError, load_params, params_path
 from carprice.errors import one_line
-from carprice.pipeline import container, definition
 from carprice.registry import mlflow_server, tags
 from carprice.registry.aliases import version_for_alias
 from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, read_export
@@ -30,7 +30,7 @@ ENV_MODEL_NAME = "CARPRICE_MODEL_NAME"
 ENV_ALIAS_TTL = "CARPRICE_ALIAS_TTL_SECONDS"
 DEFAULT_ALIAS_TTL = 30.0
 HOW_TO_GET_A_MODEL = (
-    f"Trigger the DAG `{definition.DAG_ID}` in Airflow (http://localhost:8080), or train "
+    "Trigger the training DAG in Airflow (http://localhost:8080), or train "
     "locally with `carprice run --run-id demo` (or `dvc repro`) against the same MLflow "
     "server. This page picks up the new production model by itself within a minute."
 )
@@ -75,7 +75,7 @@ def monitor_experiment() -> str:
 
 
 def models_dir() -> Path:
-    return Path(os.environ.get(container.ENV_MODELS_DIR, "models"))
+    return Path(os.environ.get(ENV_MODELS_DIR, "models"))
 
 
 def tracking_uri() -> str | None:

@@ -30,11 +30,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from carprice.config.environment import ENV_DATA_DIR, ENV_INBOX_DIR
 from carprice.errors import CarpriceError, InputError, one_line
-from carprice.pipeline import container
 from carprice.request_errors import describe_request_error, redact_url
 
-ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"
 ENV_ALLOWED_HOSTS = "CARPRICE_SOURCE_ALLOWED_HOSTS"
 ENV_MAX_BYTES = "CARPRICE_SOURCE_MAX_BYTES"
 ENV_TIMEOUT = "CARPRICE_SOURCE_TIMEOUT"
@@ -65,7 +64,7 @@ def inbox_dir() -> Path:
     configured = os.environ.get(ENV_INBOX_DIR, "").strip()
     if configured:
         return Path(configured)
-    return Path(os.environ.get(container.ENV_DATA_DIR, "").strip() or "data") / INBOX_PREFIX
+    return Path(os.environ.get(ENV_DATA_DIR, "").strip() or "data") / INBOX_PREFIX
 
 
 def allowed_hosts() -> frozenset[str]:
