@@ -120,23 +120,30 @@ stand-ins with ../shared/offline-images/build.sh and set $key in $ENV_FILE"
 
 # --- images ----------------------------------------------------------------------------------
 build_images() {
-  local start=$SECONDS log commit stage modules=()
+  local start=$SECONDS log commit extra sets=()
   log="$(mktemp)"
   commit="$(git -C "$STACK_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   export CARPRICE_GIT_COMMIT="$commit"
   log "building images (services and pipeline stages; the first build takes several minutes)"
-  if ! compose build >"$log" 2>&1; then
+  # carprice-base first: every carprice image starts FROM it, and Compose's Bake builder
+  # (buildx) does not order builds by depends_on (the built-in builder does).
+  if ! { compose build carprice-base && compose build; } >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     die "building the images failed (full log: $log)"
   fi
   rm -f "$log"
   # Each stage module must import with only its image's dependency set (else the DAG
-  # would fail late, at the stage).
-  mapfile -t modules < <(compose config --images | sed -n 's/^carprice-stage-\(.*\):.*/\1/p')
-  for stage in "${modules[@]}"; do
-    docker run --rm --entrypoint python "carprice-stage-$stage:latest" -c \
-      "import carprice.stages.${stage//-/_}" >/dev/null \
-      || die "stage $stage cannot be imported in its image: fix carprice.pipeline.definition.STAGE_EXTRAS"
+  # would fail late, at the stage): carprice-stage-<set> imports the stages of <set>.
+  mapfile -t sets < <(compose config --images | sed -n 's/^carprice-stage-\(.*\):.*/\1/p')
+  for extra in "${sets[@]}"; do
+    docker run --rm --entrypoint python "carprice-stage-$extra:latest" -c "
+import importlib, sys
+from carprice.pipeline import definition
+for stage, extra in definition.IMAGE_EXTRAS.items():
+    if extra == sys.argv[1]:
+        importlib.import_module(f'carprice.pipeline.stages.{stage}')" "$extra" >/dev/null \
+      || die "a stage of set $extra cannot be imported in carprice-stage-$extra: \
+fix carprice.pipeline.definition.IMAGE_EXTRAS"
   done
   log "all images built in $((SECONDS - start)) s; every stage imports in its image"
 }

@@ -1,6 +1,6 @@
 """docker-compose-full.yml, the image Dockerfiles and .env.example agree with each other and
-with carprice.pipeline. Rendered by `docker compose config` when Docker is present, else
-parsed as YAML (anchors and merge keys resolved by PyYAML)."""
+with carprice.pipeline.definition. Rendered by `docker compose config` when Docker is present,
+else parsed as YAML (anchors and merge keys resolved by PyYAML)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ COMPOSE = REPO / "docker-compose-full.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 ONE_SHOT = {"airflow-init"}
 SOCKET = "/var/run/docker.sock"
+# The shared recipe of the carprice package's images (user, lock, package, params), written
+# once as ONBUILD steps; every image below starts FROM the image built from it.
+BASE_SERVICE, BASE_DOCKERFILE = "carprice-base", "docker/base.Dockerfile"
+STAGE_DOCKERFILE = "stages/Dockerfile"
+# service -> (its Dockerfile, its dependency set EXTRA); the stage-<set> services besides.
+CARPRICE_IMAGES = {
+    "streamlit": ("app/Dockerfile", "app"),
+    "api": ("src/carprice/api/Dockerfile", "api"),
+    "dvc-runner": ("stages/dvc-runner.Dockerfile", "dev"),
+}
 
 
 def example_env(tmp_path: Path) -> Path:
@@ -139,15 +149,36 @@ def test_only_the_stage_starters_mount_the_docker_socket(services):
 
 
 def test_the_dvc_runner_gets_every_name_its_stage_containers_need(services):
-    from carprice.pipeline import runner
-
     env = services["dvc-runner"]["environment"]
     assert {container.ENV_PROJECT, container.ENV_DOCKER_NETWORK, container.ENV_DATA_VOLUME,
-            container.ENV_MODELS_VOLUME, container.ENV_STAGE_MLFLOW_URI, container.ENV_STAGE_USER,
-            container.ENV_STAGE_PASSWORD} <= set(env)
-    assert str(env[runner.ENV_DVC_DOCKER]) == "1"
-    assert services["dvc-runner"]["build"]["target"] == "dvc-runner"
+            container.ENV_MODELS_VOLUME, container.ENV_STAGE_MLFLOW_URI,
+            container.ENV_STAGE_USER, container.ENV_STAGE_PASSWORD} <= set(env)
+    # stages as sibling containers, not in-process (also ENV in stages/dvc-runner.Dockerfile)
+    assert str(env["CARPRICE_DVC_DOCKER"]) == "1"
+    assert services["dvc-runner"]["build"]["dockerfile"] == "stages/dvc-runner.Dockerfile"
     assert container.CONTAINER_DATA_DIR in {target(v) for v in services["dvc-runner"]["volumes"]}
+
+
+def copied_sources(dockerfile: str) -> list[str]:
+    """The build-context paths the COPY instructions of a Dockerfile name."""
+    sources = []
+    for line in instructions(dockerfile):
+        words = line.split()
+        if words[0] == "COPY":
+            sources += [w for w in words[1:-1] if not w.startswith("--")]
+    return sources
+
+
+def test_the_dvc_runner_workspace_holds_every_file_dvc_yaml_depends_on():
+    """dvc repro in the dvc-runner hashes the deps: each must be in its workspace."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    deps = {dep for stage in stages.values() for dep in stage.get("deps", [])
+            if not dep.startswith("data/")}  # run folders: the data volume
+    copied = copied_sources("stages/dvc-runner.Dockerfile")
+    assert STAGE_DOCKERFILE in copied
+    for dep in deps:
+        assert any(dep == src.rstrip("/") or dep.startswith(src.rstrip("/") + "/")
+                   for src in copied), f"{dep}: not in the dvc-runner's workspace"
 
 
 def test_dependencies_wait_on_conditions(services):
@@ -212,22 +243,79 @@ def stage_services(services: dict) -> dict[str, dict]:
     return {name: svc for name, svc in services.items() if name.startswith("stage-")}
 
 
-def test_compose_builds_one_image_per_pipeline_stage(services):
-    """Build-only services (scale 0) make `docker compose build` build every stage image."""
+def test_compose_builds_one_stage_image_per_dependency_set(services):
+    """Build-only services (scale 0), stage-<set>, make `docker compose build` build every
+    stage image: one per dependency set, named as the DAG and the dvc-runner name it."""
     built = {}
     for name, svc in stage_services(services).items():
-        args = svc["build"]["args"]
-        assert svc["build"]["target"] == "stage", name
+        build = svc["build"]
+        extra = build["args"]["EXTRA"]
+        assert (build["dockerfile"], build.get("target")) == (STAGE_DOCKERFILE, None), name
+        assert name == f"stage-{extra}"
         assert int(svc.get("scale", 1)) == 0, f"{name} must never run as a service"
-        built[args["STAGE"]] = (svc["image"], args["EXTRA"])
-    assert built == {s: (definition.image_name(s), extra)
-                     for s, extra in definition.IMAGE_EXTRAS.items()}
+        # What the DAG mounts; declared so Compose owns (and reset removes) the volume.
+        assert container.CONTAINER_DATA_DIR in {target(v) for v in svc["volumes"]}, name
+        built[svc["image"]] = extra
+    assert built == {definition.image_name(stage): extra
+                     for stage, extra in definition.IMAGE_EXTRAS.items()}
+    assert len(built) == len(set(definition.IMAGE_EXTRAS.values())), "one image per set"
 
 
-def test_app_image_is_a_target_of_the_package_dockerfile(services):
-    build = services["streamlit"]["build"]
-    assert (build["dockerfile"], build["target"], build["args"]["EXTRA"]) == (
-        "Dockerfile", "app", "app")
+def test_app_api_and_dvc_runner_images_build_from_their_own_dockerfiles(services):
+    for name, (dockerfile, extra) in CARPRICE_IMAGES.items():
+        build = services[name]["build"]
+        assert (build["dockerfile"], build.get("target"), build["args"]["EXTRA"]) == (
+            dockerfile, None, extra), name
+        assert (REPO / dockerfile).is_file(), dockerfile
+    assert not (REPO / "Dockerfile").exists(), "each image's Dockerfile lives in its folder"
+
+
+def instructions(dockerfile: str) -> list[str]:
+    """A Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", (REPO / dockerfile).read_text())
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def carprice_image_dockerfiles(services: dict) -> dict[str, str]:
+    """service -> Dockerfile, for every image that starts FROM carprice-base."""
+    names = [*stage_services(services), *CARPRICE_IMAGES]
+    return {name: services[name]["build"]["dockerfile"] for name in names}
+
+
+def test_every_carprice_image_starts_from_the_shared_base_built_first(services):
+    base = services[BASE_SERVICE]
+    assert base["build"]["dockerfile"] == BASE_DOCKERFILE
+    assert int(base.get("scale", 1)) == 0, "built, never run"
+    for name, dockerfile in carprice_image_dockerfiles(services).items():
+        lines = instructions(dockerfile)
+        froms = [line for line in lines if line.startswith("FROM ")]
+        assert froms == ["FROM ${CARPRICE_BASE_IMAGE}"], dockerfile
+        assert f"ARG CARPRICE_BASE_IMAGE={base['image']}" in lines, dockerfile
+        # Build order: Compose builds carprice-base before the images that need it.
+        assert BASE_SERVICE in services[name]["depends_on"], name
+
+
+def test_the_shared_recipe_is_written_once(services):
+    """User, lock install, package install, params: only in docker/base.Dockerfile, as
+    ONBUILD steps run in each image built FROM it (with that image's EXTRA)."""
+    base = instructions(BASE_DOCKERFILE)
+    for step in ("ONBUILD ARG EXTRA", "ONBUILD COPY requirements/${EXTRA}.txt",
+                 "ONBUILD COPY src", "ONBUILD COPY params.yaml", "useradd --uid 1000",
+                 "ONBUILD LABEL io.carprice.extra", "ONBUILD ENV CARPRICE_PARAMS_FILE"):
+        assert any(line.startswith(step) or step in line for line in base), step
+    assert not any("GIT_COMMIT" in line for line in base), "the base must not change per commit"
+    for dockerfile in carprice_image_dockerfiles(services).values():
+        text = "\n".join(instructions(dockerfile))
+        for step in ("pip install", "useradd", "requirements/${EXTRA}", "CARPRICE_PARAMS_FILE",
+                     "io.carprice.extra"):
+            assert step not in text, f"{dockerfile} repeats the shared recipe ({step})"
+
+
+def test_stage_images_run_the_stage_their_command_names():
+    entrypoints = [line for line in instructions(STAGE_DOCKERFILE) if line.startswith("ENTRYPOINT")]
+    assert [json.loads(line.split(None, 1)[1]) for line in entrypoints] == [
+        ["python", "-m", "carprice.pipeline"]]
 
 
 def test_stages_and_the_app_reach_the_same_mlflow_which_accepts_that_host(services):
@@ -248,25 +336,38 @@ def test_both_launchers_get_every_deployment_name_the_container_spec_reads(servi
         assert wanted <= set(services[name]["environment"]), name
 
 
-def test_the_stage_entry_point_runs_the_stage_it_is_given(tmp_path):
+def test_stage_entry_point_runs_the_stage_its_command_names():
+    """The stage images' entry point, `python -m carprice.pipeline <stage> [flags]`."""
     import sys
 
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")}
     bad = subprocess.run([sys.executable, "-m", "carprice.pipeline", "nope"], env=env,
                          capture_output=True, text=True, check=False)
-    assert bad.returncode == 2 and "unknown stage 'nope'" in bad.stderr
-    ok = subprocess.run([sys.executable, "-m", "carprice.pipeline", "ingest", "--help"],
-                        env=env, capture_output=True, text=True, check=False)
-    assert ok.returncode == 0 and "Run the ingest stage" in ok.stdout
+    assert bad.returncode != 0 and "nope" in bad.stderr
+    ok = subprocess.run([sys.executable, "-m", "carprice.pipeline", "ingest", "--help"], env=env,
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "ingest" in ok.stdout
 
 
 def test_images_install_dependencies_before_the_code():
-    """Dependency layers stay cached after a code-only change."""
-    for path in ("Dockerfile", "airflow/Dockerfile", "mlflow/Dockerfile"):
-        lines = (REPO / path).read_text().splitlines()
+    """Dependency layers stay cached after a code-only change (the base's ONBUILD steps run
+    in the order written)."""
+    for path in (BASE_DOCKERFILE, "airflow/Dockerfile", "mlflow/Dockerfile"):
+        lines = [line.removeprefix("ONBUILD ") for line in instructions(path)]
         install = next(i for i, line in enumerate(lines) if "pip install -r" in line)
-        code = [i for i, line in enumerate(lines) if line.startswith("COPY src")]
+        code = [i for i, line in enumerate(lines) if line.startswith(("COPY src", "COPY params"))]
         assert all(i > install for i in code), path
+
+
+def test_a_new_commit_only_retags_the_images(services):
+    """ARG GIT_COMMIT comes after every build step: nothing below it but ENV and metadata."""
+    dockerfiles = [*carprice_image_dockerfiles(services).values(), "airflow/Dockerfile"]
+    for dockerfile in dockerfiles:
+        lines = instructions(dockerfile)
+        at = lines.index("ARG GIT_COMMIT=unknown")
+        assert "ENV CARPRICE_GIT_COMMIT=${GIT_COMMIT}" in lines[at:], dockerfile
+        after = {line.split()[0] for line in lines[at + 1:]}
+        assert after <= {"ENV", "EXPOSE", "CMD", "ENTRYPOINT", "LABEL"}, dockerfile
 
 
 SCRIPTS = [

@@ -294,3 +294,30 @@ def test_the_stage_summary_is_found_however_docker_merged_the_streams():
     assert last_summary(['{"stage": broken', "no json"]) == {}
     assert last_summary(["Traceback ...", "no json here"]) == {}
     assert last_summary(["[1, 2]"]) == {} and last_summary(None) == {}
+
+
+def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dagbag):
+    from carprice.pipeline import docker_launch
+
+    env = {**DEPLOYMENT, container.ENV_STAGE_USER: "u", container.ENV_STAGE_PASSWORD: "p"}
+    seen = set()
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if not isinstance(task, DockerOperator):
+                continue
+            stage, seen = task.task_id, seen | {task.task_id}
+            dvc = docker_launch.dvc_stage_container(stage, ["--run-id", "r"], env)
+            assert (task.image, task.command, task.user, task.network_mode) == (
+                dvc.image, dvc.command, dvc.user, dvc.network), stage
+            assert {(m["Target"], m["Source"], m["Type"], bool(m.get("ReadOnly")))
+                    for m in task.mounts} == {(m.target, m.source, m.type, m.read_only)
+                                              for m in dvc.mounts}, stage
+            extra = set(task.environment) - set(dvc.environment)
+            assert extra <= {definition.ENV_REQUESTED_BY}, (stage, extra)
+            assert set(dvc.environment) <= set(task.environment), stage
+            assert task.spec.secrets == dvc.secrets, stage
+            assert {k: v for k, v in task.labels.items() if k != container.LABEL_RUN} == {
+                **{k: v for k, v in dvc.labels.items()
+                   if k not in (container.LABEL_RUN, container.LABEL_DVC)},
+                container.LABEL_DAG: dag.dag_id, container.LABEL_TRY: "{{ ti.try_number }}"}
+    assert seen == set(definition.IMAGE_EXTRAS)  # every stage is started by some DAG
