@@ -40,6 +40,7 @@ from carprice.serving.pricing import (  # noqa: E402
 )
 from carprice.webapp.form_choices import Choices, form_choices  # noqa: E402
 from carprice.webapp.model_page import (  # noqa: E402
+    HOW_TO_GET_A_MODEL,
     evaluation_tables,
     latest_drift,
     registry_history,
@@ -175,7 +176,7 @@ def banner(res: Resolution) -> None:
 
 def no_model(res: Resolution) -> None:
     st.warning("**No model to serve yet.**", icon="🛠️")
-    st.markdown(model_source.HOW_TO_GET_A_MODEL)
+    st.markdown(HOW_TO_GET_A_MODEL)
     st.caption(f"Details: {res.problem}")
 
 

@@ -29,11 +29,6 @@ from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, read_export
 ENV_MODEL_NAME = "CARPRICE_MODEL_NAME"
 ENV_ALIAS_TTL = "CARPRICE_ALIAS_TTL_SECONDS"
 DEFAULT_ALIAS_TTL = 30.0
-HOW_TO_GET_A_MODEL = (
-    "Trigger the training DAG in Airflow (http://localhost:8080), or train "
-    "locally with `carprice run --run-id demo` (or `dvc repro`) against the same MLflow "
-    "server. This page picks up the new production model by itself within a minute."
-)
 # Version tags shown with a served model (Resolution.info), under their own names.
 SHOWN_TAGS = (
     tags.TRAINED_AT, tags.DATA_HASH, tags.TRAIN_ROWS, tags.PIPELINE_RUN_ID,

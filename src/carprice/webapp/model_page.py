@@ -6,9 +6,16 @@ import tempfile
 
 import pandas as pd
 
-from carprice.pipeline import run_folder
+from carprice.pipeline import definition, run_folder
 from carprice.registry import tags
 from carprice.serving.model_source import mlflow_client, version_info
+
+# What the app says while no model is served.
+HOW_TO_GET_A_MODEL = (
+    f"Trigger the DAG `{definition.DAG_ID}` in Airflow (http://localhost:8080), or train "
+    "locally with `carprice run --run-id demo` (or `dvc repro`) against the same MLflow "
+    "server. This page picks up the new production model by itself within a minute."
+)
 
 EVALUATION_FILES = (run_folder.TEST_PREDICTIONS, run_folder.ERROR_BY_BRAND,
                     run_folder.ERROR_BY_PRICE_BAND)
