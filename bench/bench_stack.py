@@ -7,7 +7,7 @@
 2. cold start: ./docker-stop-full.sh, then ./docker-start-full.sh --no-build until every
    service is healthy (images built, volumes kept: the usual restart);
 3. DAG wall time on the default data (trigger with force=true -> run success);
-4. the same stages in-process (`python -m carprice.stages.<stage>` in STAGES order, what
+4. the same stages in-process (`python -m carprice.pipeline <stage>` in STAGES order, what
    `dvc repro` runs) against the same MLflow server, and DAG time / in-process time;
 5. wipes the bench project unless --keep.
 
@@ -80,7 +80,7 @@ def in_process_seconds(stack: Stack, run_id: str) -> tuple[float, dict[str, floa
         for stage in definition.STAGES:
             started = time.monotonic()
             proc = subprocess.run(
-                [sys.executable, "-m", f"carprice.stages.{stage}", *common],
+                [sys.executable, "-m", "carprice.pipeline", stage, *common],
                 cwd=REPO,
                 env=env,
                 capture_output=True,
