@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from carprice.config import settings
 from carprice.contract import schema
 from carprice.model import pyfunc
 from carprice.registry.export import EXPORT_DIRNAME
-from carprice.serving import prediction_log
 from carprice.sources import synthetic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def start_server(args, port: int, log_path: Path) -> subprocess.Popen:
         env["CARPRICE_MODELS_DIR"] = str(models_dir_of(args.model))
         env.pop("MLFLOW_TRACKING_URI", None)
     if args.no_predlog:
-        env.pop(prediction_log.ENV_DSN, None)
+        env.pop(settings.ENV_PREDLOG_DSN, None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"),
                                                       env.get("PYTHONPATH")]))
     with open(log_path, "w") as log:

@@ -33,7 +33,7 @@ sys.path[:0] = [str(REPO / "scripts"), str(REPO / "src")]
 
 from stack_client import Stack  # noqa: E402
 
-from carprice.config.params import ENV_OVERRIDES, ENV_PARAMS_FILE  # noqa: E402
+from carprice.config import settings  # noqa: E402
 from carprice.pipeline import definition  # noqa: E402
 
 PROJECT = "carprice-bench"
@@ -71,8 +71,8 @@ def in_process_seconds(stack: Stack, run_id: str) -> tuple[float, dict[str, floa
         env = {
             **os.environ,
             "MLFLOW_TRACKING_URI": stack.mlflow,
-            ENV_PARAMS_FILE: str(REPO / "params.yaml"),
-            ENV_OVERRIDES: json.dumps({"force": True}),
+            settings.ENV_PARAMS_FILE: str(REPO / "params.yaml"),
+            settings.ENV_PARAMS_JSON: json.dumps({"force": True}),
             "PYTHONPATH": str(REPO / "src"),
         }
         common = ["--run-id", run_id, "--data-dir", f"{tmp}/data", "--models-dir", f"{tmp}/models"]

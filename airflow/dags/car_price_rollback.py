@@ -13,6 +13,7 @@ from datetime import datetime
 from airflow.sdk import DAG
 from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
+from carprice.config import settings
 from carprice.pipeline import definition
 
 with DAG(
@@ -31,5 +32,5 @@ with DAG(
     tags=["carprice", "registry"],
 ) as dag:
     stage_task("rollback", definition.ROLLBACK_DAG_ID,
-               extra_env={definition.ENV_REQUESTED_BY:
+               extra_env={settings.ENV_REQUESTED_BY:
                           "{{ dag_run.triggering_user_name or 'unknown' }}"})

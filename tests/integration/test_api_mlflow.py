@@ -18,9 +18,9 @@ from mlflow import MlflowClient
 
 from carprice.api import create_app
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER
+from carprice.config import settings
 from carprice.model import pyfunc
 from carprice.registry import mlflow_server
-from carprice.serving import model_source, prediction_log
 from tests.conftest import REPO, free_port, register_copy, wait_http
 
 pytestmark = pytest.mark.integration
@@ -33,9 +33,9 @@ def api_env(promoted_model, monkeypatch):
     """cwd = the pipeline's workspace (params.yaml, models/); short alias TTL."""
     monkeypatch.chdir(promoted_model["workdir"])
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(promoted_model["models_dir"]))
-    monkeypatch.setenv(model_source.ENV_ALIAS_TTL, str(TTL))
-    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
-    monkeypatch.delenv(prediction_log.ENV_DSN, raising=False)
+    monkeypatch.setenv(settings.ENV_ALIAS_TTL, str(TTL))
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
     for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
     return monkeypatch
@@ -87,7 +87,7 @@ def test_serves_the_production_version_with_its_lineage(api_env, promoted_model,
 
 def test_a_new_promotion_is_served_after_the_ttl_without_restart(api_env, promoted_model):
     name = f"car-price-api-{int(time.time())}"
-    api_env.setenv(model_source.ENV_MODEL_NAME, name)
+    api_env.setenv(settings.ENV_MODEL_NAME, name)
     registry = MlflowClient()
     source = registry.get_model_version("car-price", promoted_model["version"])
 
@@ -135,8 +135,8 @@ def test_real_uvicorn_serves_predictions(promoted_model, mlflow_server, tmp_path
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "OMP_NUM_THREADS": "1",
            "CARPRICE_MODELS_DIR": str(promoted_model["models_dir"])}
-    env.pop(prediction_log.ENV_DSN, None)
-    env.pop(model_source.ENV_MODEL_NAME, None)
+    env.pop(settings.ENV_PREDLOG_DSN, None)
+    env.pop(settings.ENV_MODEL_NAME, None)
     # this checkout's package, whatever the venv has installed (cwd is the workspace)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     log_file = tmp_path / "uvicorn.log"

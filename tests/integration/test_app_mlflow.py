@@ -14,9 +14,9 @@ import streamlit as st
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
+from carprice.config import settings
 from carprice.config.params import load_params
 from carprice.registry import PRODUCTION_ALIAS, mlflow_server
-from carprice.serving import model_source
 from tests.conftest import REPO, free_port, register_copy
 
 pytestmark = pytest.mark.integration
@@ -33,8 +33,8 @@ def app_env(promoted_model, monkeypatch):
     st.cache_resource.clear()
     monkeypatch.chdir(promoted_model["workdir"])
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(promoted_model["models_dir"]))
-    monkeypatch.setenv(model_source.ENV_ALIAS_TTL, str(TTL))
-    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    monkeypatch.setenv(settings.ENV_ALIAS_TTL, str(TTL))
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
     for key in mlflow_server.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
         monkeypatch.delenv(key, raising=False)
     yield monkeypatch
@@ -85,7 +85,7 @@ def test_serves_the_production_version_with_its_provenance(app_env, promoted_mod
 
 def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promoted_model):
     name = f"{NAME}-app-{int(time.time())}"
-    app_env.setenv(model_source.ENV_MODEL_NAME, name)
+    app_env.setenv(settings.ENV_MODEL_NAME, name)
     client = MlflowClient()
     source = client.get_model_version(NAME, promoted_model["version"])
 
@@ -114,7 +114,7 @@ def test_a_new_promotion_is_served_after_the_ttl_without_restart(app_env, promot
 
 
 def test_registry_without_production_explains_how_to_get_a_model(app_env):
-    app_env.setenv(model_source.ENV_MODEL_NAME, f"{NAME}-never-trained")
+    app_env.setenv(settings.ENV_MODEL_NAME, f"{NAME}-never-trained")
     at = run_app()
     assert "No model to serve yet" in texts(at.warning)
     assert f"no model '{NAME}-never-trained@{PRODUCTION_ALIAS}'" in texts(at.caption)

@@ -22,10 +22,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from carprice.api import create_app
+from carprice.config import settings
 from carprice.contract import schema
 from carprice.model import pyfunc
 from carprice.registry import mlflow_server
-from carprice.serving import model_source, prediction_log
+from carprice.serving import prediction_log
 from carprice.sources import synthetic
 from tests.conftest import free_port, in_ci
 
@@ -102,7 +103,7 @@ def postgres():
 def api(postgres, export_dir, monkeypatch):
     """(TestClient, PredictionLog) on the exported model, logging to the cluster."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(export_dir))
     for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)

@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 from carprice.api import create_app
 from carprice.api.schemas import MAX_BODY_BYTES, MAX_CARS
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
+from carprice.config import settings
 from carprice.contract import schema
 from carprice.model import pyfunc
 from carprice.registry import mlflow_server
-from carprice.serving import model_source, prediction_log, pricing
+from carprice.serving import model_source, pricing
 from carprice.sources import synthetic
 
 CAR = pyfunc.example_car()
@@ -27,8 +28,8 @@ CAR = pyfunc.example_car()
 @pytest.fixture
 def env(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
-    monkeypatch.delenv(prediction_log.ENV_DSN, raising=False)
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
     for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
     return monkeypatch

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from carprice.config import settings
 from carprice.model import pyfunc
 from carprice.serving import prediction_log
 from tests.conftest import free_port
@@ -48,12 +49,12 @@ def test_the_dsn_is_described_without_its_password(dsn):
 
 def test_no_dsn_means_logging_off_with_one_info_line(monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="carprice.serving.prediction_log")
-    monkeypatch.delenv(prediction_log.ENV_DSN, raising=False)
+    monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
     off = prediction_log.from_env()
     assert not off.enabled and off.stats() == {"enabled": False}
     off.log(prediction_log.records("api", "m", "1", [{}], [OUT]))  # accepted, goes nowhere
     lines = [r.getMessage() for r in caplog.records if r.name == "carprice.serving.prediction_log"]
-    assert lines == [f"prediction log off: {prediction_log.ENV_DSN} is not set"]
+    assert lines == [f"prediction log off: {settings.ENV_PREDLOG_DSN} is not set"]
 
 
 def test_a_full_buffer_drops_and_counts_newer_rows_and_warns_once(caplog):

@@ -15,13 +15,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from carprice.config import settings
 from carprice.contract import catalog, schema
 from carprice.contract.validation import ValidationError
 from carprice.model.pyfunc import example_car
 from carprice.pipeline import definition
 from carprice.registry import mlflow_server
 from carprice.registry.export import EXPORT_DIRNAME, EXPORT_MODEL
-from carprice.serving import model_source
 from carprice.serving.pricing import predict_one
 from carprice.sources import synthetic
 from tests.conftest import REPO, free_port
@@ -40,7 +40,7 @@ def app(workdir, monkeypatch):
     st.cache_resource.clear()
     # A real closed port: nothing listens once the socket is closed.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
     for key in mlflow_server.CLIENT_ENV_DEFAULTS:  # the app sets them; undone after the test
         monkeypatch.delenv(key, raising=False)
 

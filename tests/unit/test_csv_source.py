@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from carprice.config import settings
 from carprice.contract import catalog, schema
 from carprice.contract.validation import Thresholds, validate_dataset
 from carprice.sources import SourceError, load, safe_read
@@ -21,8 +22,9 @@ from carprice.sources.synthetic import generate
 @pytest.fixture(autouse=True)
 def inbox(tmp_path, monkeypatch):
     """CSVs are read from the data inbox only (sources.guard): tmp_path is the inbox."""
-    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(tmp_path))
-    monkeypatch.setenv(safe_read.ENV_ALLOWED_HOSTS, "127.0.0.1")  # for the download error below
+    monkeypatch.setenv(settings.ENV_INBOX_DIR, str(tmp_path))
+    # for the download error below
+    monkeypatch.setenv(settings.ENV_SOURCE_ALLOWED_HOSTS, "127.0.0.1")
 
 
 AVITO_SAMPLE = (

@@ -40,8 +40,8 @@ for _key, _value in DEPLOYMENT.items():
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
 
+from carprice.config import settings  # noqa: E402
 from carprice.config.params import (  # noqa: E402
-    ENV_OVERRIDES,
     PARAM_CHOICES,
     ParamsError,
     apply_overrides,
@@ -106,8 +106,7 @@ def test_every_stage_is_a_docker_operator_with_the_stack_settings(dag):
             container.ENV_RUN_ID,
             container.ENV_DATA_DIR,
             container.ENV_MODELS_DIR,
-            ENV_OVERRIDES,
-            "CARPRICE_DAG_ID",
+                    "CARPRICE_DAG_ID",
             "MLFLOW_TRACKING_URI",
         ):
             assert key in env, (stage, key)
@@ -229,10 +228,11 @@ def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatc
     form["rows"] = 1234
     form["force"] = True
     form["csv_uri"] = None  # left blank
-    rendered = render(dag, dag.get_task("ingest").environment[ENV_OVERRIDES], params=form)
+    template = dag.get_task("ingest").environment[settings.ENV_PARAMS_JSON]
+    rendered = render(dag, template, params=form)
     overrides = json.loads(rendered)
     assert overrides["data.rows"] == 1234  # dotted keys of params.yaml
-    monkeypatch.setenv(ENV_OVERRIDES, rendered)
+    monkeypatch.setenv(settings.ENV_PARAMS_JSON, rendered)
     params = load_params()
     assert params["data"]["rows"] == 1234
     assert params["run"]["force"] is True
@@ -265,7 +265,7 @@ def test_rollback_dag_records_who_asked_and_writes_the_export(dagbag):
     task = dag.get_task("rollback")
     assert task.image == definition.image_name("rollback")
     assert "/app/models" in {m["Target"] for m in task.mounts}
-    assert "triggering_user_name" in task.environment[definition.ENV_REQUESTED_BY]
+    assert "triggering_user_name" in task.environment[settings.ENV_REQUESTED_BY]
     assert set(dag.params) == set(definition.ROLLBACK_PARAM_ALIASES)
     assert not dag.timetable.can_be_scheduled  # manual only
 
@@ -313,7 +313,7 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
                     for m in task.mounts} == {(m.target, m.source, m.type, m.read_only)
                                               for m in dvc.mounts}, stage
             extra = set(task.environment) - set(dvc.environment)
-            assert extra <= {definition.ENV_REQUESTED_BY}, (stage, extra)
+            assert extra <= {settings.ENV_REQUESTED_BY}, (stage, extra)
             assert set(dvc.environment) <= set(task.environment), stage
             assert task.spec.secrets == dvc.secrets, stage
             assert {k: v for k, v in task.labels.items() if k != container.LABEL_RUN} == {

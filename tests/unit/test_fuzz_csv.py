@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from carprice.config import settings
 from carprice.contract import schema
 from carprice.contract.validation import Thresholds, validate_dataset
 from carprice.sources import load, safe_read
@@ -25,12 +26,13 @@ NAME = "fuzz.csv"
 @pytest.fixture(scope="module", autouse=True)
 def inbox():
     """One inbox for the module (hypothesis re-runs a test body, not its fixtures)."""
-    saved = {k: os.environ.get(k) for k in (safe_read.ENV_INBOX_DIR, safe_read.ENV_ALLOWED_HOSTS)}
+    saved = {k: os.environ.get(k)
+             for k in (settings.ENV_INBOX_DIR, settings.ENV_SOURCE_ALLOWED_HOSTS)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "inbox"
         folder.mkdir()
-        os.environ[safe_read.ENV_INBOX_DIR] = str(folder)
-        os.environ.pop(safe_read.ENV_ALLOWED_HOSTS, None)
+        os.environ[settings.ENV_INBOX_DIR] = str(folder)
+        os.environ.pop(settings.ENV_SOURCE_ALLOWED_HOSTS, None)
         yield folder
     for key, value in saved.items():
         if value is None:

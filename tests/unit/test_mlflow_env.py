@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from mlflow import environment_variables as mlflow_env_vars
 
+from carprice.config import settings
 from carprice.registry import mlflow_server
 
 
@@ -103,11 +104,11 @@ def test_a_server_that_keeps_failing_is_unreachable_with_its_status(health_serve
 def test_the_uri_comes_from_the_environment_and_local_stores_need_no_probe(monkeypatch):
     sock, port = closed_port()
     with sock:
-        monkeypatch.setenv(mlflow_server.ENV_TRACKING_URI, f"http://127.0.0.1:{port}")
+        monkeypatch.setenv(settings.ENV_TRACKING_URI, f"http://127.0.0.1:{port}")
         with pytest.raises(mlflow_server.MlflowUnreachable, match=str(port)):
             mlflow_server.check_reachable(attempts=1)
     for local in ("", "sqlite:///mlflow.db", "file:///tmp/mlruns"):
-        monkeypatch.setenv(mlflow_server.ENV_TRACKING_URI, local)
+        monkeypatch.setenv(settings.ENV_TRACKING_URI, local)
         assert mlflow_server.check_reachable() is None
 
 

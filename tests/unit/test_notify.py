@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from carprice.config import settings
 from carprice.monitoring import notify
 from tests.conftest import free_port
 
@@ -36,8 +37,8 @@ def webhook():
 
 def test_a_promotion_reaches_the_webhook(webhook, monkeypatch):
     url, received = webhook
-    monkeypatch.setenv(notify.ENV_NOTIFY_URLS, url)
-    monkeypatch.setenv(notify.ENV_PUBLIC_MLFLOW_URL, "http://localhost:5000")
+    monkeypatch.setenv(settings.ENV_NOTIFY_URLS, url)
+    monkeypatch.setenv(settings.ENV_PUBLIC_MLFLOW_URL, "http://localhost:5000")
     title, body = notify.promotion_message("car-price", "3", {"rmse_log": 0.1207, "r2": 0.96},
                                            "2", "gate passed")
     assert notify.send(title, body) is True
@@ -49,7 +50,7 @@ def test_a_promotion_reaches_the_webhook(webhook, monkeypatch):
 
 
 def test_unset_is_silent(monkeypatch):
-    monkeypatch.delenv(notify.ENV_NOTIFY_URLS, raising=False)
+    monkeypatch.delenv(settings.ENV_NOTIFY_URLS, raising=False)
     assert notify.configured() is False
     assert notify.send("t", "b") is False
 
@@ -57,6 +58,6 @@ def test_unset_is_silent(monkeypatch):
 @pytest.mark.parametrize("url", ["not a url at all", "json://127.0.0.1:{port}/dead",
                                  "mailto://nobody"])
 def test_a_broken_url_never_raises(monkeypatch, url, caplog):
-    monkeypatch.setenv(notify.ENV_NOTIFY_URLS, url.format(port=free_port()))
+    monkeypatch.setenv(settings.ENV_NOTIFY_URLS, url.format(port=free_port()))
     assert notify.send("t", "b", failure=True) is False
     assert "notification not sent" in caplog.text

@@ -7,9 +7,8 @@ import yaml
 from pydantic import BaseModel
 
 from carprice.config import params as params_module
+from carprice.config import settings
 from carprice.config.params import (
-    ENV_OVERRIDES,
-    ENV_PARAMS_FILE,
     PARAM_CHOICES,
     Params,
     ParamsError,
@@ -168,18 +167,18 @@ def test_blank_form_values_keep_the_defaults():
 
 
 def test_env_overrides_take_form_names_and_are_validated(monkeypatch):
-    monkeypatch.setenv(ENV_OVERRIDES, json.dumps({"rows": "1234", "source": "csv",
+    monkeypatch.setenv(settings.ENV_PARAMS_JSON, json.dumps({"rows": "1234", "source": "csv",
                                                            "csv_uri": None}))
     params = load_params(PARAMS_YAML)
     assert params["data"]["rows"] == 1234 and params["data"]["source"] == "csv"
     assert params["data"]["csv_uri"] == ""
-    monkeypatch.setenv(ENV_OVERRIDES, json.dumps({"rows": "abc"}))
+    monkeypatch.setenv(settings.ENV_PARAMS_JSON, json.dumps({"rows": "abc"}))
     with pytest.raises(ParamsError, match="params: data.rows must be an integer, got 'abc'"):
         load_params(PARAMS_YAML)
 
 
 def test_explicit_overrides_win_over_the_env(monkeypatch):
-    monkeypatch.setenv(ENV_OVERRIDES, json.dumps({"rows": 1234}))
+    monkeypatch.setenv(settings.ENV_PARAMS_JSON, json.dumps({"rows": 1234}))
     assert load_params(PARAMS_YAML, {"data.rows": "99"})["data"]["rows"] == 99
 
 
@@ -188,13 +187,13 @@ def test_explicit_overrides_win_over_the_env(monkeypatch):
     ("[1, 2]", "must be a JSON object"),
 ])
 def test_env_overrides_must_be_a_json_object(monkeypatch, text, message):
-    monkeypatch.setenv(ENV_OVERRIDES, text)
+    monkeypatch.setenv(settings.ENV_PARAMS_JSON, text)
     with pytest.raises(ParamsError, match=message):
         load_params(PARAMS_YAML)
 
 
 def test_params_file_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(ENV_PARAMS_FILE, write_params(
+    monkeypatch.setenv(settings.ENV_PARAMS_FILE, write_params(
         tmp_path, lambda p: p["data"].update(rows=77)))
     assert load_params()["data"]["rows"] == 77
 

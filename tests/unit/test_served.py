@@ -10,6 +10,7 @@ import uuid
 import mlflow
 import pytest
 
+from carprice.config import settings
 from carprice.config.params import ParamsError, load_params
 from carprice.model.pyfunc import example_car
 from carprice.registry import PRODUCTION_ALIAS, mlflow_server, tags
@@ -144,18 +145,18 @@ def test_client_defaults_are_short_but_never_override(monkeypatch):
 
 
 def test_ttl_and_model_name_come_from_the_environment_or_params(monkeypatch, workdir):
-    monkeypatch.setenv(model_source.ENV_ALIAS_TTL, "2")
+    monkeypatch.setenv(settings.ENV_ALIAS_TTL, "2")
     assert model_source.alias_ttl() == 2.0
-    monkeypatch.setenv(model_source.ENV_ALIAS_TTL, "soon")
-    assert model_source.alias_ttl() == model_source.DEFAULT_ALIAS_TTL
-    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    monkeypatch.setenv(settings.ENV_ALIAS_TTL, "soon")
+    assert model_source.alias_ttl() == settings.DEFAULT_ALIAS_TTL
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
     assert model_source.model_name() == load_params()["registry"]["model_name"]
-    monkeypatch.setenv(model_source.ENV_MODEL_NAME, "other")
+    monkeypatch.setenv(settings.ENV_MODEL_NAME, "other")
     assert model_source.model_name() == "other"
 
 
 def test_no_model_name_anywhere_is_one_clear_line(monkeypatch, workdir):
-    monkeypatch.delenv(model_source.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
     (workdir / "params.yaml").write_text("data: {}\n")
     with pytest.raises(ParamsError, match="missing key registry"):
         model_source.model_name()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from carprice.config import settings
 from carprice.pipeline import container
 from carprice.sources import SourceError, load, safe_read
 from carprice.sources.csv_reader import read_csv
@@ -34,9 +35,9 @@ def inbox(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "inbox"
     folder.mkdir()
     (folder / "cars.csv").write_bytes(CSV)
-    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(folder))
-    monkeypatch.delenv(safe_read.ENV_ALLOWED_HOSTS, raising=False)
-    monkeypatch.delenv(safe_read.ENV_MAX_BYTES, raising=False)
+    monkeypatch.setenv(settings.ENV_INBOX_DIR, str(folder))
+    monkeypatch.delenv(settings.ENV_SOURCE_ALLOWED_HOSTS, raising=False)
+    monkeypatch.delenv(settings.ENV_SOURCE_MAX_BYTES, raising=False)
     return folder
 
 
@@ -54,12 +55,12 @@ def refused(uri: str, match: str, kind: type[Exception] = SourceError) -> str:
 
 
 def test_inbox_defaults_to_the_data_dir(monkeypatch, tmp_path):
-    monkeypatch.delenv(safe_read.ENV_INBOX_DIR, raising=False)
+    monkeypatch.delenv(settings.ENV_INBOX_DIR, raising=False)
     monkeypatch.delenv(container.ENV_DATA_DIR, raising=False)
     assert safe_read.inbox_dir() == Path("data/inbox")
     monkeypatch.setenv(container.ENV_DATA_DIR, "/app/data")
     assert safe_read.inbox_dir() == Path("/app/data/inbox")
-    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(tmp_path))
+    monkeypatch.setenv(settings.ENV_INBOX_DIR, str(tmp_path))
     assert safe_read.inbox_dir() == tmp_path
 
 
@@ -114,7 +115,7 @@ def test_a_missing_file_names_its_inbox_path_and_the_folder(inbox):
 
 
 def test_a_missing_inbox_folder_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv(safe_read.ENV_INBOX_DIR, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(settings.ENV_INBOX_DIR, str(tmp_path / "nowhere"))
     refused("cars.csv", "does not exist")
 
 
@@ -126,12 +127,12 @@ def test_special_files_and_folders_are_not_read(inbox):
 
 
 def test_local_files_are_capped_in_size(inbox, monkeypatch):
-    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV) - 1))
+    monkeypatch.setenv(settings.ENV_SOURCE_MAX_BYTES, str(len(CSV) - 1))
     refused("cars.csv", "larger than")
-    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV)))
+    monkeypatch.setenv(settings.ENV_SOURCE_MAX_BYTES, str(len(CSV)))
     assert safe_read.read_source("cars.csv") == CSV
-    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, "lots")
-    refused("cars.csv", f"{safe_read.ENV_MAX_BYTES} must be a positive number")
+    monkeypatch.setenv(settings.ENV_SOURCE_MAX_BYTES, "lots")
+    refused("cars.csv", f"{settings.ENV_SOURCE_MAX_BYTES} must be a positive number")
 
 
 # ---------------------------------------------------------------- URL checks
@@ -179,7 +180,7 @@ def test_a_public_url_passes_the_check():
 
 
 def test_an_allowed_host_is_not_resolved_at_all(monkeypatch):
-    monkeypatch.setenv(safe_read.ENV_ALLOWED_HOSTS, " files.internal. , MLflow ")
+    monkeypatch.setenv(settings.ENV_SOURCE_ALLOWED_HOSTS, " files.internal. , MLflow ")
     assert safe_read.allowed_hosts() == {"files.internal", "mlflow"}
     safe_read.check_url("http://files.internal/cars.csv", resolve=must_not_resolve)
     safe_read.check_url("http://mlflow:5000/x.csv", resolve=must_not_resolve)
@@ -248,7 +249,7 @@ def server():
 
 @pytest.fixture
 def allow_loopback(inbox, monkeypatch):
-    monkeypatch.setenv(safe_read.ENV_ALLOWED_HOSTS, "127.0.0.1")
+    monkeypatch.setenv(settings.ENV_SOURCE_ALLOWED_HOSTS, "127.0.0.1")
 
 
 def test_a_download_from_an_allowed_host_is_read(server, allow_loopback):
@@ -275,9 +276,9 @@ def test_redirects_are_checked_hop_by_hop(server, allow_loopback, path, match):
 
 
 def test_downloads_are_capped_in_size(server, allow_loopback, monkeypatch):
-    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV) * 10))
+    monkeypatch.setenv(settings.ENV_SOURCE_MAX_BYTES, str(len(CSV) * 10))
     refused(f"{server}/unsized", "larger than")  # counted while streaming
-    monkeypatch.setenv(safe_read.ENV_MAX_BYTES, str(len(CSV) - 1))
+    monkeypatch.setenv(settings.ENV_SOURCE_MAX_BYTES, str(len(CSV) - 1))
     refused(f"{server}/cars.csv", "larger than")  # refused on Content-Length
 
 

@@ -9,11 +9,12 @@ import json
 import pytest
 import yaml
 
-from carprice.config.params import ENV_OVERRIDES, apply_overrides, load_params
+from carprice.config import settings
+from carprice.config.params import apply_overrides, load_params
 from carprice.pipeline import container, definition, docker_launch, runner
 from tests.conftest import REPO
 
-ENV = {runner.ENV_DVC_DOCKER: "1", container.ENV_PROJECT: "carprice",
+ENV = {settings.ENV_DVC_DOCKER: "1", container.ENV_PROJECT: "carprice",
        container.ENV_DOCKER_NETWORK: "carprice-net", container.ENV_DATA_VOLUME: "carprice-data",
        container.ENV_MODELS_VOLUME: "carprice-models", container.ENV_INBOX_HOST_DIR: "/srv/inbox",
        container.ENV_STAGE_MLFLOW_URI: "http://mlflow:5000", container.ENV_STAGE_USER: "stages",
@@ -78,7 +79,7 @@ def test_the_runners_params_reach_the_container(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(edited))
     sent = json.loads(spec(flags=("--run-id", "r", "--params", str(path)))
-                      .environment[ENV_OVERRIDES])
+                      .environment[settings.ENV_PARAMS_JSON])
     assert sent["model.max_iter"] == 7 and sent["data.drift.price_inflation"] == 0.0
     assert apply_overrides(PARAMS, sent) == edited
 
@@ -101,8 +102,8 @@ def test_a_writer_stage_without_the_models_volume_is_refused():
 @pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("", False),
                                             ("0", False)])
 def test_docker_mode_is_opt_in(monkeypatch, value, expected):
-    monkeypatch.setenv(runner.ENV_DVC_DOCKER, value)
-    assert runner.in_dvc_runner() is expected
+    monkeypatch.setenv(settings.ENV_DVC_DOCKER, value)
+    assert settings.current().dvc_docker is expected
 
 
 def test_an_unknown_stage_is_a_usage_error(capsys):
@@ -113,7 +114,7 @@ def test_an_unknown_stage_is_a_usage_error(capsys):
 
 
 def test_outside_the_dvc_runner_the_stage_runs_in_process(workdir, monkeypatch, capsys):
-    monkeypatch.delenv(runner.ENV_DVC_DOCKER, raising=False)
+    monkeypatch.delenv(settings.ENV_DVC_DOCKER, raising=False)
     # a bad param stops the in-process stage before MLflow, with the runner's summary
     code = runner.run_stage_command(["validate", "--run-id", "r", "--set", "model.max_iter=0"])
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -28,10 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from carprice.config import settings
 from carprice.errors import InputError, one_line
-
-ENV_PARAMS_FILE = "CARPRICE_PARAMS_FILE"
-ENV_OVERRIDES = "CARPRICE_PARAMS_JSON"
 
 # Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
 PARAM_ALIASES: dict[str, str] = {
@@ -213,7 +210,7 @@ class Params(_Section):
 
 
 def params_path() -> Path:
-    return Path(os.environ.get(ENV_PARAMS_FILE, "params.yaml"))
+    return settings.current().params_file
 
 
 def read_params(path: str | Path | None = None,
@@ -301,15 +298,15 @@ PARAM_CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def _env_overrides() -> dict:
-    text = os.environ.get(ENV_OVERRIDES, "").strip()
+    text = settings.current().params_json
     if not text:
         return {}
     try:
         out = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ParamsError(f"{ENV_OVERRIDES} is not valid JSON: {exc}") from exc
+        raise ParamsError(f"{settings.ENV_PARAMS_JSON} is not valid JSON: {exc}") from exc
     if not isinstance(out, dict):
-        raise ParamsError(f"{ENV_OVERRIDES} must be a JSON object of name: value")
+        raise ParamsError(f"{settings.ENV_PARAMS_JSON} must be a JSON object of name: value")
     return out
 
 

@@ -9,21 +9,19 @@ never fails the run that sends it.
 from __future__ import annotations
 
 import logging
-import os
 
-ENV_NOTIFY_URLS = "CARPRICE_NOTIFY_URLS"
-# The MLflow UI as the user's browser reaches it (links in messages).
-ENV_PUBLIC_MLFLOW_URL = "CARPRICE_PUBLIC_MLFLOW_URL"
+from carprice.config import settings
+
 log = logging.getLogger(__name__)
 
 
 def configured() -> bool:
-    return bool(os.environ.get(ENV_NOTIFY_URLS, "").strip())
+    return bool(settings.current().notify_url_list)
 
 
 def send(title: str, body: str, failure: bool = False) -> bool:
     """Send to every configured URL; True when at least one took it. Never raises."""
-    urls = [u.strip() for u in os.environ.get(ENV_NOTIFY_URLS, "").split(",") if u.strip()]
+    urls = settings.current().notify_url_list
     if not urls:
         return False
     try:
@@ -32,7 +30,7 @@ def send(title: str, body: str, failure: bool = False) -> bool:
         notifier = apprise.Apprise()
         added = sum(bool(notifier.add(url)) for url in urls)
         if not added:
-            log.warning("notification not sent: no valid URL in %s", ENV_NOTIFY_URLS)
+            log.warning("notification not sent: no valid URL in %s", settings.ENV_NOTIFY_URLS)
             return False
         kind = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS
         sent = bool(notifier.notify(title=title, body=body, notify_type=kind))
@@ -45,7 +43,7 @@ def send(title: str, body: str, failure: bool = False) -> bool:
 
 
 def model_link(model_name: str, version: str) -> str:
-    base = os.environ.get(ENV_PUBLIC_MLFLOW_URL, "").rstrip("/")
+    base = settings.current().public_mlflow_url.rstrip("/")
     return f"{base}/#/models/{model_name}/versions/{version}" if base else ""
 
 

@@ -13,18 +13,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from carprice.config.environment import (
+from carprice.config.settings import (
     ENV_DAG_ID,
     ENV_DATA_DIR,
     ENV_GIT_COMMIT,
     ENV_IMAGE,
     ENV_INBOX_DIR,
     ENV_MODELS_DIR,
+    ENV_NOTIFY_URLS,
+    ENV_PARAMS_JSON,
+    ENV_PREDLOG_DSN,
+    ENV_PUBLIC_MLFLOW_URL,
     ENV_RUN_ID,
 )
-from carprice.config.params import ENV_OVERRIDES as ENV_PARAMS_JSON
 from carprice.errors import CarpriceError
-from carprice.monitoring.notify import ENV_NOTIFY_URLS, ENV_PUBLIC_MLFLOW_URL
 from carprice.pipeline import definition
 
 # The deployment's names: docker-compose-full.yml hands them to both launchers.
@@ -35,7 +37,6 @@ ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
 ENV_STAGE_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
 ENV_INBOX_HOST_DIR = "CARPRICE_INBOX_HOST_DIR"  # a bind source must be a host path
 ENV_STAGE_USER, ENV_STAGE_PASSWORD = "MLFLOW_STAGE_USER", "MLFLOW_STAGE_PASSWORD"
-ENV_PREDLOG_DSN = "CARPRICE_PREDLOG_DSN"  # the prediction log the monitor reads
 
 # Inside a stage container (the stage images own these folders, as uid 1000).
 CONTAINER_DATA_DIR, CONTAINER_MODELS_DIR = "/app/data", "/app/models"

@@ -110,8 +110,6 @@ ROLLBACK_PARAM_ALIASES: dict[str, str] = {
 # Every trigger-form name of every DAG -> its dotted key (one name, one key).
 FORM_ALIASES: dict[str, str] = {**PARAM_ALIASES, **MONITOR_PARAM_ALIASES,
                                 **ROLLBACK_PARAM_ALIASES}
-# Who asked for a rollback when params rollback.requested_by is blank (the DAG's user).
-ENV_REQUESTED_BY = "CARPRICE_REQUESTED_BY"
 # params.yaml sections of those stages: they never change the model, so they stay out of
 # the training fingerprint (runner.params_hash).
 MONITOR_PARAM_SECTIONS: tuple[str, ...] = ("monitor", "rollback")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carprice import errors
+from carprice.config import settings
 from carprice.config.params import load_params, parse_set_args
 from carprice.errors import CarpriceError, FinalError
-from carprice.pipeline import container, definition, run_folder
+from carprice.pipeline import definition, run_folder
 from carprice.pipeline.definition import StageExit
 from carprice.pipeline.stage_args import StageArgs, parse_stage_args
 from carprice.registry import mlflow_server, tags
@@ -91,14 +91,14 @@ class StageContext:
             tags.PIPELINE_RUN_ID: self.run_id,
             tags.AIRFLOW_DAG_ID: self.dag_id,
             tags.GIT_COMMIT: git_commit(),
-            tags.IMAGE: os.environ.get(container.ENV_IMAGE, "local"),
+            tags.IMAGE: settings.current().image,
             tags.MLFLOW_PARENT_RUN_ID: self.run_info.get("parent_run_id", ""),
         }
 
 
 def git_commit() -> str:
-    if os.environ.get(container.ENV_GIT_COMMIT):
-        return os.environ[container.ENV_GIT_COMMIT]
+    if settings.current().git_commit:
+        return settings.current().git_commit
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=False)
@@ -125,7 +125,7 @@ def make_context(stage: str, args: StageArgs) -> StageContext:
     run_dir.mkdir(parents=True, exist_ok=True)
     return StageContext(stage=stage, run_id=args.run_id, run_dir=run_dir,
                         models_dir=Path(args.models_dir), params=params,
-                        dag_id=os.environ.get(container.ENV_DAG_ID, "local"))
+                        dag_id=settings.current().dag_id)
 
 
 def upstream_skip(ctx: StageContext) -> str | None:
@@ -273,16 +273,9 @@ def run_stage_command(argv: list[str]) -> int:
               "[stage flags]", file=sys.stderr)
         return int(StageExit.NO_RETRY)
     stage, flags = argv[0], argv[1:]
-    if not in_dvc_runner():
+    if not settings.current().dvc_docker:
         return run_stage(stage, flags)
     from carprice.pipeline import docker_launch
 
     return docker_launch.run_dvc_stage(stage, flags)
 
-
-def in_dvc_runner() -> bool:
-    return os.environ.get(ENV_DVC_DOCKER, "").strip().lower() in {"1", "true", "yes"}
-
-
-# Set in the stack's dvc-runner image: dvc.yaml's stages run as sibling containers there.
-ENV_DVC_DOCKER = "CARPRICE_DVC_DOCKER"

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from carprice.config.params import ENV_PARAMS_FILE
+from carprice.config import settings
 from carprice.pipeline import container, definition
 
 
@@ -42,7 +42,7 @@ def stage_options(
     data_dir: Annotated[str, typer.Option(envvar=container.ENV_DATA_DIR)] = "data",
     models_dir: Annotated[str, typer.Option(envvar=container.ENV_MODELS_DIR)] = "models",
     params: Annotated[str | None, typer.Option(
-        help=f"params file (default ${ENV_PARAMS_FILE}, else params.yaml)")] = None,
+        help=f"params file (default ${settings.ENV_PARAMS_FILE}, else params.yaml)")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="KEY=VALUE",
         help="override a param, e.g. --set model.max_iter=300 (repeatable)")] = None,

@@ -19,10 +19,10 @@ from tenacity import (
     wait_fixed,
 )
 
+from carprice.config import settings
 from carprice.errors import CarpriceError
 from carprice.request_errors import describe_request_error, redact_url
 
-ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 # Names and types checked against mlflow/environment_variables.py of MLflow 3.17
 # (retries, backoff factor and timeout are read as int).
 ENV_MAX_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
@@ -59,7 +59,7 @@ def apply_client_defaults(retries: int = DEFAULT_RETRIES) -> None:
 
 
 def tracking_uri() -> str | None:
-    return os.environ.get(ENV_TRACKING_URI, "").strip() or None
+    return settings.current().tracking_uri
 
 
 def check_reachable(uri: str | None = None, attempts: int = PROBE_ATTEMPTS,

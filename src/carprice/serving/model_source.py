@@ -11,7 +11,6 @@ and never shows a traceback.
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,16 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from carprice import registry
-from carprice.config.environment import ENV_MODELS_DIR
+from carprice.config import settings
 from carprice.config.params import ParamsError, load_params, params_path
 from carprice.errors import one_line
 from carprice.registry import mlflow_server, tags
 from carprice.registry.aliases import version_for_alias
 from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, read_export
 
-ENV_MODEL_NAME = "CARPRICE_MODEL_NAME"
-ENV_ALIAS_TTL = "CARPRICE_ALIAS_TTL_SECONDS"
-DEFAULT_ALIAS_TTL = 30.0
 # Version tags shown with a served model (Resolution.info), under their own names.
 SHOWN_TAGS = (
     tags.TRAINED_AT, tags.DATA_HASH, tags.TRAIN_ROWS, tags.PIPELINE_RUN_ID,
@@ -46,22 +42,19 @@ def apply_client_defaults() -> None:
 
 def alias_ttl() -> float:
     """Seconds the production alias stays resolved before it is read again."""
-    try:
-        return max(0.5, float(os.environ.get(ENV_ALIAS_TTL, DEFAULT_ALIAS_TTL)))
-    except ValueError:
-        return DEFAULT_ALIAS_TTL
+    return settings.current().alias_ttl_seconds
 
 
 def model_name() -> str:
     """$CARPRICE_MODEL_NAME, else registry.model_name of the params file; ParamsError."""
-    if os.environ.get(ENV_MODEL_NAME):
-        return os.environ[ENV_MODEL_NAME]
+    if settings.current().model_name:
+        return settings.current().model_name
     params = load_params()
     try:
         return str(params["registry"]["model_name"])
     except (KeyError, TypeError):
         raise ParamsError(f"{params_path()} has no registry.model_name "
-                          f"and {ENV_MODEL_NAME} is not set") from None
+                          f"and {settings.ENV_MODEL_NAME} is not set") from None
 
 
 def monitor_experiment() -> str:
@@ -70,7 +63,7 @@ def monitor_experiment() -> str:
 
 
 def models_dir() -> Path:
-    return Path(os.environ.get(ENV_MODELS_DIR, "models"))
+    return settings.current().models_dir
 
 
 def tracking_uri() -> str | None:
@@ -79,7 +72,7 @@ def tracking_uri() -> str | None:
     An unset MLFLOW_TRACKING_URI would silently mean a local SQLite file, which is never
     the registry the pipeline promotes to, so it counts as "no server".
     """
-    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or None
+    return mlflow_server.tracking_uri()
 
 
 def mlflow_client(uri: str):

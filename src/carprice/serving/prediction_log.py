@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -25,12 +24,12 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from carprice.config import settings
 from carprice.contract import schema
 from carprice.model.estimator import OUTPUT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-ENV_DSN = "CARPRICE_PREDLOG_DSN"
 TABLE = "predictions"
 SOURCES = ("api", "app", "batch")
 DDL = f"""
@@ -287,13 +286,13 @@ class DisabledLog:
 
 def configured_dsn() -> str:
     """The prediction log's DSN from the environment ("" when logging is off)."""
-    return os.environ.get(ENV_DSN, "").strip()
+    return settings.current().predlog_dsn
 
 
 def from_env() -> PredictionLog | DisabledLog:
     dsn = configured_dsn()
     if not dsn:
-        log.info("prediction log off: %s is not set", ENV_DSN)
+        log.info("prediction log off: %s is not set", settings.ENV_PREDLOG_DSN)
         return DisabledLog()
     writer = PredictionLog(dsn)
     log.info("prediction log: writing to Postgres at %s, table %s", writer.target, TABLE)

@@ -30,13 +30,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from carprice.config.environment import ENV_DATA_DIR, ENV_INBOX_DIR
+from carprice.config import settings
 from carprice.errors import CarpriceError, InputError, one_line
 from carprice.request_errors import describe_request_error, redact_url
 
-ENV_ALLOWED_HOSTS = "CARPRICE_SOURCE_ALLOWED_HOSTS"
-ENV_MAX_BYTES = "CARPRICE_SOURCE_MAX_BYTES"
-ENV_TIMEOUT = "CARPRICE_SOURCE_TIMEOUT"
 INBOX_PREFIX = "inbox"  # csv_uri "inbox/cars.csv" means <inbox dir>/cars.csv
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 DEFAULT_TIMEOUT = 60.0  # seconds to connect, and between two received chunks
@@ -61,37 +58,28 @@ class SourceUnavailable(CarpriceError):
 
 def inbox_dir() -> Path:
     """The only folder local CSVs are read from."""
-    configured = os.environ.get(ENV_INBOX_DIR, "").strip()
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get(ENV_DATA_DIR, "").strip() or "data") / INBOX_PREFIX
+    return _settings().inbox
 
 
 def allowed_hosts() -> frozenset[str]:
     """Host names exempt from the public-address rule (e.g. an internal file server)."""
-    raw = os.environ.get(ENV_ALLOWED_HOSTS, "")
+    raw = _settings().source_allowed_hosts
     return frozenset(_host_key(h) for h in raw.split(",") if h.strip())
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise SourceError(f"{name} must be a positive number, got {raw[:40]!r}")
-    return value
-
-
 def max_bytes() -> int:
-    return int(_env_number(ENV_MAX_BYTES, DEFAULT_MAX_BYTES))
+    return int(_settings().source_max_bytes or DEFAULT_MAX_BYTES)
 
 
 def timeout() -> float:
-    return _env_number(ENV_TIMEOUT, DEFAULT_TIMEOUT)
+    return _settings().source_timeout or DEFAULT_TIMEOUT
+
+
+def _settings() -> settings.Settings:
+    try:
+        return settings.current()
+    except settings.SettingsError as exc:  # a source refused for its settings: not retried
+        raise SourceError(str(exc)) from None
 
 
 def _host_key(host: str) -> str:
@@ -182,7 +170,8 @@ def read_local(uri: str, inbox: Path | None = None, limit: int | None = None) ->
             raise SourceError(f"{_quote(uri)} is not a regular file")
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise SourceError(f"{_quote(uri)} is larger than {limit} bytes ({ENV_MAX_BYTES})")
+        raise SourceError(f"{_quote(uri)} is larger than {limit} bytes "
+                          f"({settings.ENV_SOURCE_MAX_BYTES})")
     return data
 
 
@@ -250,7 +239,7 @@ def check_url(url: str, resolve: Resolver | None = None,
 
 def _refusal(shown: str, address: str, problem: str) -> str:
     return (f"{shown} resolves to {address}, a {problem} address: only public hosts are "
-            f"fetched, unless listed in {ENV_ALLOWED_HOSTS}")
+            f"fetched, unless listed in {settings.ENV_SOURCE_ALLOWED_HOSTS}")
 
 
 def _default_port(scheme: str) -> int:
@@ -333,7 +322,7 @@ def _body(resp: requests.Response, shown: str, limit: int, deadline: float) -> b
             else SourceError
         raise error(f"cannot download {shown}: HTTP {resp.status_code} "
                     f"{one_line(resp.reason or '', 60)}".rstrip())
-    too_big = f"{shown} is larger than {limit} bytes ({ENV_MAX_BYTES})"
+    too_big = f"{shown} is larger than {limit} bytes ({settings.ENV_SOURCE_MAX_BYTES})"
     declared = resp.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise SourceError(too_big)

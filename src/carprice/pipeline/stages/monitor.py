@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from carprice import registry
+from carprice.config import settings
 from carprice.contract import schema
 from carprice.contract.validation import ValidationError, parse_number, prepare_features
 from carprice.model import metrics
@@ -58,7 +59,7 @@ def logged_inputs(limit: int, days: int) -> tuple[pd.DataFrame, dict]:
     """What the API and the app priced lately (the prediction log)."""
     dsn = prediction_log.configured_dsn()
     if not dsn:
-        raise StageFailed(f"monitor.source is 'predictions' but {prediction_log.ENV_DSN} "
+        raise StageFailed(f"monitor.source is 'predictions' but {settings.ENV_PREDLOG_DSN} "
                           "is not set")
     since = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days)
     try:

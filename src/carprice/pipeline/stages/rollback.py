@@ -7,14 +7,13 @@ Params ``rollback.to_version`` (blank: the current version's ``previous_producti
 
 from __future__ import annotations
 
-import os
-
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from carprice.config import settings
 from carprice.monitoring import notify
-from carprice.pipeline import definition, run_folder
+from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import tags
 from carprice.registry.aliases import rollback, tag_version
@@ -30,7 +29,7 @@ def request(params: dict) -> dict:
     return {
         "to_version": str(p.get("to_version") or "").strip() or None,
         "requested_by": (str(p.get("requested_by") or "").strip()
-                         or os.environ.get(definition.ENV_REQUESTED_BY, "").strip()
+                         or settings.current().requested_by
                          or "unknown")[:MAX_TEXT],
         "reason": (str(p.get("reason") or "").strip() or "no reason given")[:MAX_TEXT],
     }

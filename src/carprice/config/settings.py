@@ -1,0 +1,120 @@
+"""Every setting the package reads from its environment, typed, in one object.
+
+Callers ask ``current()`` when they need a value (never at import time), so a process
+sees its environment as it is then. The launchers set the stage variables
+(carprice.pipeline.container); the stack's own are documented in .env.example.
+A bad value stops the caller with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from carprice.errors import InputError, one_line
+
+# A stage's folders and provenance (set by the launchers).
+ENV_RUN_ID = "CARPRICE_RUN_ID"
+ENV_DATA_DIR = "CARPRICE_DATA_DIR"
+ENV_MODELS_DIR = "CARPRICE_MODELS_DIR"
+ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"  # csv_uri inbox/<file> (default: <data dir>/inbox)
+ENV_DAG_ID = "CARPRICE_DAG_ID"
+ENV_IMAGE = "CARPRICE_IMAGE"
+ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
+ENV_REQUESTED_BY = "CARPRICE_REQUESTED_BY"  # who triggered a rollback (the DAG's user)
+# Params (params.yaml, and the launcher's overrides as JSON with dotted keys).
+ENV_PARAMS_FILE = "CARPRICE_PARAMS_FILE"
+ENV_PARAMS_JSON = "CARPRICE_PARAMS_JSON"
+# Serving: which model, how often the alias is read again, the prediction log.
+ENV_MODEL_NAME = "CARPRICE_MODEL_NAME"
+ENV_ALIAS_TTL = "CARPRICE_ALIAS_TTL_SECONDS"
+ENV_PREDLOG_DSN = "CARPRICE_PREDLOG_DSN"
+# Notifications: Apprise URLs (may hold tokens) and the MLflow UI as a browser reaches it.
+ENV_NOTIFY_URLS = "CARPRICE_NOTIFY_URLS"
+ENV_PUBLIC_MLFLOW_URL = "CARPRICE_PUBLIC_MLFLOW_URL"
+# Untrusted data sources (carprice.sources.safe_read).
+ENV_SOURCE_ALLOWED_HOSTS = "CARPRICE_SOURCE_ALLOWED_HOSTS"
+ENV_SOURCE_MAX_BYTES = "CARPRICE_SOURCE_MAX_BYTES"
+ENV_SOURCE_TIMEOUT = "CARPRICE_SOURCE_TIMEOUT"
+# MLflow's own variable: unset means a local ./mlflow.db.
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+# Set in the stack's dvc-runner image: dvc.yaml's stages run as sibling containers there.
+ENV_DVC_DOCKER = "CARPRICE_DVC_DOCKER"
+
+DEFAULT_ALIAS_TTL = 30.0
+
+
+class SettingsError(InputError):
+    """An environment variable with a value the package cannot use."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True,
+                                      str_strip_whitespace=True, extra="ignore")
+
+    run_id: str = Field("local", alias=ENV_RUN_ID)
+    data_dir: Path = Field(Path("data"), alias=ENV_DATA_DIR)
+    models_dir: Path = Field(Path("models"), alias=ENV_MODELS_DIR)
+    inbox_dir: Path | None = Field(None, alias=ENV_INBOX_DIR)
+    dag_id: str = Field("local", alias=ENV_DAG_ID)
+    image: str = Field("local", alias=ENV_IMAGE)
+    git_commit: str = Field("", alias=ENV_GIT_COMMIT)
+    requested_by: str = Field("", alias=ENV_REQUESTED_BY)
+    params_file: Path = Field(Path("params.yaml"), alias=ENV_PARAMS_FILE)
+    params_json: str = Field("", alias=ENV_PARAMS_JSON)
+    model_name: str = Field("", alias=ENV_MODEL_NAME)
+    alias_ttl_seconds: float = Field(DEFAULT_ALIAS_TTL, alias=ENV_ALIAS_TTL)
+    predlog_dsn: str = Field("", alias=ENV_PREDLOG_DSN)
+    notify_urls: str = Field("", alias=ENV_NOTIFY_URLS)
+    public_mlflow_url: str = Field("", alias=ENV_PUBLIC_MLFLOW_URL)
+    source_allowed_hosts: str = Field("", alias=ENV_SOURCE_ALLOWED_HOSTS)
+    source_max_bytes: float | None = Field(None, alias=ENV_SOURCE_MAX_BYTES)
+    source_timeout: float | None = Field(None, alias=ENV_SOURCE_TIMEOUT)
+    tracking_uri: str | None = Field(None, alias=ENV_TRACKING_URI)
+    dvc_docker: bool = Field(False, alias=ENV_DVC_DOCKER)
+
+    @field_validator("alias_ttl_seconds", mode="wrap")
+    @classmethod
+    def _ttl_or_default(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> float:
+        # a serving setting: a typo must not take the app or the API down
+        try:
+            return max(0.5, float(handler(value)))
+        except ValidationError:
+            return DEFAULT_ALIAS_TTL
+
+    @field_validator("source_max_bytes", "source_timeout", mode="before")
+    @classmethod
+    def _positive(cls, value: Any) -> Any:
+        if value is None:  # unset: the caller's default
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = -1.0
+        if not 0 < number < float("inf"):
+            raise ValueError("must be a positive number")
+        return number
+
+    @property
+    def inbox(self) -> Path:
+        """The only folder local CSVs are read from."""
+        return self.inbox_dir or self.data_dir / "inbox"
+
+    @property
+    def notify_url_list(self) -> list[str]:
+        return [u.strip() for u in self.notify_urls.split(",") if u.strip()]
+
+
+def current() -> Settings:
+    """The settings as the environment says now; SettingsError (one line) on a bad value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "a setting"
+        reason = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(one_line(f"{name} {reason}, "
+                                     f"got {str(first.get('input'))[:40]!r}")) from None
