@@ -21,6 +21,7 @@ file). Figures go to stdout and --out (JSON); asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -35,7 +36,8 @@ sys.path[:0] = [str(REPO / "scripts"), str(REPO / "src")]
 
 from stack_client import Stack, read_env_file  # noqa: E402
 
-LABEL_PROJECT, LABEL_STAGE, LABEL_RUN = "io.carprice.project", "io.carprice.stage", "io.carprice.run"
+LABEL_PROJECT, LABEL_STAGE = "io.carprice.project", "io.carprice.stage"
+LABEL_RUN = "io.carprice.run"
 DAG = "car_price_predictor_pipeline"
 
 
@@ -56,10 +58,8 @@ class Events:
 
     def _read(self) -> None:
         for line in self.proc.stdout:
-            try:
+            with contextlib.suppress(ValueError):
                 self.rows.append(json.loads(line))
-            except ValueError:
-                pass
 
     def times(self, run_id: str) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}

@@ -3,7 +3,8 @@
     python bench/bench_imports.py [--repeat N] [--top K] [--python PY] [--module-format F]
 
 For each stage, N fresh interpreters run ``import <module>`` (default module name
-``carprice.stages.<stage>``; --module-format takes e.g. ``carprice.pipeline.stages.{stage}``).
+``carprice.pipeline.stages.<stage>``; --module-format takes e.g.
+``carprice.stages.{stage}``, the layout before).
 Prints the median wall and CPU seconds (user + sys of the child: on a shared 2-core machine
 the wall time follows the other load, the CPU time much less), and, with --top, the K
 heaviest top-level packages by cumulative `-X importtime` microseconds. Asserts nothing.
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--top", type=int, default=6)
     parser.add_argument("--python", default=sys.executable)
-    parser.add_argument("--module-format", default="carprice.stages.{stage}")
+    parser.add_argument("--module-format", default="carprice.pipeline.stages.{stage}")
     parser.add_argument("--stages", nargs="*", default=None)
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")

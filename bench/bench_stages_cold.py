@@ -10,7 +10,7 @@ its imports took (sum of the top-level cumulative `-X importtime` figures; wall 
 the stage's own `seconds` (its JSON summary). Asserts nothing.
 
 --command-format: the stage command, default
-``{python} -m carprice.stages.dvc_run {stage} --run-id bench --soft-skip``.
+``{python} -m carprice.pipeline {stage} --run-id bench --soft-skip`` (dvc.yaml's command).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-DEFAULT_CMD = "{python} -m carprice.stages.dvc_run {stage} --run-id bench --soft-skip"
+DEFAULT_CMD = "{python} -m carprice.pipeline {stage} --run-id bench --soft-skip"
 
 
 def stages() -> list[str]:

@@ -119,9 +119,9 @@ def test_column_lookup_matches_per_value_lookup(fitted, monkeypatch):
     scorer = fitted.compiled_pipeline()
     clean = clean_frame(generated_cars(300, seed=11))
     columns = {c: clean[c].to_numpy() for c in schema.FEATURES}
-    assert len(clean) >= compiled.VECTOR_MIN_ROWS
+    assert len(clean) >= fast_scorer.VECTOR_MIN_ROWS
     vector = scorer.design(clean), scorer.design(columns)
-    monkeypatch.setattr(compiled, "VECTOR_MIN_ROWS", len(clean) + 1)
+    monkeypatch.setattr(fast_scorer, "VECTOR_MIN_ROWS", len(clean) + 1)
     per_value = scorer.design(clean), scorer.design(columns)
     for got, want in zip(vector, per_value, strict=True):
         np.testing.assert_array_equal(got, want)
@@ -138,7 +138,7 @@ def test_thread_limit_of_the_caller_reaches_the_trees(fitted, monkeypatch):
     real = predictor_type.predict
     monkeypatch.setattr(predictor_type, "predict",
                         lambda self, X, b, f, n: seen.append(n) or real(self, X, b, f, n))
-    X = np.zeros((compiled.THREADED_MIN_ROWS, len(scorer.columns)))
+    X = np.zeros((fast_scorer.THREADED_MIN_ROWS, len(scorer.columns)))
     with threadpool_limits(limits=1, user_api="openmp"):
         scorer.raw_by_tree(X)
     assert set(seen) == {1}
