@@ -111,3 +111,34 @@ def test_the_pickle_is_as_before_the_compiled_scorer(fitted):
     assert "_compiled" not in loaded.__dict__
     assert loaded.compiled_pipeline() is not None  # compiled after loading, as served
     assert pickle.dumps(loaded) == pickle.dumps(twin)
+
+
+def test_column_lookup_matches_per_value_lookup(fitted, monkeypatch):
+    """Many rows go through one hash lookup per column (Index.get_indexer), few through a
+    dict per value: the same codes, unseen values and blanks included."""
+    scorer = fitted.compiled_pipeline()
+    clean = clean_frame(generated_cars(300, seed=11))
+    columns = {c: clean[c].to_numpy() for c in schema.FEATURES}
+    assert len(clean) >= fast_scorer.VECTOR_MIN_ROWS
+    vector = scorer.design(clean), scorer.design(columns)
+    monkeypatch.setattr(fast_scorer, "VECTOR_MIN_ROWS", len(clean) + 1)
+    per_value = scorer.design(clean), scorer.design(columns)
+    for got, want in zip(vector, per_value, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_thread_limit_of_the_caller_reaches_the_trees(fitted, monkeypatch):
+    """threadpool_limits (evaluate's permutation importance) must bound the trees'
+    explicit n_threads: a count cached at compile time would bypass it."""
+    from threadpoolctl import threadpool_limits
+
+    scorer = fitted.compiled_pipeline()
+    seen = []
+    predictor_type = type(scorer.predictors[0])
+    real = predictor_type.predict
+    monkeypatch.setattr(predictor_type, "predict",
+                        lambda self, X, b, f, n: seen.append(n) or real(self, X, b, f, n))
+    X = np.zeros((fast_scorer.THREADED_MIN_ROWS, len(scorer.columns)))
+    with threadpool_limits(limits=1, user_api="openmp"):
+        scorer.raw_by_tree(X)
+    assert set(seen) == {1}

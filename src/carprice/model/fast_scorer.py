@@ -30,6 +30,7 @@ from carprice.contract import schema
 log = logging.getLogger(__name__)
 UNSEEN = "\x00unseen"  # a probe value no training set holds
 THREADED_MIN_ROWS = 2_000  # below this, OpenMP's start-up per tree costs more than it saves
+VECTOR_MIN_ROWS = 64  # below this, a dict lookup per value beats building a hash lookup
 
 
 class CompiledPipeline:
@@ -45,13 +46,16 @@ class CompiledPipeline:
         self.columns = names
         self.n_cat = n_cat
         self.lookups = _category_codes(encode, boost)
+        # The same maps for whole columns: position in index -> code; -1 (absent) -> NaN.
+        self.index = [pd.Index(list(lookup), dtype=object) for lookup in self.lookups]
+        self.codes = [np.append(np.fromiter(lookup.values(), dtype=np.float64, count=len(lookup)),
+                                np.nan) for lookup in self.lookups]
         self.predictors = [p for per_iteration in boost._predictors for p in per_iteration]
         if len(self.predictors) != len(boost._predictors):
             raise ValueError("more than one tree per iteration")
         self.bitsets, self.f_idx_map = boost._bin_mapper.make_known_categories_bitsets()
         self.baseline = float(np.ravel(boost._baseline_prediction)[0])
         self.inverse_link = boost._loss.link.inverse
-        self.threads = _openmp_effective_n_threads()
 
     def design(self, columns: Mapping[str, Any]) -> np.ndarray:
         """The boosting model's input: category codes, then numbers and flags as floats."""
@@ -59,7 +63,9 @@ class CompiledPipeline:
         X = np.empty((n, len(self.columns)), dtype=np.float64)
         for j, col in enumerate(self.columns):
             values = columns[col]
-            if j < self.n_cat:
+            if j < self.n_cat and n >= VECTOR_MIN_ROWS:  # one hash lookup for the column
+                X[:, j] = self.codes[j][self.index[j].get_indexer(values)]
+            elif j < self.n_cat:
                 get, nan = self.lookups[j].get, np.nan
                 X[:, j] = [get(v, nan) for v in values]
             else:
@@ -72,7 +78,9 @@ class CompiledPipeline:
         return self.inverse_link(self.raw_by_tree(X))
 
     def raw_by_tree(self, X: np.ndarray) -> np.ndarray:
-        threads = self.threads if len(X) >= THREADED_MIN_ROWS else 1
+        # Read per call, not once at compile time: a caller's threadpool_limits (evaluate's
+        # permutation importance runs one thread) must reach the trees' explicit n_threads.
+        threads = _openmp_effective_n_threads() if len(X) >= THREADED_MIN_ROWS else 1
         raw = np.full(len(X), self.baseline)
         for predictor in self.predictors:  # in order: the sum is HGB's own, bit for bit
             raw += predictor.predict(X, self.bitsets, self.f_idx_map, threads)
