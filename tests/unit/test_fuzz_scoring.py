@@ -127,7 +127,8 @@ def test_a_car_priced_with_others_gets_what_it_gets_alone(model):
             tally.count(isinstance(priced, dict))
 
     check()
-    tally.require(accepted=0.1, refused=0.1)
+    # about one car in ten of cars() is valid: 15-20 of some 150 per run
+    tally.require(accepted=0.05, refused=0.1)
 
 
 # ---------------------------------------------------------------- valid cars: must be priced
