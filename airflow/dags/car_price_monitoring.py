@@ -21,6 +21,7 @@ from carprice_tasks import (
     trigger_params,
 )
 
+from carprice.config.params import MONITOR_PARAM_ALIASES
 from carprice.pipeline import definition
 
 # The retraining run must not be skipped as "unchanged": force it. (Airflow validates this
@@ -42,7 +43,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=trigger_params(definition.MONITOR_PARAM_ALIASES),
+    params=trigger_params(MONITOR_PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
     on_failure_callback=notify_failed_run,

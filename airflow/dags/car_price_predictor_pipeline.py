@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, TriggerRule, task
 from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
+from carprice.config.params import PARAM_ALIASES
 from carprice.pipeline import container, definition
 
 SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
@@ -45,7 +46,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=trigger_params(definition.PARAM_ALIASES),
+    params=trigger_params(PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
     on_failure_callback=notify_failed_run,

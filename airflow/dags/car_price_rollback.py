@@ -14,6 +14,7 @@ from airflow.sdk import DAG
 from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
 from carprice.config import settings
+from carprice.config.params import ROLLBACK_PARAM_ALIASES
 from carprice.pipeline import definition
 
 with DAG(
@@ -24,7 +25,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=trigger_params(definition.ROLLBACK_PARAM_ALIASES),
+    params=trigger_params(ROLLBACK_PARAM_ALIASES),
     user_defined_macros=MACROS,
     user_defined_filters=FILTERS,
     on_failure_callback=notify_failed_run,

@@ -17,7 +17,7 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
 from docker.types import Mount
 
-from carprice.config.params import field_schema, load_params
+from carprice.config.params import FORM_ALIASES, field_schema, load_params
 from carprice.monitoring import notify
 from carprice.pipeline import container, definition
 
@@ -68,7 +68,7 @@ def trigger_params(aliases: dict[str, str]) -> dict[str, Param]:
 
 def params_json(params) -> str:
     """The trigger form's values as the stages' CARPRICE_PARAMS_JSON (dotted keys)."""
-    return json.dumps({dotted: params[name] for name, dotted in definition.FORM_ALIASES.items()
+    return json.dumps({dotted: params[name] for name, dotted in FORM_ALIASES.items()
                        if name in params})
 
 

@@ -41,8 +41,10 @@ from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
 
 from carprice.config import settings  # noqa: E402
-from carprice.config.params import (  # noqa: E402
+from carprice.config.params import (  # noqa: E402  # noqa: E402
+    PARAM_ALIASES,
     PARAM_CHOICES,
+    ROLLBACK_PARAM_ALIASES,
     ParamsError,
     apply_overrides,
     field_schema,
@@ -152,8 +154,8 @@ def test_schedule_and_concurrency(dag):
 
 def test_params_are_typed_and_default_to_params_yaml(dag):
     defaults = load_params()
-    assert set(dag.params) == set(definition.PARAM_ALIASES)
-    for name, dotted in definition.PARAM_ALIASES.items():
+    assert set(dag.params) == set(PARAM_ALIASES)
+    for name, dotted in PARAM_ALIASES.items():
         value = defaults
         for part in dotted.split("."):
             value = value[part]
@@ -175,7 +177,7 @@ RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", 
 
 
 def test_form_types_ranges_and_words_come_from_the_params_model(dag):
-    for name, dotted in definition.PARAM_ALIASES.items():
+    for name, dotted in PARAM_ALIASES.items():
         model = field_schema(dotted)
         form = dag.params.get_param(name).schema
         kinds = form["type"] if isinstance(form["type"], list) else [form["type"]]
@@ -266,7 +268,7 @@ def test_rollback_dag_records_who_asked_and_writes_the_export(dagbag):
     assert task.image == definition.image_name("rollback")
     assert "/app/models" in {m["Target"] for m in task.mounts}
     assert "triggering_user_name" in task.environment[settings.ENV_REQUESTED_BY]
-    assert set(dag.params) == set(definition.ROLLBACK_PARAM_ALIASES)
+    assert set(dag.params) == set(ROLLBACK_PARAM_ALIASES)
     assert not dag.timetable.can_be_scheduled  # manual only
 
 

@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice.config.params import ParamsError, apply_overrides, load_params
+from carprice.config.params import (
+    MONITOR_PARAM_ALIASES,
+    ROLLBACK_PARAM_ALIASES,
+    ParamsError,
+    apply_overrides,
+    load_params,
+)
 from carprice.contract import schema
 from carprice.monitoring import drift, evidently_compat
 from carprice.pipeline import definition
@@ -202,7 +208,7 @@ def test_monitoring_stages_and_params_are_defined_once():
     assert "evidently==0.7.23" in extras[definition.MONITOR_STAGE_EXTRAS["monitor"]]
     assert not set(definition.MONITOR_STAGES) & set(definition.STAGES)
     assert params["monitor"]["source"] in definition.MONITOR_SOURCES
-    for aliases in (definition.MONITOR_PARAM_ALIASES, definition.ROLLBACK_PARAM_ALIASES):
+    for aliases in (MONITOR_PARAM_ALIASES, ROLLBACK_PARAM_ALIASES):
         for dotted in aliases.values():
             node = params
             for part in dotted.split("."):

@@ -9,8 +9,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carprice.config.params import ParamsError, apply_overrides, load_params
-from carprice.pipeline import definition
+from carprice.config.params import PARAM_ALIASES, ParamsError, apply_overrides, load_params
 from tests.conftest import REPO
 from tests.unit.fuzz_support import TEXT, Tally, fuzz, outcome, refusal
 
@@ -27,9 +26,9 @@ def leaves(params: dict, prefix: str = "") -> list[str]:
     return out
 
 
-KNOWN = set(leaves(PARAMS)) | set(SECTIONS) | set(definition.PARAM_ALIASES)
-KEYS = st.one_of(st.sampled_from(sorted(definition.PARAM_ALIASES)),
-                 st.sampled_from(sorted(definition.PARAM_ALIASES.values())),
+KNOWN = set(leaves(PARAMS)) | set(SECTIONS) | set(PARAM_ALIASES)
+KEYS = st.one_of(st.sampled_from(sorted(PARAM_ALIASES)),
+                 st.sampled_from(sorted(PARAM_ALIASES.values())),
                  st.sampled_from(SECTIONS),
                  st.sampled_from(["data.rows.x", "data.drift.x", "", ".", "..", "nope"]),
                  TEXT)
@@ -59,7 +58,7 @@ def test_form_values_apply_with_their_types_or_are_refused():
         out = tally.outcome(apply_overrides, PARAMS, overrides)
         if out is not None:
             for key in overrides:
-                dotted = definition.PARAM_ALIASES.get(key, key)
+                dotted = PARAM_ALIASES.get(key, key)
                 before, after = leaf(PARAMS, dotted), leaf(out, dotted)
                 assert before is None or type(after) is type(before), (key, after)
 
@@ -102,7 +101,7 @@ BOOL_TEXT = {"true": True, "false": False, "True": True, "FALSE": False, "1": Tr
 
 
 def test_the_valid_table_covers_every_form_field():
-    assert set(VALID) == set(definition.PARAM_ALIASES)
+    assert set(VALID) == set(PARAM_ALIASES)
 
 
 @st.composite
@@ -112,7 +111,7 @@ def valid_overrides(draw) -> tuple[dict, dict]:
     names = draw(st.lists(st.sampled_from(sorted(VALID)), unique=True, min_size=1, max_size=6))
     form, expected = {}, {}
     for name in names:
-        dotted = definition.PARAM_ALIASES[name]
+        dotted = PARAM_ALIASES[name]
         key = draw(st.sampled_from([name, dotted]))
         value = draw(VALID[name])
         before = leaf(PARAMS, dotted)
@@ -197,7 +196,7 @@ INVALID: dict[str, st.SearchStrategy] = {
 
 
 def test_the_invalid_table_covers_every_form_field():
-    assert set(INVALID) == set(definition.PARAM_ALIASES)
+    assert set(INVALID) == set(PARAM_ALIASES)
 
 
 @st.composite
@@ -207,7 +206,7 @@ def broken_override(draw) -> tuple[str, object]:
     kind = draw(st.integers(0, 3))
     if kind <= 1:
         name = draw(st.sampled_from(sorted(INVALID)))
-        key = name if kind == 0 else definition.PARAM_ALIASES[name]
+        key = name if kind == 0 else PARAM_ALIASES[name]
         return key, draw(INVALID[name])
     if kind == 2:
         return draw(st.sampled_from(SECTIONS)), draw(st.one_of(
@@ -223,8 +222,8 @@ def broken_override(draw) -> tuple[str, object]:
 def test_a_broken_form_value_is_refused_in_one_line(broken, valid):
     """Refused even among valid values (none of them for the same key)."""
     key, value = broken
-    dotted = definition.PARAM_ALIASES.get(key, key)
-    form = {k: v for k, v in valid[0].items() if definition.PARAM_ALIASES.get(k, k) != dotted}
+    dotted = PARAM_ALIASES.get(key, key)
+    form = {k: v for k, v in valid[0].items() if PARAM_ALIASES.get(k, k) != dotted}
     form[key] = value
     exc = refusal(apply_overrides, PARAMS, form)
     assert isinstance(exc, ParamsError), repr(exc)

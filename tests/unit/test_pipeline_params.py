@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from carprice.config import params as params_module
 from carprice.config import settings
 from carprice.config.params import (
+    PARAM_ALIASES,
     PARAM_CHOICES,
     Params,
     ParamsError,
@@ -63,7 +64,7 @@ def test_params_yaml_is_the_only_place_of_default_values():
 
 
 def test_every_form_field_has_plain_words_and_a_type():
-    for name, dotted in definition.PARAM_ALIASES.items():
+    for name, dotted in PARAM_ALIASES.items():
         schema = field_schema(dotted)
         assert schema["type"] in {"string", "integer", "number", "boolean"}, name
         words = schema["description"]
@@ -84,7 +85,7 @@ def test_schema_ranges_come_from_the_model():
 
 def test_every_alias_points_at_a_param():
     params = load_params(PARAMS_YAML)
-    for alias, dotted in definition.PARAM_ALIASES.items():
+    for alias, dotted in PARAM_ALIASES.items():
         node = params
         for part in dotted.split("."):
             assert part in node, f"{alias} -> {dotted}"

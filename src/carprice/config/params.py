@@ -50,6 +50,25 @@ PARAM_ALIASES: dict[str, str] = {
     "force": "run.force",
 }
 
+# Trigger-form names of the monitoring DAGs -> dotted keys of params.yaml.
+MONITOR_PARAM_ALIASES: dict[str, str] = {
+    "monitor_source": "monitor.source",
+    "current_uri": "monitor.current_uri",
+    "drift_share": "monitor.drift_share",
+    "retrain": "monitor.retrain",
+    "price_inflation": "data.drift.price_inflation",
+    "mileage_shift": "data.drift.mileage_shift",
+    "new_models_share": "data.drift.new_models_share",
+}
+ROLLBACK_PARAM_ALIASES: dict[str, str] = {
+    "rollback_to": "rollback.to_version",
+    "requested_by": "rollback.requested_by",
+    "reason": "rollback.reason",
+}
+# Every trigger-form name of every DAG -> its dotted key (one name, one key).
+FORM_ALIASES: dict[str, str] = {**PARAM_ALIASES, **MONITOR_PARAM_ALIASES,
+                                **ROLLBACK_PARAM_ALIASES}
+
 
 class ParamsError(InputError):
     """A params file or override that cannot be applied (one-line message)."""
@@ -222,7 +241,7 @@ def read_params(path: str | Path | None = None,
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ParamsError(f"params: {path} is not valid YAML: {_one_line(exc)}") from exc
+        raise ParamsError(f"params: {path} is not valid YAML: {one_line(exc)}") from exc
     if not isinstance(raw, dict):
         raise ParamsError(f"params: {path} must map section names to keys")
     merged = _merge(_merge(raw, _env_overrides()), overrides or {})
@@ -356,13 +375,10 @@ def _describe(error: dict) -> str:
         return f"{key} must not be empty"
     if kind == "value_error":
         return f"{key}: {ctx['error']}"
-    return f"{key}: {_one_line(error['msg'])}, got {got}"
+    return f"{key}: {one_line(error['msg'])}, got {got}"
 
 
 def _shown(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
-    return _one_line(text if len(text) <= 60 else text[:57] + "...")
+    return one_line(text if len(text) <= 60 else text[:57] + "...")
 
-
-def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())

@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 
 from carprice.contract import schema
+from carprice.model.estimator import PREDICTED
 from carprice.monitoring import evidently_compat
 
-PREDICTION = "predicted_price_dh"
+PREDICTION = PREDICTED  # the model's price beside the inputs, as in evaluation tables
 METHODS = {"numeric": "wasserstein", "categorical": "jensenshannon"}  # Evidently's names
 METHOD_LABELS = {"wasserstein": "Wasserstein distance (normed)",
                  "jensenshannon": "Jensen-Shannon distance"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from carprice.config import settings
+from carprice.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def send(title: str, body: str, failure: bool = False) -> bool:
         kind = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS
         sent = bool(notifier.notify(title=title, body=body, notify_type=kind))
     except Exception as exc:  # noqa: BLE001 - a notification never fails the run
-        log.warning("notification not sent: %s", " ".join(str(exc).split())[:200])
+        log.warning("notification not sent: %s", one_line(exc, 200))
         return False
     if not sent:
         log.warning("notification not sent: the service refused or did not answer")

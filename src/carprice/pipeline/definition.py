@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from enum import IntEnum
 
-from carprice.config.params import PARAM_ALIASES, field_schema
+from carprice.config.params import field_schema
 
 # Order matters: each stage reads what the previous ones wrote to the run folder.
 STAGES: tuple[str, ...] = (
@@ -92,24 +92,6 @@ ROLLBACK_DAG_ID = "car_price_rollback"
 
 # Where the monitor stage takes its current rows from (params monitor.source).
 MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])
-# Trigger-form names of the monitoring DAGs -> dotted keys of params.yaml.
-MONITOR_PARAM_ALIASES: dict[str, str] = {
-    "monitor_source": "monitor.source",
-    "current_uri": "monitor.current_uri",
-    "drift_share": "monitor.drift_share",
-    "retrain": "monitor.retrain",
-    "price_inflation": "data.drift.price_inflation",
-    "mileage_shift": "data.drift.mileage_shift",
-    "new_models_share": "data.drift.new_models_share",
-}
-ROLLBACK_PARAM_ALIASES: dict[str, str] = {
-    "rollback_to": "rollback.to_version",
-    "requested_by": "rollback.requested_by",
-    "reason": "rollback.reason",
-}
-# Every trigger-form name of every DAG -> its dotted key (one name, one key).
-FORM_ALIASES: dict[str, str] = {**PARAM_ALIASES, **MONITOR_PARAM_ALIASES,
-                                **ROLLBACK_PARAM_ALIASES}
 # params.yaml sections of those stages: they never change the model, so they stay out of
 # the training fingerprint (runner.params_hash).
 MONITOR_PARAM_SECTIONS: tuple[str, ...] = ("monitor", "rollback")

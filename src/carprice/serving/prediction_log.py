@@ -26,6 +26,7 @@ import pandas as pd
 
 from carprice.config import settings
 from carprice.contract import schema
+from carprice.errors import one_line
 from carprice.model.estimator import OUTPUT_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def scrub(text: object, dsn: str) -> str:
     """A one-line error text with the DSN's password (if any) masked."""
     from psycopg2.extensions import parse_dsn
 
-    text = " ".join(str(text).split())
+    text = one_line(text, limit=2000)
     try:
         password = parse_dsn(normalize_dsn(dsn)).get("password")
     except Exception:  # noqa: BLE001
