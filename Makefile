@@ -37,9 +37,10 @@ test-faults: install  ## the fault suite alone on its own stack (worker kill, ML
 lint-deps:
 	scripts/test-deps.sh shellcheck
 
-lint: lint-deps install  ## ruff, import-linter (the package layers), shellcheck
+lint: lint-deps install  ## ruff, import-linter (the package layers), mypy (src/carprice), shellcheck
 	$(VENV)/bin/ruff check src tests app bench airflow scripts
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	shellcheck docker-*-full.sh scripts/*.sh tests/e2e/*.sh tests/unit/*.sh airflow/*.sh mlflow/*.sh
 
 # One resolution of every image's requirements (the dev extra is the union of the carprice

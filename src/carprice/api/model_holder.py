@@ -58,8 +58,8 @@ def load_with_fallback(res: model_source.Resolution, load: Callable[[model_sourc
                 return fallback, load(fallback)
             except Exception as exc:  # noqa: BLE001
                 problem = f"{problem}; cannot load the exported copy: {one_line(exc)}"
-    return model_source.Resolution("none", res.model_name, problem=problem,
-                                tracking_uri=res.tracking_uri), None
+    return model_source.Resolution(model_source.Source.NONE, res.model_name, problem=problem,
+                                   tracking_uri=res.tracking_uri), None
 
 
 class ServedModel:
@@ -122,8 +122,9 @@ class ServedModel:
             res, model = load_with_fallback(self._resolve(), self._cached_load)
         except Exception as exc:  # noqa: BLE001 - never let a refresh kill serving
             log.exception("model refresh failed")
-            res, model = model_source.Resolution("none", model_source.model_name(),
-                                              problem=one_line(exc)), None
+            res, model = model_source.Resolution(model_source.Source.NONE,
+                                                 model_source.model_name(),
+                                                 problem=one_line(exc)), None
         old = self._snapshot
         if old is None or (old.resolution.cache_key, old.resolution.source) != (
                 res.cache_key, res.source):

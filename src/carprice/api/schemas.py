@@ -8,7 +8,7 @@ the API, its validation and its OpenAPI page without an edit here.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
 
@@ -61,12 +61,26 @@ def _feature_field(column: str) -> tuple[Any, Any]:
     return _feature_type(column), Field(False, description=f"{kind}; false if absent")
 
 
-Car = create_model(
-    "Car",
-    __config__=ConfigDict(extra="forbid"),
-    __doc__="One car in the data contract's fields (carprice.contract.schema).",
-    **{col: _feature_field(col) for col in schema.FEATURES},
-)
+# Field name -> (type, FieldInfo), typed Any: create_model's keywords also hold its options
+# (__config__, __doc__), which a tuple would not match.
+_CAR_FIELDS: dict[str, Any] = {col: _feature_field(col) for col in schema.FEATURES}
+_PREDICTION_FIELDS: dict[str, Any] = {col: (float, ...) for col in OUTPUT_COLUMNS}
+
+if TYPE_CHECKING:  # built at run time from the contract; to a type checker, pydantic models
+    Car = BaseModel
+    Prediction = BaseModel
+else:
+    Car = create_model(
+        "Car",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="One car in the data contract's fields (carprice.contract.schema).",
+        **_CAR_FIELDS,
+    )
+    Prediction = create_model(
+        "Prediction",
+        __doc__="Price and 80% interval of one car, in dirhams.",
+        **_PREDICTION_FIELDS,
+    )
 
 
 def _body_kind(value: Any) -> str:
@@ -81,12 +95,6 @@ PredictBody = Annotated[
     Discriminator(_body_kind),
 ]
 
-Prediction = create_model(
-    "Prediction",
-    __doc__="Price and 80% interval of one car, in dirhams.",
-    **{col: (float, ...) for col in OUTPUT_COLUMNS},
-)
-
 
 class ServedModelRef(BaseModel):
     name: str
@@ -96,7 +104,7 @@ class ServedModelRef(BaseModel):
 
 class PredictResponse(BaseModel):
     model: ServedModelRef
-    predictions: list[Prediction]  # type: ignore[valid-type]
+    predictions: list[Prediction]
 
 
 class ModelInfo(BaseModel):

@@ -131,9 +131,11 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
     app = FastAPI(title="CarPrice API", description=DESCRIPTION, version="1",
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(ModelUnavailable, _unavailable)
-    app.add_exception_handler(ValidationError, _invalid_car)
+    # FastAPI's decorator, called: Starlette's add_exception_handler is typed for handlers
+    # of any Exception, not of the class they are registered for.
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(ModelUnavailable)(_unavailable)
+    app.exception_handler(ValidationError)(_invalid_car)
     app.state.served, app.state.predlog = served, plog
 
     batcher = MicroBatcher()
@@ -165,7 +167,9 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
         if snap is None:
             return JSONResponse({"message": "the model is still loading"}, status_code=503)
         res = snap.resolution
-        return ModelInfo(model_name=res.model_name, version=res.version, source=res.source,
+        # source: a Source is a StrEnum, whose members are the Literal's strings
+        return ModelInfo(model_name=res.model_name, version=res.version,
+                         source=res.source,  # type: ignore[arg-type]
                          problem=res.problem, model_uri=res.model_uri,
                          metrics=res.info.get("metrics", {}), lineage=_lineage(res.info),
                          resolved_at=snap.resolved_wall, alias_ttl_seconds=served.ttl)
@@ -182,7 +186,9 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
         if len(raw) > INLINE_PARSE_BYTES:
             return await run_in_threadpool(answer_many, raw)
         cars = parse_cars(raw)
-        snap = served.peek() or await run_in_threadpool(served.get)
+        snap = served.peek()
+        if snap is None:  # not `peek() or ...`: mypy would infer Snapshot | None from it
+            snap = await run_in_threadpool(served.get)
         if len(cars) > 1:
             return await run_in_threadpool(answer_list, snap, cars)
         outputs = [await batcher.price(servable(snap).model, cars[0])]
@@ -206,7 +212,8 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
         plog.log(prediction_log.records("api", res.model_name, res.version, cars, outputs))
         return response
 
-    app.openapi = lambda: _openapi_with_body_models(app)
+    # FastAPI's documented way to extend its schema ("Extending OpenAPI"): replace the method
+    app.openapi = lambda: _openapi_with_body_models(app)  # type: ignore[method-assign]
     return app
 
 

@@ -21,6 +21,8 @@ from carprice.errors import InputError
 REQUIRED: tuple[str, ...] = (*schema.CATEGORICAL, *schema.NUMERIC)
 _TRUE = {"true", "1", "oui", "yes", "vrai", "x", "1.0"}
 _FALSE = {"false", "0", "non", "no", "faux", "0.0"}
+# Columns by name: a frame, or a mapping of column -> values (validate_records' columns).
+Columns = pd.DataFrame | Mapping[str, Any]
 
 
 class ValidationError(InputError):
@@ -54,8 +56,7 @@ def parse_number(series: pd.Series) -> pd.Series:
     text = series.astype("str").str.replace(r"(?<=\d)[\s\u00a0\u202f.](?=\d{3}\b)", "", regex=True)
     # '1e5' is one number (an exponent), not two to average
     found = text.str.extractall(r"((?:^-)?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)")[0]
-    numbers = found.str.replace(",", ".")
-    numbers = numbers.astype("float64")
+    numbers = found.str.replace(",", ".").astype("float64")
     return numbers.groupby(level=0).mean().reindex(series.index)
 
 
@@ -100,7 +101,7 @@ def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return pd.DataFrame(out, index=raw.index), unreadable
 
 
-def rule_hits(typed: Mapping[str, Any], require_target: bool) -> dict[str, np.ndarray]:
+def rule_hits(typed: Columns, require_target: bool) -> dict[str, np.ndarray]:
     """One boolean array per rule; True where the row breaks it. ``typed``: coerced columns
     (blanks NaN), a frame's or a mapping of column -> values (validate_records)."""
     rules = {}
@@ -124,7 +125,7 @@ def row_problems(typed: pd.DataFrame, require_target: bool) -> pd.DataFrame:
     return pd.DataFrame(rule_hits(typed, require_target), index=typed.index, dtype=bool)
 
 
-def problem_reasons(typed: Mapping[str, Any], hits: dict[str, np.ndarray]) -> dict[int, str]:
+def problem_reasons(typed: Columns, hits: dict[str, np.ndarray]) -> dict[int, str]:
     """Position of each row breaking a rule -> a readable reason, in row order, e.g.
     "year '1890' outside 1970..2027" (several joined by '; ')."""
     reasons: dict[int, str] = {}

@@ -4,6 +4,7 @@ price) plus a split-conformal prediction interval calibrated on held-out rows.""
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,7 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
         return {k: v for k, v in state.items() if k != "_compiled"}
 
     def compiled_pipeline(self) -> CompiledPipeline | None:
-        compiled = self.__dict__.get("_compiled")
+        compiled: CompiledPipeline | Literal[False] | None = self.__dict__.get("_compiled")
         if compiled is None:  # once per fitted or loaded model; False: not compilable
             compiled = self._compiled = compile_pipeline(self.pipeline_) or False
         return compiled or None

@@ -17,7 +17,6 @@ error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from carprice.contract import schema
+from carprice.contract.validation import Columns
 
 log = logging.getLogger(__name__)
 UNSEEN = "\x00unseen"  # a probe value no training set holds
@@ -57,7 +57,7 @@ class CompiledPipeline:
         self.baseline = float(np.ravel(boost._baseline_prediction)[0])
         self.inverse_link = boost._loss.link.inverse
 
-    def design(self, columns: Mapping[str, Any]) -> np.ndarray:
+    def design(self, columns: Columns) -> np.ndarray:
         """The boosting model's input: category codes, then numbers and flags as floats."""
         n = len(columns[self.columns[0]])
         X = np.empty((n, len(self.columns)), dtype=np.float64)
@@ -72,7 +72,7 @@ class CompiledPipeline:
                 X[:, j] = np.asarray(values, dtype=np.float64)
         return X
 
-    def predict_log(self, columns: Mapping[str, Any]) -> np.ndarray:
+    def predict_log(self, columns: Columns) -> np.ndarray:
         """Pipeline.predict for a frame or a mapping of column -> values."""
         X = self.design(columns)
         return self.inverse_link(self.raw_by_tree(X))
@@ -111,9 +111,9 @@ def _probe(learned: list, rows: int) -> pd.DataFrame:
         out[col] = [str(values[r % len(values)]) for r in range(rows)]
     for k, col in enumerate(schema.NUMERIC):
         lo, hi = schema.RANGES[col]
-        values = np.linspace(lo, hi, rows)
-        values[k::7] = np.nan
-        out[col] = values
+        numbers = np.linspace(lo, hi, rows)
+        numbers[k::7] = np.nan
+        out[col] = numbers
     for k, col in enumerate(schema.BOOLEAN):
         out[col] = (np.arange(rows) + k) % 3 == 0
     return pd.DataFrame(out).astype({c: schema.DTYPES[c] for c in schema.FEATURES})

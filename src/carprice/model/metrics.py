@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import (
     mean_absolute_error,
@@ -16,7 +17,8 @@ from carprice.model.estimator import LOWER, PRICE, UPPER
 PRICE_BANDS = (0, 50_000, 100_000, 200_000, 400_000, np.inf)
 
 
-def regression_metrics(y: np.ndarray, pred: pd.DataFrame, noise_sigma: float | None = None) -> dict:
+def regression_metrics(y: npt.ArrayLike, pred: pd.DataFrame,
+                       noise_sigma: float | None = None) -> dict:
     """MAE/RMSE/MAPE in DH, R², RMSE(log) and interval coverage.
 
     ``pred`` has model.OUTPUT_COLUMNS (PRICE, LOWER, UPPER).
@@ -39,7 +41,7 @@ def regression_metrics(y: np.ndarray, pred: pd.DataFrame, noise_sigma: float | N
     return out
 
 
-def error_table(groups: pd.Series, y: np.ndarray, price: np.ndarray) -> pd.DataFrame:
+def error_table(groups: npt.ArrayLike, y: npt.ArrayLike, price: npt.ArrayLike) -> pd.DataFrame:
     """Count, MAE, MAPE and RMSE(log) per group, worst MAPE first."""
     frame = pd.DataFrame({"group": np.asarray(groups), "y": np.asarray(y, float),
                           "p": np.asarray(price, float)})
@@ -52,7 +54,7 @@ def error_table(groups: pd.Series, y: np.ndarray, price: np.ndarray) -> pd.DataF
     return table.sort_values("mape", ascending=False).round(4)
 
 
-def price_band(y: np.ndarray) -> pd.Series:
+def price_band(y: npt.ArrayLike) -> pd.Categorical:
     labels = [f"{lo / 1000:g}k-{hi / 1000:g}k" if np.isfinite(hi) else f">{lo / 1000:g}k"
               for lo, hi in zip(PRICE_BANDS[:-1], PRICE_BANDS[1:], strict=True)]
     return pd.cut(np.asarray(y, float), PRICE_BANDS, labels=labels, right=False)

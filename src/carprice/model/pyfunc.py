@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
 
 from carprice.contract import schema
 from carprice.contract.validation import ValidationError, prepare_features
 from carprice.model.estimator import LOWER, OUTPUT_COLUMNS, PRICE, UPPER, CarPriceModel
 
 
-class CarPricePyfunc(mlflow.pyfunc.PythonModel):
+class CarPricePyfunc(PythonModel):
     """The registered model: PRICE, LOWER, UPPER for contract-typed rows.
 
     Code holding the loaded pyfunc reaches this object through ``unwrap`` and uses only

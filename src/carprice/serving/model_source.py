@@ -137,7 +137,9 @@ def version_info(mv) -> dict:
 
 def export_info(folder: Path, meta: dict) -> dict:
     """The same shape as version_info, from the export's meta.json."""
-    gate = meta.get("gate") if isinstance(meta.get("gate"), dict) else {}
+    gate = meta.get("gate")
+    if not isinstance(gate, dict):
+        gate = {}
     reasons = gate.get("reasons")
     meta_file = folder.parent / EXPORT_META
     return {
@@ -221,6 +223,7 @@ def _load_pyfunc(resolution: Resolution):
     # is resolved against the process's registry whatever download_artifacts is told.
     from mlflow.artifacts import download_artifacts
 
+    assert resolution.tracking_uri is not None  # resolve_production's REGISTRY resolutions
     location = mlflow_client(resolution.tracking_uri).get_model_version_download_uri(
         resolution.model_name, resolution.version)
     # The pyfunc is read fully into memory: the download folder goes once it is loaded.

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -28,6 +29,9 @@ from carprice.config import settings
 from carprice.contract import schema
 from carprice.errors import one_line
 from carprice.model.estimator import OUTPUT_COLUMNS
+
+if TYPE_CHECKING:  # at run time psycopg2 is imported where used: not every extra has it
+    from psycopg2.extensions import connection
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +91,14 @@ def scrub(text: object, dsn: str) -> str:
     return text.replace(password, "***") if password else text
 
 
-def connect(dsn: str):
+def connect(dsn: str) -> connection:
     import psycopg2
 
     return psycopg2.connect(normalize_dsn(dsn), connect_timeout=CONNECT_TIMEOUT_S,
                             application_name="carprice-predlog")
 
 
-def ensure_table(conn) -> None:
+def ensure_table(conn: connection) -> None:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
         cur.execute(DDL)
@@ -147,7 +151,7 @@ class PredictionLog:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._conn = None
+        self._conn: connection | None = None
         self.written = self.dropped = self.failed_batches = 0
         self.down_since: datetime | None = None  # set while Postgres is unreachable
         self._dropped_at_outage = 0
@@ -317,7 +321,8 @@ def recent_inputs(dsn: str, limit: int = 10_000, source: str | None = None,
                   since: datetime | None = None) -> pd.DataFrame:
     """The latest logged predictions, newest first: ts, source, model_version, the
     contract's features (one column each) and the predicted price and interval."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if source is not None:
         where.append("source = %s")
         params.append(source)

@@ -190,7 +190,7 @@ def address_problem(address: str) -> str | None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "unparsable"
-    candidates = []
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
     if ip.version == 6:  # IPv4 wrapped in IPv6 (mapped, 6to4, NAT64) is checked as IPv4
         candidates += [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
         if ip in _NAT64:
