@@ -28,7 +28,7 @@ class InputError(FinalError):
     """Bad input (data, params, contract, source): retrying with it cannot help."""
 
 
-def one_line(exc: BaseException | str, limit: int = 500) -> str:
+def one_line(exc: object, limit: int = 500) -> str:
     """An exception's message (or a text) on one line, at most ``limit`` characters;
     control characters (from untrusted input) shown as '?'."""
     text = " ".join(str(exc).split()) or type(exc).__name__

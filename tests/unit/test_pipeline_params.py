@@ -215,7 +215,7 @@ def test_parse_set_args():
 AIRFLOW_SAFE = {"__future__", "collections", "copy", "dataclasses", "enum", "functools", "json",
                 "os",
                 "pathlib", "re",
-                "typing", "yaml", "pydantic", "carprice"}
+                "typing", "yaml", "pydantic", "pydantic_core", "carprice"}
 
 
 @pytest.mark.parametrize("module", [params_module, definition, container])

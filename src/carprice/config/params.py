@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from carprice.config import settings
 from carprice.errors import InputError, one_line
@@ -334,7 +335,7 @@ def _merge(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
     for key, value in overrides.items():
         dotted = PARAM_ALIASES.get(key, key)
         *parents, leaf = dotted.split(".")
-        node = out
+        node: object = out
         for part in parents:
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict) or (value is None and leaf not in node):
@@ -356,7 +357,7 @@ _EXPECTED = {
 }
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     """One pydantic error as ``<dotted key> must be ..., got <value>``."""
     key = ".".join(str(p) for p in error["loc"]) or "params.yaml"
     kind, ctx = error["type"], error.get("ctx", {})

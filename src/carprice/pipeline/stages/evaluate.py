@@ -90,7 +90,7 @@ def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.
     # PRICE is the actual price here: the prediction beside it is PREDICTED.
     sample = test.assign(**{PREDICTED: price, LOWER: pred[LOWER].to_numpy(),
                             UPPER: pred[UPPER].to_numpy()}).head(PREDICTIONS_ROWS)
-    tables = {
+    tables: dict[str, tuple[pd.DataFrame | pd.Series, bool]] = {
         run_folder.ERROR_BY_BRAND: (metrics.error_table(test["brand"], y, price), True),
         run_folder.ERROR_BY_PRICE_BAND: (
             metrics.error_table(metrics.price_band(y), y, price), True),

@@ -32,7 +32,7 @@ def run(ctx: StageContext) -> dict:
     clean = pd.read_parquet(ctx.path(run_folder.CLEAN))
     p = ctx.params["split"]
     parts = split(clean, float(p["valid_size"]), float(p["test_size"]), int(p["seed"]))
-    sizes = {}
+    sizes: dict[str, float] = {}
     for name, part in parts.items():
         part.to_parquet(ctx.path(run_folder.SPLITS[name]), index=False)
         sizes[f"{name}_rows"] = len(part)

@@ -26,7 +26,9 @@ def outcome(summaries: dict[str, dict | None]) -> tuple[str, str]:
         if s["status"] == STATUS_SKIPPED:
             kind = "unchanged" if stage == "ingest" else "refused"
             return kind, s.get("reason", "")
-    v = summaries["promote_production"].get("model_version")
+    promoted = summaries["promote_production"]
+    assert promoted is not None  # the loop above returned otherwise
+    v = promoted.get("model_version")
     return "promoted", f"v{v} is now {registry.PRODUCTION_ALIAS}"
 
 
