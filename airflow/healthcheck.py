@@ -1,7 +1,7 @@
 """Cheap container healthchecks for the Airflow services (no `import airflow`).
 
-`airflow jobs check` loads all of Airflow (about 10 s of CPU on a busy 2-core machine, past
-the healthcheck timeout); this reads the same job heartbeat straight from Postgres.
+`airflow jobs check` loads all of Airflow (seconds of CPU, past the healthcheck timeout on
+a busy 2-core machine); this reads the same job heartbeat straight from Postgres.
 
     python /opt/airflow/healthcheck.py job DagProcessorJob   # this host's job is alive
     python /opt/airflow/healthcheck.py url http://127.0.0.1:8080/api/v2/monitor/health
@@ -55,7 +55,7 @@ def check_user(username: str) -> str | None:
 
 def check_db(heads_file: str) -> str | None:
     """Every alembic version table already at the head this image ships (so airflow-init
-    can skip the 15 s `airflow db migrate` on a restart)."""
+    can skip the slow `airflow db migrate` on a restart)."""
     heads = json.loads(Path(heads_file).read_text())
     with _connect() as conn, conn.cursor() as cur:
         for table, head in heads.items():

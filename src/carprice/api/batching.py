@@ -5,9 +5,9 @@ Why batch: one call of the shared path costs about the same for 1 car as for 30 
 is per call: the trees are walked once per call, in scikit-learn's loop), and under the
 GIL concurrent requests would only queue behind each other.
 
-Why on the event loop, not a thread: a call for a few cars takes about a millisecond, less
-than handing work to a thread and back (a Future, a wake-up of the loop, and the GIL
-switching between the two threads every 5 ms). A request adds its car and, if it is the
+Why on the event loop, not a thread: a call for a few cars is cheaper than handing work to
+a thread and back (a Future, a wake-up of the loop, and the GIL switching between the two
+threads); docs/benchmarks.md has the figures. A request adds its car and, if it is the
 first, schedules a flush with call_soon: every request the loop reads before the flush runs
 (those that arrived in the same poll) joins it, and a lone request is never delayed.
 """

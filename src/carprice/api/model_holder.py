@@ -151,9 +151,9 @@ class ServedModel:
 
 
 def freeze_heap() -> None:
-    """Keep what is loaded now (imports, the model: ~230k objects) out of the cyclic GC.
-    A full collection over them stalls every request for 60-300 ms (measured: one per few
-    thousand requests). Unfrozen and collected first, so a replaced model's cycles are
+    """Keep what is loaded now (imports, the model: a few hundred thousand objects) out of
+    the cyclic GC: a full collection over them stalls every request in flight
+    (docs/benchmarks.md). Unfrozen and collected first, so a replaced model's cycles are
     freed: that one full collection runs once per model swap, in the refresh."""
     gc.unfreeze()
     gc.collect()

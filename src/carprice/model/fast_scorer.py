@@ -1,6 +1,6 @@
 """The fitted pipeline's prediction without its per-call overheads, for serving.
 
-Pipeline.predict costs about 7 ms whatever the row count: the ColumnTransformer encodes
+Pipeline.predict has a fixed cost whatever the row count: the ColumnTransformer encodes
 the categories (OrdinalEncoder), then HistGradientBoosting encodes its input a second time
 with its own internal OrdinalEncoder, both behind pandas and input-validation layers. Both
 encodings are fixed maps of a category value, so here they are folded into one dict per

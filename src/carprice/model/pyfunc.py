@@ -53,7 +53,7 @@ class CarPricePyfunc(PythonModel):
 
 
 def prepare(model) -> None:
-    """Compile our model's scorer now (~50 ms, carprice.model.fast_scorer), not in the first
+    """Compile our model's scorer now (carprice.model.fast_scorer), not in the first
     prediction; nothing for any other pyfunc."""
     inner = unwrap(model)
     if inner is not None:

@@ -1,7 +1,7 @@
 """MLflow client settings for stages and the app, and a pre-flight reachability check.
 
 MLflow's client defaults are 7 retries with exponential backoff and a 120 s timeout per
-request: with the server down, one stage spent about 250 s per try before failing.
+request: with the server down, one stage spent minutes per try before failing.
 Bounded settings make a dead server cost seconds, and the pre-flight check turns it into
 one clear line naming the URL before the stage does any work.
 """
