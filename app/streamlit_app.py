@@ -103,22 +103,8 @@ def serving_model() -> tuple[Resolution, object | None]:
         name = model_source.model_name()
     except CarpriceError as exc:
         return Resolution(Source.NONE, "", problem=one_line(exc), tracking_uri=uri), None
-    export_dir = model_source.models_dir()
-    res = current_resolution(name, uri, str(export_dir))
-    if res.model_uri is None:
-        return res, None
-    try:
-        return res, cached_model(res.cache_key, res)
-    except Exception as exc:  # noqa: BLE001 - shown as a banner, never a traceback
-        problem = f"cannot load {res.model_uri}: {one_line(exc)}"
-    if res.source == Source.REGISTRY:
-        res = model_source.export_resolution(name, export_dir, problem, uri)
-        if res.model_uri is not None:
-            try:
-                return res, cached_model(res.cache_key, res)
-            except Exception as exc:  # noqa: BLE001
-                problem = f"{problem}; cannot load the exported copy: {one_line(exc)}"
-    return Resolution(Source.NONE, name, problem=problem, tracking_uri=uri), None
+    res = current_resolution(name, uri, str(model_source.models_dir()))
+    return model_source.load_with_fallback(res, lambda r: cached_model(r.cache_key, r))
 
 
 # ---------------------------------------------------------------- page parts

@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from carprice.api.model_holder import ServedModel, load_with_fallback
+from carprice.api.model_holder import ServedModel
 from carprice.registry import mlflow_server
 from carprice.serving import model_source
 from tests.unit.app_model import export_small_model
@@ -144,7 +144,7 @@ def test_a_registry_version_that_cannot_be_loaded_falls_back_to_the_export(expor
     # A registry answer whose model files cannot be fetched (nothing listens there).
     res = model_source.Resolution("registry", "car-price", "9", "models:/car-price/9",
                                tracking_uri="http://127.0.0.1:9")
-    got, model = load_with_fallback(res, model_source.load_model)
+    got, model = model_source.load_with_fallback(res, model_source.load_model)
     assert model is not None and (got.source, got.version) == ("export", "7")
     assert got.problem.startswith("cannot load models:/car-price/9")
 
@@ -153,6 +153,6 @@ def test_nothing_loadable_means_none_with_both_reasons(tmp_path, monkeypatch):
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
     res = model_source.Resolution("registry", "car-price", "9", "models:/car-price/9",
                                tracking_uri="http://127.0.0.1:9")
-    got, model = load_with_fallback(res, model_source.load_model)
+    got, model = model_source.load_with_fallback(res, model_source.load_model)
     assert model is None and got.source == "none"
     assert "cannot load models:/car-price/9" in got.problem

@@ -39,29 +39,6 @@ class Snapshot:
         return self.model is not None
 
 
-def load_with_fallback(res: model_source.Resolution, load: Callable[[model_source.Resolution], Any]
-                       ) -> tuple[model_source.Resolution, Any]:
-    """(resolution, model) with the same fallback as the app: a registry copy that
-    cannot be loaded gives way to the exported copy; nothing loadable -> (none, None)."""
-    if res.model_uri is None:
-        return res, None
-    try:
-        return res, load(res)
-    except Exception as exc:  # noqa: BLE001 - reported as the resolution's problem
-        problem = f"cannot load {res.model_uri}: {one_line(exc)}"
-    if res.source == "registry":
-        fallback = model_source.export_resolution(res.model_name, model_source.models_dir(),
-                                                  problem,
-                                               res.tracking_uri)
-        if fallback.model_uri is not None:
-            try:
-                return fallback, load(fallback)
-            except Exception as exc:  # noqa: BLE001
-                problem = f"{problem}; cannot load the exported copy: {one_line(exc)}"
-    return model_source.Resolution(model_source.Source.NONE, res.model_name, problem=problem,
-                                   tracking_uri=res.tracking_uri), None
-
-
 class ServedModel:
     """Thread-safe holder of the current Snapshot."""
 
@@ -119,7 +96,7 @@ class ServedModel:
 
     def _refresh_locked(self) -> Snapshot:
         try:
-            res, model = load_with_fallback(self._resolve(), self._cached_load)
+            res, model = model_source.load_with_fallback(self._resolve(), self._cached_load)
         except Exception as exc:  # noqa: BLE001 - never let a refresh kill serving
             log.exception("model refresh failed")
             res, model = model_source.Resolution(model_source.Source.NONE,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -231,3 +232,25 @@ def _load_pyfunc(resolution: Resolution):
         local = download_artifacts(artifact_uri=location, dst_path=tmp,
                                    tracking_uri=resolution.tracking_uri)
         return mlflow.pyfunc.load_model(local)
+
+
+def load_with_fallback(res: Resolution, load: Callable[[Resolution], Any]
+                       ) -> tuple[Resolution, Any]:
+    """(resolution, model), the one fallback of the app and the API: a registry copy that
+    cannot be loaded gives way to the exported copy; nothing loadable -> (none, None)."""
+    if res.model_uri is None:
+        return res, None
+    try:
+        return res, load(res)
+    except Exception as exc:  # noqa: BLE001 - reported as the resolution's problem
+        problem = f"cannot load {res.model_uri}: {one_line(exc)}"
+    if res.source == Source.REGISTRY:
+        fallback = export_resolution(res.model_name, models_dir(), problem,
+                                     res.tracking_uri)
+        if fallback.model_uri is not None:
+            try:
+                return fallback, load(fallback)
+            except Exception as exc:  # noqa: BLE001
+                problem = f"{problem}; cannot load the exported copy: {one_line(exc)}"
+    return Resolution(Source.NONE, res.model_name, problem=problem,
+                      tracking_uri=res.tracking_uri), None
