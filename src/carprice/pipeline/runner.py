@@ -17,13 +17,14 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from carprice import errors
 from carprice.config import settings
-from carprice.config.params import load_params, parse_set_args
+from carprice.config.params import Params, load_params, parse_set_args
 from carprice.errors import CarpriceError, FinalError
 from carprice.pipeline import definition, run_folder
 from carprice.pipeline.definition import StageExit
@@ -54,7 +55,7 @@ class StageContext:
     run_id: str
     run_dir: Path
     models_dir: Path
-    params: dict
+    params: Params  # params.yaml with the run's overrides, typed
     dag_id: str
 
     def path(self, name: str) -> Path:
@@ -79,7 +80,7 @@ class StageContext:
 
     @property
     def model_name(self) -> str:
-        return self.params["registry"]["model_name"]
+        return self.params.registry.model_name
 
     @property
     def run_info(self) -> dict:
@@ -107,9 +108,10 @@ def git_commit() -> str:
         return "unknown"
 
 
-def params_hash(params: dict) -> str:
+def params_hash(params: Params | Mapping[str, Any]) -> str:
     """Hash of the params that change the model (run.force and monitoring excluded)."""
-    relevant = {k: v for k, v in params.items()
+    plain = params.as_dict() if isinstance(params, Params) else params
+    relevant = {k: v for k, v in plain.items()
                 if k != "run" and k not in definition.MONITOR_PARAM_SECTIONS}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -120,7 +122,7 @@ def parse_args(stage: str, argv: list[str] | None) -> StageArgs:
 
 
 def make_context(stage: str, args: StageArgs) -> StageContext:
-    params = load_params(args.params, parse_set_args(args.set))
+    params = Params.model_validate(load_params(args.params, parse_set_args(args.set)))
     run_dir = run_folder.run_folder(Path(args.data_dir), args.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     return StageContext(stage=stage, run_id=args.run_id, run_dir=run_dir,
@@ -147,7 +149,7 @@ def ensure_parent_run(ctx: StageContext) -> str:
     if run_file.is_file():
         return json.loads(run_file.read_text())["parent_run_id"]
     client = MlflowClient()
-    name = ctx.params["registry"]["experiment"]
+    name = ctx.params.registry.experiment
     exp = client.get_experiment_by_name(name)
     exp_id = exp.experiment_id if exp else client.create_experiment(name)
     parent = client.create_run(exp_id, run_name=f"pipeline {ctx.run_id}", tags={
@@ -164,7 +166,7 @@ def _execute(ctx: StageContext, func: Callable[[StageContext], dict]) -> dict:
     from mlflow import MlflowClient
 
     if ctx.stage in definition.MONITOR_STAGES:  # one run of its own, no pipeline parent
-        mlflow.set_experiment(ctx.params["monitor"]["experiment"])
+        mlflow.set_experiment(ctx.params.monitor.experiment)
         with mlflow.start_run(run_name=f"{ctx.stage} {ctx.run_id}", tags={
                 tags.RUN_STAGE: ctx.stage, tags.RUN_PIPELINE_RUN_ID: ctx.run_id,
                 tags.RUN_DAG_ID: ctx.dag_id}):

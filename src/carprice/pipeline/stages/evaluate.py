@@ -63,8 +63,8 @@ def run(ctx: StageContext) -> dict:
         prod_pred = mlflow.pyfunc.load_model(f"models:/{name}/{prod_version}").predict(X)
         prod_metrics = metrics.regression_metrics(y, prod_pred, sigma)
         mlflow.log_metrics({f"production_{k}": v for k, v in prod_metrics.items()})
-    decision = gate(cand_metrics, GateLimits.from_params(ctx.params["gate"]), prod_metrics,
-                    prod_version)
+    limits = GateLimits.from_params(ctx.params.gate.model_dump())
+    decision = gate(cand_metrics, limits, prod_metrics, prod_version)
 
     mlflow.log_metrics({f"test_{k}": v for k, v in cand_metrics.items()})
     _log_tables_and_plots(ctx, inner.estimator, test, y, pred)
@@ -86,7 +86,7 @@ def run(ctx: StageContext) -> dict:
 def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.DataFrame,
                           y: np.ndarray, pred: pd.DataFrame) -> None:
     price = pred[PRICE].to_numpy()
-    imp = importance(estimator, test, int(ctx.params["split"]["seed"]))
+    imp = importance(estimator, test, ctx.params.split.seed)
     # PRICE is the actual price here: the prediction beside it is PREDICTED.
     sample = test.assign(**{PREDICTED: price, LOWER: pred[LOWER].to_numpy(),
                             UPPER: pred[UPPER].to_numpy()}).head(PREDICTIONS_ROWS)

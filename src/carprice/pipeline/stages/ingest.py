@@ -4,6 +4,7 @@ are unchanged since a completed pipeline run (unless run.force)."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pandas as pd
 
@@ -36,26 +37,26 @@ def previous_run_with(fingerprint: str, experiment_id: str) -> str | None:
 def run(ctx: StageContext) -> dict:
     import mlflow  # in the stage only: importing this module must stay cheap
 
-    data = ctx.params["data"]
-    raw = sources.load(data)
+    data = ctx.params.data
+    raw = sources.load(data.model_dump())
     raw.to_parquet(ctx.path(run_folder.RAW), index=False)
-    info = {"source": data["source"], "rows": len(raw), "columns": len(raw.columns),
+    info: dict[str, Any] = {"source": data.source, "rows": len(raw), "columns": len(raw.columns),
             "data_hash": data_hash(raw), "params_hash": params_hash(ctx.params),
             "raw_dvc_md5": dvc_data.file_md5(ctx.path(run_folder.RAW))}
-    if data["source"] == "synthetic":
-        info["noise_sigma"] = float(data["noise_sigma"])
+    if data.source == "synthetic":
+        info["noise_sigma"] = data.noise_sigma
     else:
-        info["csv_uri"] = data["csv_uri"]
+        info["csv_uri"] = data.csv_uri
     fingerprint = f"{info['data_hash']}-{info['params_hash']}"
     info["fingerprint"] = fingerprint
     client = mlflow.MlflowClient()
     parent = ctx.run_info["parent_run_id"]
     client.set_tag(parent, tags.RUN_FINGERPRINT, fingerprint)
     client.set_tag(parent, tags.RUN_DATA_HASH, info["data_hash"])
-    mlflow.log_params({"source": data["source"], "rows": len(raw), **info})
+    mlflow.log_params({"source": data.source, "rows": len(raw), **info})
     ctx.write_json(run_folder.INGEST_INFO, info)  # read by later stages even when skipped here
     earlier = previous_run_with(fingerprint, ctx.run_info["experiment_id"])
-    if earlier and earlier != ctx.run_id and not ctx.params["run"]["force"]:
+    if earlier and earlier != ctx.run_id and not ctx.params.run.force:
         raise StageSkipped(f"data and params unchanged since pipeline run {earlier} "
                            "(trigger with force=true to retrain)")
     return info

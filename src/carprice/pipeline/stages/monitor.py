@@ -20,6 +20,7 @@ from mlflow.entities.model_registry import ModelVersion
 
 from carprice import registry
 from carprice.config import settings
+from carprice.config.params import MonitorParams
 from carprice.contract import schema
 from carprice.contract.validation import ValidationError, parse_number, prepare_features
 from carprice.model import metrics
@@ -41,18 +42,18 @@ SAMPLE_SEED = 0
 
 def current_rows(ctx: StageContext) -> tuple[pd.DataFrame, dict]:
     """(rows, where they came from) for params monitor.source (definition.MONITOR_SOURCES)."""
-    m = ctx.params["monitor"]
-    source = m["source"]
+    m = ctx.params.monitor
+    source = m.source
     if source == "synthetic":
-        data = ctx.params["data"]
-        knobs = Drift(**data.get("drift", {}))
-        frame = generate(int(m["synthetic_rows"]), seed=int(m["synthetic_seed"]),
-                         noise_sigma=float(data["noise_sigma"]), drift=knobs)
-        return frame, {"source": source, "seed": int(m["synthetic_seed"]),
+        data = ctx.params.data
+        knobs = Drift(**data.drift.model_dump())
+        frame = generate(m.synthetic_rows, seed=m.synthetic_seed,
+                         noise_sigma=data.noise_sigma, drift=knobs)
+        return frame, {"source": source, "seed": m.synthetic_seed,
                        "drift": vars(knobs)}
     if source == "predictions":
-        return logged_inputs(int(m["synthetic_rows"]), int(m["window_days"]))
-    return read_current_file(str(m["current_uri"] or "").strip())  # source "file"
+        return logged_inputs(m.synthetic_rows, m.window_days)
+    return read_current_file(m.current_uri.strip())  # source "file"
 
 
 def logged_inputs(limit: int, days: int) -> tuple[pd.DataFrame, dict]:
@@ -122,30 +123,30 @@ def _sample(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def error_check(version: ModelVersion, current: pd.DataFrame, pred: pd.DataFrame,
-                monitor: dict) -> dict | None:
+                monitor: MonitorParams) -> dict | None:
     """Error on the labelled current rows vs the version's test error, when both exist."""
     baseline = version.tags.get(tags.TEST_METRIC_PREFIX + "rmse_log")
     if schema.TARGET not in current or not baseline:
         return None
     labelled = current[schema.TARGET].notna().to_numpy()
-    if labelled.sum() < int(monitor["min_current_rows"]):
+    if labelled.sum() < monitor.min_current_rows:
         return None
     rmse = metrics.regression_metrics(current.loc[labelled, schema.TARGET],
                                       pred.loc[labelled])["rmse_log"]
-    return drift.error_check(rmse, float(baseline), float(monitor["max_rmse_log_increase"]))
+    return drift.error_check(rmse, float(baseline), monitor.max_rmse_log_increase)
 
 
 def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
     """Drift of ``current`` against the production model's training rows; the decision."""
-    m = ctx.params["monitor"]
-    limits = drift.Thresholds.from_params(m)
+    m = ctx.params.monitor
+    limits = drift.Thresholds.from_params(m.model_dump())
     client, name = MlflowClient(), ctx.model_name
     prod = production(client, name)
     version = str(prod.version)
     mlflow.set_tags({tags.RUN_MODEL_NAME: name, tags.RUN_MODEL_VERSION: version})
-    if len(current) < int(m["min_current_rows"]):
+    if len(current) < m.min_current_rows:
         raise StageSkipped(f"{len(current)} current rows < monitor.min_current_rows "
-                           f"{m['min_current_rows']}: too few to judge drift")
+                           f"{m.min_current_rows}: too few to judge drift")
     reference, current = _sample(reference_rows(ctx, prod)), _sample(current)
 
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
@@ -158,14 +159,14 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
     except drift.DriftError as exc:
         raise StageFailed(str(exc)) from exc
     error = error_check(prod, current, cur_pred, m)
-    retrain, reason = drift.decide(summary, bool(m["retrain"]), error)
+    retrain, reason = drift.decide(summary, m.retrain, error)
     summary.update(model_name=name, model_version=version, source=source, error=error,
                    retrain=retrain, reason=reason)
 
     ctx.write_json(run_folder.DRIFT, summary)
     for fname in (run_folder.DRIFT, run_folder.DRIFT_REPORT):
         mlflow.log_artifact(str(ctx.path(fname)), run_folder.DRIFT_ARTIFACTS)
-    mlflow.log_params({f"monitor.{k}": v for k, v in m.items()})
+    mlflow.log_params({f"monitor.{k}": v for k, v in m.model_dump().items()})
     pred_score = summary["prediction"]["score"]  # None: no prediction to compare
     mlflow.log_metrics({
         "drift_share": summary["drift_share"], "drifted_features": len(summary["drifted_features"]),

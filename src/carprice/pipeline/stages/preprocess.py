@@ -30,8 +30,8 @@ def run(ctx: StageContext) -> dict:
     import mlflow
 
     clean = pd.read_parquet(ctx.path(run_folder.CLEAN))
-    p = ctx.params["split"]
-    parts = split(clean, float(p["valid_size"]), float(p["test_size"]), int(p["seed"]))
+    p = ctx.params.split
+    parts = split(clean, p.valid_size, p.test_size, p.seed)
     sizes: dict[str, float] = {}
     for name, part in parts.items():
         part.to_parquet(ctx.path(run_folder.SPLITS[name]), index=False)

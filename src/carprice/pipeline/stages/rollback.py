@@ -12,6 +12,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from carprice.config import settings
+from carprice.config.params import RollbackParams
 from carprice.monitoring import notify
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
@@ -23,15 +24,13 @@ from carprice.serving.model_source import version_info
 MAX_TEXT = 500  # free text from the trigger form, stored as registry tags
 
 
-def request(params: dict) -> dict:
+def request(p: RollbackParams) -> dict:
     """(to_version or None, requested_by, reason) from params, blanks filled."""
-    p = params["rollback"]
     return {
-        "to_version": str(p.get("to_version") or "").strip() or None,
-        "requested_by": (str(p.get("requested_by") or "").strip()
-                         or settings.current().requested_by
+        "to_version": p.to_version.strip() or None,
+        "requested_by": (p.requested_by.strip() or settings.current().requested_by
                          or "unknown")[:MAX_TEXT],
-        "reason": (str(p.get("reason") or "").strip() or "no reason given")[:MAX_TEXT],
+        "reason": (p.reason.strip() or "no reason given")[:MAX_TEXT],
     }
 
 
@@ -42,7 +41,7 @@ def notice(result: dict) -> str:
 
 
 def run(ctx: StageContext) -> dict:
-    asked = request(ctx.params)
+    asked = request(ctx.params.rollback)
     client, name = MlflowClient(), ctx.model_name
     result = rollback(client, name, asked["to_version"])
     result.update(requested_by=asked["requested_by"], reason=asked["reason"],

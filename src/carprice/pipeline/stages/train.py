@@ -27,8 +27,8 @@ def pip_requirements() -> list[str]:
 def run(ctx: StageContext) -> dict:
     train = pd.read_parquet(ctx.path(run_folder.SPLITS["train"]))
     valid = pd.read_parquet(ctx.path(run_folder.SPLITS["valid"]))
-    model_params = ctx.params["model"]
-    model = from_params(model_params, random_state=int(ctx.params["split"]["seed"]))
+    model_params = ctx.params.model.model_dump()
+    model = from_params(model_params, random_state=ctx.params.split.seed)
     model.fit(train, train[schema.TARGET], valid, valid[schema.TARGET])
 
     pred = model.predict_interval(valid)

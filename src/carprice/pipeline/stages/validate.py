@@ -20,7 +20,7 @@ def run(ctx: StageContext) -> dict:
 
     raw = pd.read_parquet(ctx.path(run_folder.RAW))
     try:
-        clean, report = validate_dataset(raw, Thresholds(**ctx.params["validate"]))
+        clean, report = validate_dataset(raw, Thresholds(**ctx.params.validate_.model_dump()))
     except ValidationError as exc:
         if exc.report:
             _write(ctx, exc.report)
