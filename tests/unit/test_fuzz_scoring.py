@@ -94,7 +94,7 @@ def test_score_upload_scores_or_rejects_every_row(model):
     tally = Tally()
 
     @fuzz(80)
-    @given(csv_files())
+    @given(st.one_of(csv_files(), valid_csv_files().map(lambda case: case[0])))
     def check(raw):
         result = tally.outcome(pricing.score_upload, model, raw, "upload.csv", 3)
         if result is not None:
@@ -104,9 +104,8 @@ def test_score_upload_scores_or_rejects_every_row(model):
             assert all(len(str(p).splitlines()) == 1 for p in result.errors["problem"])
 
     check()
-    # mostly garbage files (3 of 80 scored when written): test_a_valid_csv_is_scored_whole
-    # is the one that requires scoring
-    tally.require(accepted=0.02, refused=0.3)
+    # garbage files (almost never scorable) mixed with valid ones (always)
+    tally.require(accepted=0.2, refused=0.2)
 
 
 def _shown(result) -> object:
