@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,18 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 
-def stages() -> list[str]:
-    try:
-        from carprice.pipeline import definition  # the restructured layout
-        return list(definition.STAGES)
-    except ImportError:
-        from carprice import pipeline
-        return list(pipeline.STAGES)
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+from bench_stages_cold import children_cpu, stages  # noqa: E402 - a script beside this one
 
 
 def one(python: str, module: str, importtime: bool) -> tuple[float, float, str]:

@@ -32,12 +32,9 @@ DEFAULT_CMD = "{python} -m carprice.pipeline {stage} --run-id bench --soft-skip"
 
 
 def stages() -> list[str]:
-    try:
-        from carprice.pipeline import definition  # the restructured layout
-        return list(definition.STAGES)
-    except ImportError:
-        from carprice import pipeline
-        return list(pipeline.STAGES)
+    from carprice.pipeline import definition
+
+    return list(definition.STAGES)
 
 
 def children_cpu() -> float:
