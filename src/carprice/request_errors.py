@@ -28,6 +28,16 @@ def redact_url(url: str, limit: int = 150) -> str:
     return one_line(f"{parts.scheme}://{netloc}{parts.path}", limit) + query
 
 
+def redact_source(uri: str) -> str:
+    """A csv_uri as it may be stored (MLflow params and tags, run files, the export): a URL
+    through redact_url (its userinfo or query may hold a token), an inbox path as is."""
+    try:
+        is_url = bool(urlsplit(uri).scheme)
+    except ValueError:
+        return "<malformed URL>"
+    return redact_url(uri) if is_url else uri
+
+
 def describe_request_error(exc: BaseException, limit: int = 200) -> str:
     """A short reason for a failed request, e.g. 'connection refused (errno 111)'.
 

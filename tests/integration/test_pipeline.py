@@ -166,3 +166,36 @@ def test_avito_export_goes_through_the_pipeline(promoted_model):
     assert meta["version"] == new and meta["pipeline_run_id"] == "it-avito"
     assert cli(["rollback"]) == 0  # leave production as the other tests found it
     assert production(client) == before
+
+
+def test_a_tokenized_csv_uri_is_stored_redacted(workspace, tmp_path):
+    """ingest reads the URL with its token but stores (run folder, MLflow params) none of it."""
+    import functools
+    import http.server
+    import json
+    import threading
+
+    generate(600, seed=5).to_csv(tmp_path / "cars.csv", index=False)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://user:s3cret@127.0.0.1:{server.server_port}/cars.csv?token=T0KEN"
+    workspace.env["CARPRICE_SOURCE_ALLOWED_HOSTS"] = "127.0.0.1"
+    try:
+        code, summary, stderr = workspace.stage("ingest", "it-token", "data.source=csv",
+                                                f"data.csv_uri={url}")
+    finally:
+        workspace.env.pop("CARPRICE_SOURCE_ALLOWED_HOSTS")
+        server.shutdown()
+    assert code == 0 and summary["rows"] == 600, (summary, stderr)
+    info = (workspace.data_dir / "runs" / "it-token" / run_folder.INGEST_INFO).read_text()
+    assert json.loads(info)["csv_uri"].startswith(f"http://127.0.0.1:{server.server_port}/")
+    client = MlflowClient()
+    parent = json.loads((workspace.data_dir / "runs" / "it-token" / run_folder.RUN)
+                        .read_text())["parent_run_id"]
+    runs = client.search_runs([client.get_run(parent).info.experiment_id],
+                              f"tags.`{tags.RUN_PIPELINE_RUN_ID}` = 'it-token'")
+    logged = json.dumps([r.data.params for r in runs])
+    assert "csv_uri" in logged
+    for text in (info, logged, json.dumps(summary)):
+        assert "s3cret" not in text and "T0KEN" not in text

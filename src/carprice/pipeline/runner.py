@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
+import secrets
 import subprocess
 import sys
 import time
@@ -70,7 +72,7 @@ class StageContext:
 
     def write_json(self, name: str, obj: dict) -> Path:
         path = self.path(name)
-        path.write_text(json.dumps(obj, indent=2, default=str))
+        write_atomic(path, json.dumps(obj, indent=2, default=str))
         return path
 
     def summary(self, stage: str) -> dict | None:
@@ -95,6 +97,20 @@ class StageContext:
             tags.IMAGE: settings.current().image,
             tags.MLFLOW_PARENT_RUN_ID: self.run_info.get("parent_run_id", ""),
         }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a
+    reader (or the stage's retry) sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def git_commit() -> str:
@@ -155,6 +171,7 @@ def ensure_parent_run(ctx: StageContext) -> str:
     parent = client.create_run(exp_id, run_name=f"pipeline {ctx.run_id}", tags={
         tags.RUN_PIPELINE_RUN_ID: ctx.run_id, tags.RUN_DAG_ID: ctx.dag_id,
         tags.RUN_GIT_COMMIT: git_commit()})
+    # Atomic (write_json): a stage that reads run.json never sees half of it.
     ctx.write_json(run_folder.RUN, {"run_id": ctx.run_id, "parent_run_id": parent.info.run_id,
                                   "experiment_id": exp_id, "started": time.time()})
     return parent.info.run_id

@@ -56,14 +56,19 @@ def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decisio
 
 def move_alias(client: MlflowClient, name: str, alias: str, version: str,
                reason: str) -> str | None:
-    """Point ``alias`` at ``version``; tag the version; return the version it left."""
+    """Tag ``version``, then point ``alias`` at it; return the version the alias left.
+
+    The alias moves last: a crash in between leaves the alias where it was (with the new
+    version tagged, harmless), never an alias on a version without its since/reason/
+    previous tags (a rollback reads ``previous_<alias>``).
+    """
     previous = version_for_alias(client, name, alias)
-    client.set_registered_model_alias(name, alias, version)
     new_tags = {tags.alias_since(alias): time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 tags.alias_reason(alias): reason}
     if previous is not None and str(previous.version) != str(version):
         new_tags[tags.previous(alias)] = str(previous.version)
     tag_version(client, name, version, new_tags)
+    client.set_registered_model_alias(name, alias, version)
     return str(previous.version) if previous is not None else None
 
 

@@ -6,11 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
+from carprice.registry import tags
+from carprice.request_errors import redact_source
+
 # The exported production copy: <models dir>/EXPORT_DIRNAME/{EXPORT_MODEL/, EXPORT_META}
 EXPORT_DIRNAME = "production"
 EXPORT_MODEL = "model"
 EXPORT_META = "meta.json"
-
 
 
 def export_version(name: str, version: str, models_dir: Path, info: dict) -> Path:
@@ -26,8 +28,8 @@ def export_version(name: str, version: str, models_dir: Path, info: dict) -> Pat
     staging_dir.mkdir()
     mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
                                         dst_path=str(staging_dir / EXPORT_MODEL))
-    (staging_dir / EXPORT_META).write_text(
-        json.dumps({"model_name": name, "version": version, **info}, indent=2, default=str))
+    (staging_dir / EXPORT_META).write_text(json.dumps(
+        {"model_name": name, "version": version, **redact_info(info)}, indent=2, default=str))
     final = models_dir / EXPORT_DIRNAME
     old = models_dir / f".{EXPORT_DIRNAME}.old"
     shutil.rmtree(old, ignore_errors=True)
@@ -36,6 +38,15 @@ def export_version(name: str, version: str, models_dir: Path, info: dict) -> Pat
     staging_dir.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def redact_info(info: dict) -> dict:
+    """``info`` with the data source of its copied version tags redacted: a version
+    registered before train redacted it may hold a URL's token."""
+    found = info.get("tags")
+    if not isinstance(found, dict) or not found.get(tags.DATA_SOURCE):
+        return info
+    return {**info, "tags": {**found, tags.DATA_SOURCE: redact_source(found[tags.DATA_SOURCE])}}
 
 
 def read_export(models_dir: Path) -> tuple[Path, dict] | None:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from carprice.contract import schema
+from carprice.contract.spreadsheet import escape_formulas
 from carprice.contract.validation import ValidationError, validate_records
 from carprice.model.estimator import OUTPUT_COLUMNS
 from carprice.model.pyfunc import predict_columns, score
@@ -104,8 +105,9 @@ def score_upload(model, data: bytes, name: str = "CSV", chunk_rows: int = BATCH_
 
 
 def results_csv(result: BatchResult) -> bytes:
-    """The scored rows as CSV, prices rounded to the dirham."""
+    """The scored rows as CSV, prices rounded to the dirham; no text cell (the uploaded
+    brand, model, ...) can run as a spreadsheet formula."""
     out = result.scored.copy()
     for col in OUTPUT_COLUMNS:
         out[col] = out[col].round(0)
-    return out.to_csv(index=False).encode("utf-8")
+    return escape_formulas(out).to_csv(index=False).encode("utf-8")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from carprice.contract import schema
+from carprice.contract.spreadsheet import escape_formulas
 from carprice.model import metrics
 from carprice.model.estimator import LOWER, PREDICTED, PRICE, UPPER, CarPriceModel
 from carprice.model.pyfunc import to_model_input, unwrap
@@ -99,7 +100,7 @@ def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.
                                       .rename("rmse_log_increase"), True),
     }
     for fname, (table, index) in tables.items():
-        table.to_csv(ctx.path(fname), index=index)
+        escape_formulas(table).to_csv(ctx.path(fname), index=index)  # opened in spreadsheets
         mlflow.log_artifact(str(ctx.path(fname)), run_folder.EVALUATION_ARTIFACTS)
     figures = {
         "predicted_vs_actual.png": metrics.plot_predicted_vs_actual(y, price),

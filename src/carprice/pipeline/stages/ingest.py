@@ -12,6 +12,7 @@ from carprice import sources
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext, StageSkipped, params_hash
 from carprice.registry import tags
+from carprice.request_errors import redact_source
 from carprice.sources import dvc_data
 
 COMPLETED = ("promoted", "refused")
@@ -46,7 +47,7 @@ def run(ctx: StageContext) -> dict:
     if data.source == "synthetic":
         info["noise_sigma"] = data.noise_sigma
     else:
-        info["csv_uri"] = data.csv_uri
+        info["csv_uri"] = redact_source(data.csv_uri)  # a URL's token must not be stored
     fingerprint = f"{info['data_hash']}-{info['params_hash']}"
     info["fingerprint"] = fingerprint
     client = mlflow.MlflowClient()

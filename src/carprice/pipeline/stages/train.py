@@ -15,6 +15,7 @@ from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import tags
 from carprice.registry.aliases import close_pending, tag_version
+from carprice.request_errors import redact_source
 
 
 def pip_requirements() -> list[str]:
@@ -56,7 +57,7 @@ def run(ctx: StageContext) -> dict:
     version = str(registered.version)
     tag_version(mlflow.MlflowClient(), ctx.model_name, version, {
         **ctx.version_tags(), tags.DATA_HASH: ingest_info["data_hash"],
-        tags.DATA_SOURCE: ingest_info.get("csv_uri") or ingest_info["source"],
+        tags.DATA_SOURCE: redact_source(ingest_info.get("csv_uri") or ingest_info["source"]),
         tags.DATA_DVC_MD5: ingest_info.get("raw_dvc_md5", ""),
         tags.TRAIN_ROWS: len(train),
         tags.VALID_RMSE_LOG: round(valid_metrics["rmse_log"], 5),
