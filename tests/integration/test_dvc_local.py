@@ -94,10 +94,13 @@ def test_a_stage_command_keeps_exit_codes_and_output(workdir, tmp_path):
 
 
 def test_ctrl_c_stops_the_stage(workdir, tmp_path):
+    # As in a terminal: a shell that started this run in the background would have the
+    # children ignore SIGINT.
     caller = subprocess.Popen(stage_cmd("ingest", "--run-id", "big", "--set",
                                         "data.rows=3000000"),
                               env=env_for(tmp_path), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
+                              stderr=subprocess.PIPE,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3)  # inside the stage by then (imports done, generating rows)
     caller.send_signal(signal.SIGINT)
     code = caller.wait(timeout=60)
