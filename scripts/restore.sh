@@ -56,7 +56,7 @@ restore_volume() {  # restore_volume TARBALL SERVICE TARGET [run option...]
 }
 restore_volume "$src/mlflow-artifacts.tar" mlflow /mlflow/artifacts
 # The app mounts the model export read-only: a stage image (same user) writes it.
-restore_volume "$src/models.tar" stage-report /app/models -v "$PROJECT-models:/app/models"
+restore_volume "$src/models.tar" stage-data /app/models -v "$PROJECT-models:/app/models"
 log "starting the stack again"
 compose up -d --wait >/dev/null
 log "restored $(basename "$ARCHIVE") into project $PROJECT"
