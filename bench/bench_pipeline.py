@@ -4,8 +4,7 @@
 
 Runs in a fresh temporary folder (params.yaml copied, local MLflow store), so nothing
 of the checkout is touched: `carprice run` (every stage in one process) and, with --dvc,
-`dvc repro` on a clone of the repository (one command per stage, as DVC runs them), with
-the warm stage processes (the default) and without (CARPRICE_WARM=0).
+`dvc repro` on a clone of the repository (one cold process per stage, as DVC runs them).
 Each figure comes with the CPU seconds its processes used: on a shared 2-core machine the
 wall time follows the other load, the CPU time much less.
 """
@@ -17,7 +16,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,25 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def machine_cpu() -> float:
-    """CPU seconds the whole machine has been busy: the warm stage processes are not
-    children of the timed command, so its own rusage misses them."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def stop_warm_servers(tmp: Path) -> None:
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"carprice.stages.warm" in argv and str(tmp).encode() in argv:
-            os.kill(int(proc.name), signal.SIGTERM)
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def timed(cmd: list[str], cwd: Path, extra: dict[str, str] | None = None
@@ -89,19 +68,11 @@ def main() -> None:
               f"80% interval coverage {ev['coverage']:.3f}, MAPE {ev['mape']:.3f}, "
               f"R2 {ev['r2']:.3f}")
         if args.dvc:
-            for label, warm_on in (("warm stage processes, the default", True),
-                                   ("CARPRICE_WARM=0: a cold process per stage", False)):
-                clone = Path(tmp) / f"clone-{warm_on}"
-                subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-                # a $TMPDIR of its own: the warm server starts inside the timed run
-                private = Path(tempfile.mkdtemp(prefix="bench", dir="/tmp"))
-                extra = {"TMPDIR": str(private), "CARPRICE_WARM": "1" if warm_on else "0"}
-                busy0 = machine_cpu()
-                seconds, _, _ = timed(["dvc", "repro", "-q"], clone, extra)
-                busy = machine_cpu() - busy0
-                stop_warm_servers(private)
-                print(f"local pipeline (dvc repro, {label}): {seconds:.1f} s wall, "
-                      f"{busy:.1f} s CPU (whole machine)")
+            clone = Path(tmp) / "clone"
+            subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+            seconds, _, cpu = timed(["dvc", "repro", "-q"], clone)
+            print(f"local pipeline (dvc repro, a cold process per stage): {seconds:.1f} s "
+                  f"wall, {cpu:.1f} s CPU")
         print(f"load average {os.getloadavg()[0]:.2f}, OMP_NUM_THREADS "
               f"{os.environ.get('OMP_NUM_THREADS', 'all')}")
 

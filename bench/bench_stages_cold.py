@@ -1,4 +1,4 @@
-"""Per-stage cost of the cold local pipeline (what `CARPRICE_WARM=0 dvc repro` runs, minus DVC).
+"""Per-stage cost of the cold local pipeline (what `dvc repro` runs, minus DVC).
 
     python bench/bench_stages_cold.py [--command-format F]
 
