@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 
-from bench_stages_cold import children_cpu, stages  # noqa: E402 - a script beside this one
+from bench_stages_cold import children_cpu, importtime_rows, stages  # noqa: E402 - a script beside this one
 
 
 def one(python: str, module: str, importtime: bool) -> tuple[float, float, str]:
@@ -42,15 +42,7 @@ def heaviest(importtime_log: str, top: int) -> list[tuple[str, float]]:
     """Top-level packages (first dotted part) by the largest cumulative time of any of
     their modules imported at nesting level 1 or 2."""
     best: dict[str, float] = {}
-    for line in importtime_log.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
-            continue
-        parts = line[len("import time:"):].split("|")
-        try:
-            cumulative = int(parts[1])
-        except ValueError:
-            continue
-        name = parts[2].rstrip()
+    for name, cumulative in importtime_rows(importtime_log):
         depth = (len(name) - len(name.lstrip())) // 2
         root = name.strip().split(".")[0]
         if depth <= 2:

@@ -42,18 +42,25 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def import_seconds(stderr: str) -> tuple[float, list[tuple[str, float]]]:
-    """Total of the top-level (not nested) imports, and the heaviest of them."""
-    top = []
-    for line in stderr.splitlines():
+def importtime_rows(log: str) -> list[tuple[str, int]]:
+    """(module name with its nesting indent, cumulative microseconds) of each line that
+    `python -X importtime` wrote to ``log``."""
+    rows = []
+    for line in log.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
         parts = line[len("import time:"):].split("|")
         try:
-            cumulative = int(parts[1])
-        except ValueError:
+            rows.append((parts[2].rstrip(), int(parts[1])))
+        except ValueError:  # the header line
             continue
-        name = parts[2]
+    return rows
+
+
+def import_seconds(stderr: str) -> tuple[float, list[tuple[str, float]]]:
+    """Total of the top-level (not nested) imports, and the heaviest of them."""
+    top = []
+    for name, cumulative in importtime_rows(stderr):
         if not name.startswith("  "):  # nesting level 0: one space after the bar
             top.append((name.strip(), cumulative / 1e6))
     return sum(s for _, s in top), sorted(top, key=lambda kv: -kv[1])[:4]
