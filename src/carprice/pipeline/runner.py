@@ -114,8 +114,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def git_commit() -> str:
-    if settings.current().git_commit:
-        return settings.current().git_commit
+    known = settings.current().git_commit
+    if known:
+        return known
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=False)

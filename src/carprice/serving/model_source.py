@@ -48,8 +48,9 @@ def alias_ttl() -> float:
 
 def model_name() -> str:
     """$CARPRICE_MODEL_NAME, else registry.model_name of the params file; ParamsError."""
-    if settings.current().model_name:
-        return settings.current().model_name
+    named = settings.current().model_name
+    if named:
+        return named
     params = load_params()
     try:
         return str(params["registry"]["model_name"])
