@@ -14,10 +14,12 @@
 # ends with ARG GIT_COMMIT / ENV CARPRICE_GIT_COMMIT (a new commit only re-tags).
 ARG PYTHON_BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_BASE_IMAGE}
+# MLflow 3 sends usage telemetry by default: a self-hosted stack keeps it off.
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MLFLOW_DISABLE_TELEMETRY=true
 RUN groupadd --gid 1000 carprice \
  && useradd --uid 1000 --gid 1000 --create-home --shell /usr/sbin/nologin carprice
 WORKDIR /app

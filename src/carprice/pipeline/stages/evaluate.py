@@ -18,7 +18,10 @@ from carprice.registry import PRODUCTION_ALIAS, tags
 from carprice.registry.aliases import RegistryError, tag_version, version_for_alias
 from carprice.registry.gate import GateLimits, gate
 
-IMPORTANCE_ROWS = 3000
+# Permutation importance is a report (the gate never reads it) and was this stage's
+# largest cost. On 1,500 rows its ranking agrees with 3,000 rows' as closely as two seeds
+# at 3,000 agree with each other (rank correlation 0.95-0.96), at half the time.
+IMPORTANCE_ROWS = 1500
 PREDICTIONS_ROWS = 5000
 
 
@@ -86,8 +89,19 @@ def run(ctx: StageContext) -> dict:
 
 def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.DataFrame,
                           y: np.ndarray, pred: pd.DataFrame) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     price = pred[PRICE].to_numpy()
-    imp = importance(estimator, test, ctx.params.split.seed)
+    # The importance's tree walks release the GIL: they run on the second core while this
+    # thread draws the plots (mostly Python), instead of one after the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(importance, estimator, test, ctx.params.split.seed)
+        figures = {
+            "predicted_vs_actual.png": metrics.plot_predicted_vs_actual(y, price),
+            "residuals.png": metrics.plot_residuals(y, price),
+        }
+        imp = pending.result()
+    figures["feature_importance.png"] = metrics.plot_importance(imp)
     # PRICE is the actual price here: the prediction beside it is PREDICTED.
     sample = test.assign(**{PREDICTED: price, LOWER: pred[LOWER].to_numpy(),
                             UPPER: pred[UPPER].to_numpy()}).head(PREDICTIONS_ROWS)
@@ -102,11 +116,6 @@ def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.
     for fname, (table, index) in tables.items():
         escape_formulas(table).to_csv(ctx.path(fname), index=index)  # opened in spreadsheets
         mlflow.log_artifact(str(ctx.path(fname)), run_folder.EVALUATION_ARTIFACTS)
-    figures = {
-        "predicted_vs_actual.png": metrics.plot_predicted_vs_actual(y, price),
-        "residuals.png": metrics.plot_residuals(y, price),
-        "feature_importance.png": metrics.plot_importance(imp),
-    }
     for fname, fig in figures.items():  # in the run folder too: dvc.yaml's plots
         fig.savefig(ctx.path(fname))
         mlflow.log_artifact(str(ctx.path(fname)), run_folder.EVALUATION_ARTIFACTS)
