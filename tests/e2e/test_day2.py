@@ -91,6 +91,19 @@ def test_attacks_through_csv_uri_are_refused_at_once(stack, stack_env, csv_uri):
     log(f"csv_uri={csv_uri}: refused, run red in {seconds:.0f} s")
 
 
+def test_a_trigger_that_loosens_the_gate_is_refused_and_starts_nothing(stack):
+    """The form (and the REST API behind it) can only tighten the gate: Airflow answers 400
+    with the param's bound and creates no run, so no stage starts."""
+    stack.wait_for_dag()
+    stack.unpause()
+    before = {r["dag_run_id"] for r in stack.runs()}
+    with pytest.raises(RuntimeError, match=r"-> 400: .*param gate_min_r2: -1 is less than "
+                                           r"the minimum of 0\.8"):
+        stack.trigger({"gate_min_r2": -1, "gate_tolerance": 1e9})
+    assert {r["dag_run_id"] for r in stack.runs()} == before
+    log("trigger with gate_min_r2=-1: refused with HTTP 400, no DAG run")
+
+
 def test_a_bad_csv_is_red_fast_without_retry_and_promotes_nothing(stack, stack_env, facts):
     INBOX.mkdir(parents=True, exist_ok=True)
     (INBOX / "e2e-bad.csv").write_text("brand,model,price_dh\nDacia,Logan,100000\n")
@@ -146,7 +159,8 @@ def test_rollback_from_airflow_is_served_within_a_minute(stack, stack_env):
     # No version in the form: the rollback goes to the one production replaced.
     previous = version_tags(stack, current).get(tags.PREVIOUS_PRODUCTION)
     assert previous and previous != current, (current, previous)
-    _, states, _ = run_pipeline(stack, stack_env, {"reason": "e2e rollback"},
+    _, states, _ = run_pipeline(stack, stack_env,
+                                {"reason": "e2e rollback", "requested_by": "someone else"},
                                 dag_id=definition.ROLLBACK_DAG_ID)
     assert states["rollback"] == "success"
     back = stack.alias_version()
@@ -155,8 +169,9 @@ def test_rollback_from_airflow_is_served_within_a_minute(stack, stack_env):
     audit = version_tags(stack, back)
     assert audit.get(tags.ROLLED_BACK_FROM) == current, audit
     assert audit.get(tags.ROLLBACK_REASON) == "e2e rollback", audit
-    # blank in the form: the DAG passes the Airflow user who triggered the run
-    assert audit.get(tags.ROLLBACK_REQUESTED_BY) == stack.user, audit
+    # who rolled back: the authenticated Airflow user, never a form value
+    assert audit.get(tags.ROLLED_BACK_BY) == stack.user, audit
+    assert audit.get(tags.ROLLBACK_REQUESTED_BY_NOTE) == "someone else", audit  # a note only
     assert version_tags(stack, current).get(tags.ROLLED_BACK_TO) == back
     meta = export_meta(stack_env)
     assert str(meta["version"]) == back, f"export names v{meta['version']}, production v{back}"
