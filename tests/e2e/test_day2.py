@@ -121,16 +121,19 @@ def test_a_bad_csv_is_red_fast_without_retry_and_promotes_nothing(stack, stack_e
 def test_an_avito_export_from_the_inbox_trains_and_is_served(stack, stack_env, facts):
     INBOX.mkdir(parents=True, exist_ok=True)
     path = INBOX / "e2e-avito.csv"
-    to_avito(generate(4000, seed=21)).to_csv(path, index=False, encoding="latin1", sep=";")
+    # The form can only tighten the gate, so this candidate must beat production as it is:
+    # the first run's cars (25,000, seed 42) as an Avito export. Measured with `carprice run`:
+    # rmse_log 0.1209 vs production's 0.1217 on the same (banded-mileage) holdout.
+    to_avito(generate(25000, seed=42)).to_csv(path, index=False, encoding="latin1", sep=";")
     _, states, seconds = run_pipeline(
-        stack, stack_env, {"source": "csv", "csv_uri": f"inbox/{path.name}",
-                           "gate_tolerance": 1.0})
+        stack, stack_env, {"source": "csv", "csv_uri": f"inbox/{path.name}"})
     assert states["promote_production"] == "success", states
     version = stack.alias_version()
     tags = {t["key"]: t["value"] for t in stack.mlflow_api(
         "GET", "/api/2.0/mlflow/model-versions/get",
         params={"name": stack.model_name, "version": version}).json()["model_version"]["tags"]}
     assert tags["data_source"] == f"inbox/{path.name}" and tags["data_hash"]
+    assert tags["promoted_by"] == stack.user, tags  # the Airflow user who triggered the run
     served_after = wait_served(stack, version)
     log(f"inbox Avito CSV: v{version} promoted in {seconds:.0f} s, served after "
         f"{served_after:.0f} s")
