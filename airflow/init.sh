@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# airflow-init (one-shot): migrate the metadata database, create the admin user.
+# airflow-init (one-shot): migrate the metadata database, create the admin user and the
+# registry pool.
 # Any failure stops the stack.
 set -euo pipefail
 : "${AIRFLOW_ADMIN_USER:?AIRFLOW_ADMIN_USER is not set}"
@@ -19,4 +20,6 @@ if python /opt/airflow/healthcheck.py user "$AIRFLOW_ADMIN_USER" >/dev/null 2>&1
 else
   python /opt/airflow/admin_user.py
 fi
+# The registry pool (one slot): a task in a pool that does not exist is never scheduled.
+python /opt/airflow/registry_pool.py
 echo "airflow-init: done"

@@ -2,8 +2,8 @@
 
 Leave the version blank to return to the current version's `previous_production`. The
 `rollback` stage container moves the alias, re-exports the app's copy and tags the
-version with the reason and who asked (the user who pressed Trigger). This file only
-wires the container.
+version with the reason and who rolled back (the Airflow user who pressed Trigger; the
+form's requested_by is kept as a note). This file only wires the container.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import datetime
 from airflow.sdk import DAG
 from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
 
-from carprice.config import settings
 from carprice.config.params import ROLLBACK_PARAM_ALIASES
 from carprice.pipeline import definition
 
@@ -32,6 +31,6 @@ with DAG(
     default_args={"owner": "carprice", "retries": 0},
     tags=["carprice", "registry"],
 ) as dag:
-    stage_task("rollback", definition.ROLLBACK_DAG_ID,
-               extra_env={settings.ENV_REQUESTED_BY:
-                          "{{ dag_run.triggering_user_name or 'unknown' }}"})
+    # Who rolled back: the Airflow user who triggered the run (carprice_tasks.TRIGGERED_BY);
+    # the form's requested_by is only a note.
+    stage_task("rollback", definition.ROLLBACK_DAG_ID)

@@ -17,6 +17,7 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
 from docker.types import Mount
 
+from carprice.config import gate_floor, settings
 from carprice.config.params import FORM_ALIASES, field_schema, load_params
 from carprice.monitoring import notify
 from carprice.pipeline import container, definition
@@ -46,10 +47,21 @@ def _lookup(params: dict, dotted: str):
     return node
 
 
-def _param(name: str, dotted: str, default) -> Param:
+def form_schema(dotted: str, defaults: dict) -> dict:
+    """The params model's JSON schema of ``dotted``; for a gate threshold, narrowed so the
+    form can only tighten params.yaml's value (carprice.config.gate_floor): Airflow then
+    refuses a looser trigger (UI or REST, HTTP 400) and creates no DAG run."""
+    schema = field_schema(dotted)
+    section, _, key = dotted.partition(".")
+    if section == "gate":
+        schema = {**schema, **gate_floor.form_bounds(key, defaults["gate"][key], schema)}
+    return schema
+
+
+def _param(name: str, dotted: str, default, defaults: dict) -> Param:
     """A form field typed like the params model's field (carprice.config.params): type, range,
     choices and description all come from there, the default from params.yaml."""
-    schema = field_schema(dotted)
+    schema = form_schema(dotted, defaults)
     limits = {key: schema[key] for key in _FORM_KEYWORDS if key in schema}
     kind = schema["type"]
     # A free-text field left blank keeps params.yaml's value; without null the UI would
@@ -62,7 +74,7 @@ def trigger_params(aliases: dict[str, str]) -> dict[str, Param]:
     """One typed Param per trigger-form name (``aliases``: name -> dotted key of
     params.yaml), defaults from params.yaml."""
     defaults = load_params()
-    return {name: _param(name, dotted, _lookup(defaults, dotted))
+    return {name: _param(name, dotted, _lookup(defaults, dotted), defaults)
             for name, dotted in aliases.items()}
 
 
@@ -150,6 +162,12 @@ class StageOperator(DockerOperator):
             self.cli.remove_container(old["Id"], force=True)
 
 
+# Who triggered the DAG run: the authenticated user Airflow recorded (a retrain the
+# monitoring DAG triggers inherits its run's user), SCHEDULER_USER for a scheduled run.
+# Never a form value: the audit tags of promotions and rollbacks name it.
+TRIGGERED_BY = f"{{{{ dag_run.triggering_user_name or '{settings.SCHEDULER_USER}' }}}}"
+
+
 def dag_stage_container(stage: str, dag_id: str,
                         extra_env: dict[str, str] | None = None) -> container.StageContainer:
     """The stage's container spec (carprice.pipeline.container), templated per DAG run."""
@@ -159,14 +177,17 @@ def dag_stage_container(stage: str, dag_id: str,
         dag_id="{{ dag.dag_id }}", params_json="{{ params | carprice_params_json }}",
         launcher_labels={container.LABEL_DAG: dag_id,
                          container.LABEL_TRY: "{{ ti.try_number }}"},
-        extra_env=extra_env)
+        extra_env={settings.ENV_TRIGGERED_BY: TRIGGERED_BY, **(extra_env or {})})
 
 
 def stage_task(stage: str, dag_id: str, *, extra_env: dict[str, str] | None = None,
                **kwargs) -> StageOperator:
     """The task that runs ``stage`` (a name of carprice.pipeline.definition) in its own
-    container."""
+    container; a stage that changes the registry runs in the registry pool (one at a time
+    across every DAG)."""
     spec = dag_stage_container(stage, dag_id, extra_env)
+    if stage in definition.REGISTRY_WRITERS:
+        kwargs.setdefault("pool", definition.REGISTRY_POOL)
     return StageOperator(
         spec=spec,
         task_id=stage,

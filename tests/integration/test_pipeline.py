@@ -4,6 +4,7 @@ the unchanged-data skip, bad input, the Avito format and rollback."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from carprice.cli import main as cli
@@ -142,20 +143,43 @@ def test_bad_input_fails_with_one_line_and_promotes_nothing(promoted_model, cont
     assert len(client.search_model_versions(f"name='{NAME}'")) == before_versions
 
 
+def test_a_run_that_loosens_the_gate_is_refused_before_ingest(promoted_model):
+    """What a trigger with gate_min_r2=-1 reaches if Airflow let it through: no stage works."""
+    ws, client = promoted_model["workspace"], MlflowClient()
+    before_prod = production(client)
+    before_versions = len(client.search_model_versions(f"name='{NAME}'"))
+    results = ws.pipeline("it-loose-gate", *SMALL, "gate.min_r2=-1", "run.force=true")
+    summary, stderr = results["ingest"]
+    assert summary["status"] == "failed" and summary["exit_code"] == StageExit.NO_RETRY
+    assert summary["reason"].startswith("params: gate.min_r2=-1 is looser than params.yaml's")
+    assert set(results) == {"ingest", "report"}  # the chain stopped at ingest
+    assert not (ws.data_dir / "runs" / "it-loose-gate").exists()  # ingest wrote nothing
+    assert production(client) == before_prod
+    assert len(client.search_model_versions(f"name='{NAME}'")) == before_versions
+
+
 def test_avito_export_goes_through_the_pipeline(promoted_model):
     """Every stage on the Avito format, from the data inbox up to production and the export.
 
     The gate's "not worse than production" tolerance is opened: candidate (2,100 training
     rows, mileage in 5,000 km bands) and production (2,800 other rows) land close to each
-    other on either side, and this test is about the format, not that comparison.
+    other on either side, and this test is about the format, not that comparison. A run
+    can only tighten the gate, so it is opened the one allowed way: in params.yaml.
     """
     ws, client = promoted_model["workspace"], MlflowClient()
     before = production(client)
     path = ws.data_dir / "inbox" / "avito.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     to_avito(generate(3000, seed=99)).to_csv(path, index=False, encoding="latin1", sep=";")
-    results = ws.pipeline("it-avito", "data.source=csv", "data.csv_uri=inbox/avito.csv",
-                          "gate.tolerance=1.0")
+    params_file = ws.root / "params.yaml"
+    original = params_file.read_text()
+    edited = yaml.safe_load(original)
+    edited["gate"]["tolerance"] = 1.0
+    params_file.write_text(yaml.safe_dump(edited))
+    try:
+        results = ws.pipeline("it-avito", "data.source=csv", "data.csv_uri=inbox/avito.csv")
+    finally:
+        params_file.write_text(original)
     assert results["validate"][0]["rows_out"] == 3000
     assert results["evaluate"][0]["rmse_log"] < 0.3
     assert results["evaluate"][0]["production_version"] == before

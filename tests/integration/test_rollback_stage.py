@@ -7,7 +7,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from carprice.registry import PRODUCTION_ALIAS
+from carprice.config import settings
+from carprice.registry import PRODUCTION_ALIAS, tags
 from carprice.registry.aliases import move_alias
 from carprice.registry.export import export_version, read_export
 
@@ -42,20 +43,21 @@ def two_productions(promoted_model):
 def test_rollback_to_the_previous_production(promoted_model, two_productions, monkeypatch):
     ws, client = promoted_model["workspace"], MlflowClient()
     older, newer = two_productions
-    monkeypatch.setitem(ws.env, "CARPRICE_REQUESTED_BY", "airflow-user")
+    monkeypatch.setitem(ws.env, settings.ENV_TRIGGERED_BY, "airflow-user")
     code, summary, stderr = ws.stage("rollback", "it-rollback-1",
                                      "rollback.reason=prices look wrong")
     assert code == 0, stderr
     assert summary["status"] == "ok"
     assert (summary["from_version"], summary["to_version"]) == (newer, older)
-    assert summary["requested_by"] == "airflow-user"
+    assert summary["rolled_back_by"] == "airflow-user" and summary["requested_by"] == ""
     assert summary["message"] == (f"{NAME}: production rolled back from v{newer} to v{older} "
                                   "by airflow-user: prices look wrong")
     assert production(client) == older
-    tags = client.get_model_version(NAME, older).tags
-    assert tags["rollback_reason"] == "prices look wrong"
-    assert tags["rollback_requested_by"] == "airflow-user"
-    assert tags["rolled_back_from"] == newer and tags["previous_production"] == newer
+    found = client.get_model_version(NAME, older).tags
+    assert found[tags.ROLLBACK_REASON] == "prices look wrong"
+    assert found[tags.ROLLED_BACK_BY] == "airflow-user"
+    assert found[tags.ROLLBACK_REQUESTED_BY_NOTE] == "none"
+    assert found["rolled_back_from"] == newer and found["previous_production"] == newer
     assert client.get_model_version(NAME, newer).tags["rolled_back_to"] == older
     folder, meta = read_export(promoted_model["models_dir"])
     assert meta["version"] == older and (folder / "MLmodel").is_file()
@@ -67,19 +69,38 @@ def test_rollback_to_the_previous_production(promoted_model, two_productions, mo
     assert run.info.status == "FINISHED"
     assert run.data.tags["carprice.rolled_back_from"] == newer
     assert run.data.tags["carprice.model_version"] == older
+    assert run.data.tags[tags.RUN_TRIGGERED_BY] == "airflow-user"
 
 
-def test_rollback_to_a_named_version(promoted_model, two_productions):
+def test_the_forms_requested_by_is_a_note_never_the_user(promoted_model, two_productions,
+                                                          monkeypatch):
     ws, client = promoted_model["workspace"], MlflowClient()
     older, newer = two_productions
-    assert ws.stage("rollback", "it-rollback-2a")[0] == 0
+    monkeypatch.setitem(ws.env, settings.ENV_TRIGGERED_BY, "alice")
+    assert ws.stage("rollback", "it-rollback-2a", "rollback.requested_by=ops")[0] == 0
+    assert client.get_model_version(NAME, older).tags[tags.ROLLBACK_REQUESTED_BY_NOTE] == "ops"
+    monkeypatch.setitem(ws.env, settings.ENV_TRIGGERED_BY, "bob")
     code, summary, stderr = ws.stage("rollback", "it-rollback-2b", f"rollback.to_version={newer}",
-                                     "rollback.requested_by=ops")
+                                     "rollback.requested_by=the CEO")
     assert code == 0, stderr
     assert (summary["from_version"], summary["to_version"]) == (older, newer)
-    assert summary["requested_by"] == "ops" and summary["reason"] == "no reason given"
+    assert summary["rolled_back_by"] == "bob" and summary["requested_by"] == "the CEO"
+    assert summary["reason"] == "no reason given"
+    assert summary["message"].endswith("by bob (requested by the CEO): no reason given")
+    found = client.get_model_version(NAME, newer).tags
+    assert (found[tags.ROLLED_BACK_BY], found[tags.ROLLBACK_REQUESTED_BY_NOTE]) == (
+        "bob", "the CEO")
     assert production(client) == newer
     assert read_export(promoted_model["models_dir"])[1]["version"] == newer
+
+
+def test_a_rollback_outside_airflow_names_a_local_user(promoted_model, two_productions):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    older, _ = two_productions
+    assert settings.ENV_TRIGGERED_BY not in ws.env
+    assert ws.stage("rollback", "it-rollback-local")[0] == 0
+    assert client.get_model_version(NAME, older).tags[tags.ROLLED_BACK_BY] == (
+        settings.LOCAL_USER)
 
 
 @pytest.mark.parametrize("to_version, message", [

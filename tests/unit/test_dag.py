@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,8 +40,8 @@ for _key, _value in DEPLOYMENT.items():
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
 
-from carprice.config import settings  # noqa: E402
-from carprice.config.params import (  # noqa: E402  # noqa: E402
+from carprice.config import gate_floor, settings  # noqa: E402
+from carprice.config.params import (  # noqa: E402
     PARAM_ALIASES,
     PARAM_CHOICES,
     ROLLBACK_PARAM_ALIASES,
@@ -182,6 +182,8 @@ def test_form_types_ranges_and_words_come_from_the_params_model(dag):
         form = dag.params.get_param(name).schema
         kinds = form["type"] if isinstance(form["type"], list) else [form["type"]]
         assert kinds[0] == model["type"], name
+        if dotted.startswith("gate."):  # narrowed: the form can only tighten the gate
+            continue
         for key in RANGE_KEYWORDS:
             assert form.get(key) == model.get(key), (name, key)
         assert dag.params.get_param(name).description == model["description"], name
@@ -189,8 +191,26 @@ def test_form_types_ranges_and_words_come_from_the_params_model(dag):
     assert rows["minimum"] == 1
     share = dag.params.get_param("new_models_share").schema
     assert (share["minimum"], share["maximum"]) == (0, 1)
-    assert "minimum" not in dag.params.get_param("gate_min_r2").schema
     assert "data/inbox/" in dag.params.get_param("csv_uri").description
+
+
+def test_the_gate_fields_can_only_tighten_params_yaml():
+    """Each gate field's JSON schema is bounded by params.yaml's value, in the direction
+    carprice.config.gate_floor defines, and keeps the params model's own range."""
+    from carprice_tasks import form_schema
+
+    defaults = load_params()
+    gate = {name: dotted for name, dotted in PARAM_ALIASES.items() if dotted.startswith("gate.")}
+    assert set(gate.values()) == {f"gate.{key}" for key in gate_floor.TIGHTENS}
+    for name, dotted in gate.items():
+        key, floor = dotted.split(".")[1], defaults["gate"][dotted.split(".")[1]]
+        form, model = form_schema(dotted, defaults), field_schema(dotted)
+        bound = "minimum" if gate_floor.TIGHTENS[key] == "up" else "maximum"
+        assert form[bound] == floor, name
+        assert {k: v for k, v in form.items() if k in RANGE_KEYWORDS and k != bound} == {
+            k: v for k, v in model.items() if k in RANGE_KEYWORDS and k != bound}, name
+        assert "only tighten" in form["description"] and f"{floor:g}" in form["description"]
+    assert form_schema("gate.min_r2", defaults)["maximum"] == 1  # the model's own bound stays
 
 
 @pytest.mark.parametrize("name, value", [("rows", 0), ("new_models_share", 1.5),
@@ -203,6 +223,45 @@ def test_the_form_refuses_what_the_params_model_refuses(dag, name, value):
     dag.params.get_param(name).resolve()  # the default still passes
     with pytest.raises(ParamsError):
         apply_overrides(load_params(), {name: value})
+
+
+def served(dag):
+    """The DAG as the API server and the scheduler hold it (serialized, then loaded)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.from_dict(DagSerialization.to_dict(dag))
+
+
+def test_a_trigger_that_loosens_the_gate_is_refused_and_creates_no_run(dag):
+    """The REST trigger and the UI form (which posts to it) call create_dagrun: it checks the
+    params before it writes anything, and the endpoint answers 400 with this message."""
+    from airflow.exceptions import ParamValidationError
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    # This test's Airflow has no metadata tables: the refusal comes before any database
+    # access (a write would fail with a database error instead).
+    server_dag = served(dag)
+    with pytest.raises(ParamValidationError,
+                       match=r"^Invalid input for param gate_min_r2: -1 is less than the "
+                             r"minimum of 0\.8"):
+        server_dag.create_dagrun(
+            run_id="manual__loose_gate", run_after=datetime.now(UTC),
+            conf={"gate_min_r2": -1}, run_type=DagRunType.MANUAL,
+            triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name="alice",
+            state=DagRunState.QUEUED)
+    defaults = load_params()["gate"]
+    looser = {"gate_min_r2": -1e9, "gate_tolerance": 1e9,
+              "gate_max_rmse_log": defaults["max_rmse_log"] * 2,
+              "gate_max_mape": defaults["max_mape"] + 0.01}
+    for name, value in looser.items():
+        with pytest.raises(ParamValidationError, match=f"param {name}:"):
+            server_dag.params.deep_merge({name: value}).validate()
+    tighter = {"gate_min_r2": 0.9, "gate_tolerance": 0.0,
+               "gate_max_rmse_log": defaults["max_rmse_log"] / 2, "gate_max_mape": 0.2}
+    resolved = server_dag.params.deep_merge(tighter).validate()  # what create_dagrun checks
+    assert {name: resolved[name] for name in tighter} == tighter
+    assert server_dag.params.deep_merge({}).validate()["gate_min_r2"] == defaults["min_r2"]
 
 
 def render(dag, template: str, **context) -> str:
@@ -267,7 +326,7 @@ def test_rollback_dag_records_who_asked_and_writes_the_export(dagbag):
     task = dag.get_task("rollback")
     assert task.image == definition.image_name("rollback")
     assert "/app/models" in {m["Target"] for m in task.mounts}
-    assert "triggering_user_name" in task.environment[settings.ENV_REQUESTED_BY]
+    assert "requested_by" not in task.environment[settings.ENV_TRIGGERED_BY]
     assert set(dag.params) == set(ROLLBACK_PARAM_ALIASES)
     assert not dag.timetable.can_be_scheduled  # manual only
 
@@ -315,7 +374,7 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
                     for m in task.mounts} == {(m.target, m.source, m.type, m.read_only)
                                               for m in dvc.mounts}, stage
             extra = set(task.environment) - set(dvc.environment)
-            assert extra <= {settings.ENV_REQUESTED_BY}, (stage, extra)
+            assert extra == {settings.ENV_TRIGGERED_BY}, (stage, extra)
             assert set(dvc.environment) <= set(task.environment), stage
             assert task.spec.secrets == dvc.secrets, stage
             assert {k: v for k, v in task.labels.items() if k != container.LABEL_RUN} == {
@@ -323,3 +382,52 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
                    if k not in (container.LABEL_RUN, container.LABEL_DVC)},
                 container.LABEL_DAG: dag.dag_id, container.LABEL_TRY: "{{ ti.try_number }}"}
     assert seen == set(definition.IMAGE_EXTRAS)  # every stage is started by some DAG
+
+
+def test_every_stage_names_the_airflow_user_who_triggered_the_run(dagbag):
+    """The audit tags' user comes from Airflow's record of the run, never from a form."""
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if not isinstance(task, DockerOperator):
+                continue
+            template = task.environment[settings.ENV_TRIGGERED_BY]
+            run = type("Run", (), {"triggering_user_name": "alice"})
+            assert render(dag, template, dag_run=run) == "alice", task.task_id
+            run.triggering_user_name = None  # a scheduled run
+            assert render(dag, template, dag_run=run) == settings.SCHEDULER_USER
+            assert "params" not in template
+
+
+def test_every_task_that_changes_the_registry_runs_in_the_one_slot_pool(dagbag):
+    seen = set()
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            writes = task.task_id in definition.REGISTRY_WRITERS
+            assert (task.pool == definition.REGISTRY_POOL) == writes, (dag.dag_id, task.task_id)
+            seen |= {task.task_id} if writes else set()
+    assert seen == set(definition.REGISTRY_WRITERS)  # each writer is some DAG's task
+    assert definition.REGISTRY_POOL_SLOTS == 1
+    # airflow-init creates the pool (a task in a missing pool is never scheduled)
+    assert "python /opt/airflow/registry_pool.py" in (REPO / "airflow" / "init.sh").read_text()
+    assert "airflow/registry_pool.py" in (REPO / "airflow" / "Dockerfile").read_text()
+
+
+def test_the_registry_pool_is_created_with_its_name_and_one_slot(tmp_path, monkeypatch):
+    """airflow/registry_pool.py against a real (SQLite) Airflow metadata database."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}"}
+    run = [sys.executable, "-c", "import sys; from airflow.__main__ import main; "
+           "sys.argv = ['airflow', *sys.argv[1:]]; main()"]
+    subprocess.run([*run, "db", "migrate"], env=env, check=True, capture_output=True,
+                   timeout=600)
+    for _ in range(2):  # an existing pool is reset, not duplicated
+        out = subprocess.run([sys.executable, str(REPO / "airflow" / "registry_pool.py")],
+                             env=env, check=True, capture_output=True, text=True, timeout=300)
+        assert definition.REGISTRY_POOL in out.stdout
+    listed = subprocess.run([*run, "pools", "get", definition.REGISTRY_POOL, "-o", "json"],
+                            env=env, check=True, capture_output=True, text=True, timeout=300)
+    [pool] = json.loads(listed.stdout)
+    assert (pool["pool"], int(pool["slots"])) == (definition.REGISTRY_POOL, 1)

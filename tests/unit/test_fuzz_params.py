@@ -14,6 +14,7 @@ from tests.conftest import REPO
 from tests.unit.fuzz_support import TEXT, Tally, fuzz, outcome, refusal
 
 PARAMS = load_params(REPO / "params.yaml")
+GATE = PARAMS["gate"]
 SECTIONS = sorted(PARAMS) + sorted(f"data.{k}" for k, v in PARAMS["data"].items()
                                    if isinstance(v, dict))
 
@@ -90,10 +91,11 @@ VALID: dict[str, st.SearchStrategy] = {
     "max_iter": _ints(1),
     "max_leaf_nodes": _ints(2),
     "interactions": st.booleans(),
-    "gate_max_rmse_log": _floats(0, 1e6, exclude_min=True),
-    "gate_min_r2": _floats(-1e6, 1),
-    "gate_max_mape": _floats(0, 1e6, exclude_min=True),
-    "gate_tolerance": _floats(0, 1e6),
+    # the gate: only as strict as params.yaml or stricter (carprice.config.gate_floor)
+    "gate_max_rmse_log": _floats(0, GATE["max_rmse_log"], exclude_min=True),
+    "gate_min_r2": _floats(GATE["min_r2"], 1),
+    "gate_max_mape": _floats(0, GATE["max_mape"], exclude_min=True),
+    "gate_tolerance": _floats(0, GATE["tolerance"]),
     "force": st.booleans(),
 }
 BOOL_TEXT = {"true": True, "false": False, "True": True, "FALSE": False, "1": True, "0": False,
@@ -187,10 +189,12 @@ INVALID: dict[str, st.SearchStrategy] = {
     "max_iter": _int_out_of_range(1) | INT_BROKEN | NOT_A_SCALAR,
     "max_leaf_nodes": _int_out_of_range(2) | INT_BROKEN | NOT_A_SCALAR,
     "interactions": st.sampled_from(["maybe", "", "2", "oui", 2, -1, 0.5, math.nan]) | NOT_A_SCALAR,
-    "gate_max_rmse_log": _float_out_of_range(0, inclusive_lo=False) | NOT_A_SCALAR,
-    "gate_min_r2": _float_out_of_range(None, 1) | NOT_A_SCALAR,
-    "gate_max_mape": _float_out_of_range(0, inclusive_lo=False) | NOT_A_SCALAR,
-    "gate_tolerance": _float_out_of_range(0) | NOT_A_SCALAR,
+    # out of the model's range, or looser than params.yaml's gate
+    "gate_max_rmse_log": _float_out_of_range(0, GATE["max_rmse_log"], inclusive_lo=False)
+    | NOT_A_SCALAR,
+    "gate_min_r2": _float_out_of_range(GATE["min_r2"], 1) | NOT_A_SCALAR,
+    "gate_max_mape": _float_out_of_range(0, GATE["max_mape"], inclusive_lo=False) | NOT_A_SCALAR,
+    "gate_tolerance": _float_out_of_range(0, GATE["tolerance"]) | NOT_A_SCALAR,
     "force": st.sampled_from(["maybe", "", "2", "vrai", 2, -1, 0.5, math.nan]) | NOT_A_SCALAR,
 }
 

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from carprice.config import settings
+from carprice.config import gate_floor, settings
 from carprice.errors import InputError, one_line
 
 # Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
@@ -145,6 +145,7 @@ class ModelParams(_Section):
 
 
 class GateParams(_Section):
+    # A run may only tighten these (carprice.config.gate_floor.TIGHTENS says which way).
     max_rmse_log: float = Field(
         gt=0, description="Gate: highest RMSE of log price a candidate may have")
     min_r2: float = Field(le=1, description="Gate: lowest R² a candidate may have")
@@ -200,7 +201,9 @@ class RollbackParams(_Section):
     to_version: str = Field(
         pattern=r"^\d*$", description="Version to put back in production (blank: the one "
                                       "production replaced)")
-    requested_by: str = Field(max_length=500, description="Who asks for the rollback")
+    requested_by: str = Field(
+        max_length=500, description="Who asks for the rollback (a note: the audit records "
+                                    "the Airflow user who triggers it)")
     reason: str = Field(max_length=500, description="Why production is rolled back")
 
     @field_validator("to_version", mode="before")
@@ -235,7 +238,8 @@ def params_path() -> Path:
 
 def read_params(path: str | Path | None = None,
                 overrides: Mapping[str, Any] | None = None) -> Params:
-    """params.yaml, then overrides from $CARPRICE_PARAMS_JSON, then ``overrides``; validated."""
+    """params.yaml, then overrides from $CARPRICE_PARAMS_JSON, then ``overrides``; validated.
+    The overrides may tighten the gate of the file, never loosen it (carprice.config.gate_floor)."""
     path = Path(path) if path else params_path()
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
@@ -246,7 +250,7 @@ def read_params(path: str | Path | None = None,
     if not isinstance(raw, dict):
         raise ParamsError(f"params: {path} must map section names to keys")
     merged = _merge(_merge(raw, _env_overrides()), overrides or {})
-    return validate(merged)
+    return _only_tightened(raw, validate(merged))
 
 
 def load_params(path: str | Path | None = None,
@@ -260,8 +264,9 @@ def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> 
 
     Values are converted to the field's type, so a form that sends "300" for an int or
     "true" for a bool still yields the right type; None (a blank form field) keeps the value.
+    Like read_params, a gate looser than ``params``' is refused.
     """
-    return validate(_merge(params, overrides)).as_dict()
+    return _only_tightened(params, validate(_merge(params, overrides))).as_dict()
 
 
 def dotted(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -271,6 +276,14 @@ def dotted(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         name = f"{prefix}{key}"
         out.update(dotted(value, f"{name}.") if isinstance(value, Mapping) else {name: value})
     return out
+
+
+def _only_tightened(base: Mapping[str, Any], params: Params) -> Params:
+    """``params`` unless its overrides loosen the gate of ``base`` (params.yaml)."""
+    reason = gate_floor.refusal(validate(base).gate.model_dump(), params.gate.model_dump())
+    if reason:
+        raise ParamsError(f"params: {reason}")
+    return params
 
 
 def validate(params: Mapping[str, Any]) -> Params:

@@ -24,7 +24,11 @@ ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"  # csv_uri inbox/<file> (default: <data dir
 ENV_DAG_ID = "CARPRICE_DAG_ID"
 ENV_IMAGE = "CARPRICE_IMAGE"
 ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
-ENV_REQUESTED_BY = "CARPRICE_REQUESTED_BY"  # who triggered a rollback (the DAG's user)
+# The authenticated Airflow user who triggered the DAG run, set by the DAG for every stage:
+# the audit tags of promotions and rollbacks name it. SCHEDULER_USER when no user triggered
+# it (a scheduled run); unset outside Airflow (carprice run, dvc repro): LOCAL_USER.
+ENV_TRIGGERED_BY = "CARPRICE_TRIGGERED_BY"
+SCHEDULER_USER, LOCAL_USER = "scheduler", "local"
 # Params (params.yaml, and the launcher's overrides as JSON with dotted keys).
 ENV_PARAMS_FILE = "CARPRICE_PARAMS_FILE"
 ENV_PARAMS_JSON = "CARPRICE_PARAMS_JSON"
@@ -62,7 +66,7 @@ class Settings(BaseSettings):
     dag_id: str = Field(default="local", validation_alias=ENV_DAG_ID)
     image: str = Field(default="local", validation_alias=ENV_IMAGE)
     git_commit: str = Field(default="", validation_alias=ENV_GIT_COMMIT)
-    requested_by: str = Field(default="", validation_alias=ENV_REQUESTED_BY)
+    triggered_by: str = Field(default=LOCAL_USER, validation_alias=ENV_TRIGGERED_BY)
     params_file: Path = Field(default=Path("params.yaml"), validation_alias=ENV_PARAMS_FILE)
     params_json: str = Field(default="", validation_alias=ENV_PARAMS_JSON)
     model_name: str = Field(default="", validation_alias=ENV_MODEL_NAME)

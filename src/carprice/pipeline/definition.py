@@ -86,6 +86,20 @@ IMAGE_EXTRAS: dict[str, str] = {**STAGE_EXTRAS, **MONITOR_STAGE_EXTRAS}
 # that read the user's inbox (csv_uri=inbox/<file>): their containers get those mounts.
 WRITES_MODELS: frozenset[str] = frozenset({"promote_production", "rollback"})
 READS_INBOX: frozenset[str] = frozenset({"ingest", "monitor"})
+# Stages that change the MLflow registry: register or tag a version, move an alias. Every
+# DAG runs them in the Airflow pool REGISTRY_POOL of REGISTRY_POOL_SLOTS=1 (airflow/init.sh
+# creates it), so the training, monitoring and rollback DAGs never change it at the same
+# time. tests/unit/test_registry_pool.py checks the set against the stages' code: a stage
+# that starts (or stops) writing the registry must be added here (or removed).
+REGISTRY_WRITERS: frozenset[str] = frozenset({
+    "train",  # registers the candidate, closes an earlier try's pending version
+    "evaluate",  # tags test metrics and the gate decision
+    "promote_staging", "validate_staging", "promote_production",
+    "report",  # closes versions a failed run left pending
+    "monitor",  # tags the drift check on the production version
+    "rollback",
+})
+REGISTRY_POOL, REGISTRY_POOL_SLOTS = "carprice_registry", 1
 # The DAGs of those stages.
 MONITOR_DAG_ID = "car_price_monitoring"
 ROLLBACK_DAG_ID = "car_price_rollback"

@@ -171,7 +171,7 @@ def ensure_parent_run(ctx: StageContext) -> str:
     exp_id = exp.experiment_id if exp else client.create_experiment(name)
     parent = client.create_run(exp_id, run_name=f"pipeline {ctx.run_id}", tags={
         tags.RUN_PIPELINE_RUN_ID: ctx.run_id, tags.RUN_DAG_ID: ctx.dag_id,
-        tags.RUN_GIT_COMMIT: git_commit()})
+        tags.RUN_GIT_COMMIT: git_commit(), tags.RUN_TRIGGERED_BY: settings.current().triggered_by})
     # Atomic (write_json): a stage that reads run.json never sees half of it.
     ctx.write_json(run_folder.RUN, {"run_id": ctx.run_id, "parent_run_id": parent.info.run_id,
                                   "experiment_id": exp_id, "started": time.time()})

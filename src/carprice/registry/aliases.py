@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from carprice.errors import CarpriceError
+from carprice.errors import CarpriceError, FinalError
 from carprice.registry import PRODUCTION_ALIAS, tags
 
 if TYPE_CHECKING:  # mlflow is imported where used
@@ -19,6 +19,11 @@ if TYPE_CHECKING:  # mlflow is imported where used
 
 class RegistryError(CarpriceError):
     """A registry operation that cannot be done, with a one-line reason."""
+
+
+class RegistryRefusal(RegistryError, FinalError):
+    """The registry's tags forbid the operation (e.g. promoting a version the gate did not
+    pass): a retry cannot change that, and nothing was moved."""
 
 
 def version_for_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
@@ -55,8 +60,9 @@ def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decisio
 
 
 def move_alias(client: MlflowClient, name: str, alias: str, version: str,
-               reason: str) -> str | None:
-    """Tag ``version``, then point ``alias`` at it; return the version the alias left.
+               reason: str, audit: dict | None = None) -> str | None:
+    """Tag ``version`` (since, reason, previous, and ``audit``: who moved it and why), then
+    point ``alias`` at it; return the version the alias left.
 
     The alias moves last: a crash in between leaves the alias where it was (with the new
     version tagged, harmless), never an alias on a version without its since/reason/
@@ -64,7 +70,7 @@ def move_alias(client: MlflowClient, name: str, alias: str, version: str,
     """
     previous = version_for_alias(client, name, alias)
     new_tags = {tags.alias_since(alias): time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                tags.alias_reason(alias): reason}
+                tags.alias_reason(alias): reason, **(audit or {})}
     if previous is not None and str(previous.version) != str(version):
         new_tags[tags.previous(alias)] = str(previous.version)
     tag_version(client, name, version, new_tags)
@@ -72,8 +78,10 @@ def move_alias(client: MlflowClient, name: str, alias: str, version: str,
     return str(previous.version) if previous is not None else None
 
 
-def rollback(client: MlflowClient, name: str, to_version: str | None = None) -> dict:
-    """Move ``production`` back to ``to_version`` or to the current one's previous_production."""
+def rollback(client: MlflowClient, name: str, to_version: str | None = None,
+             audit: dict | None = None) -> dict:
+    """Move ``production`` back to ``to_version`` or to the current one's previous_production;
+    the target is tagged with ``audit`` (who, why) and rolled_back_from before the move."""
     from mlflow.exceptions import MlflowException
 
     current = version_for_alias(client, name, PRODUCTION_ALIAS)
@@ -90,6 +98,7 @@ def rollback(client: MlflowClient, name: str, to_version: str | None = None) -> 
     if str(target) == str(current.version):
         raise RegistryError(f"{name} v{target} is already {PRODUCTION_ALIAS}")
     move_alias(client, name, PRODUCTION_ALIAS, str(target),
-               reason=f"rollback from v{current.version}")
+               reason=f"rollback from v{current.version}",
+               audit={tags.ROLLED_BACK_FROM: str(current.version), **(audit or {})})
     tag_version(client, name, current.version, {tags.ROLLED_BACK_TO: target})
     return {"model": name, "from_version": str(current.version), "to_version": str(target)}

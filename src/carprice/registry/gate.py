@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from carprice.registry import tags
+
 
 @dataclass(frozen=True)
 class GateLimits:
@@ -25,7 +27,7 @@ class Decision:
 
     @property
     def label(self) -> str:
-        return "passed" if self.passed else "refused"
+        return tags.GATE_PASSED if self.passed else tags.GATE_REFUSED
 
     def as_dict(self) -> dict:
         return {"passed": self.passed, "label": self.label, "reasons": self.reasons}

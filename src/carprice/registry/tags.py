@@ -23,6 +23,7 @@ VALID_RMSE_LOG = "valid_rmse_log"
 TEST_METRIC_PREFIX = "test_"  # test_rmse_log, test_mape, ... (metrics.regression_metrics)
 GATE_DECISION = "gate_decision"  # GATE_PENDING until evaluate writes registry.Decision.label
 GATE_PENDING = "pending"
+GATE_PASSED, GATE_REFUSED = "passed", "refused"  # registry.gate.Decision.label
 GATE_SUPERSEDED = "superseded"  # a later try of train in the same pipeline run replaced it
 GATE_FAILED = "failed"  # its pipeline run failed before the gate could judge it
 GATE_REASONS = "gate_reasons"  # registry.Decision.reasons joined with REASONS_SEPARATOR
@@ -33,8 +34,16 @@ SMOKE_CHECK = "smoke_check"  # SMOKE_PASSED or SMOKE_FAILED
 SMOKE_PASSED, SMOKE_FAILED = "passed", "failed"
 ROLLED_BACK_TO = "rolled_back_to"
 ROLLED_BACK_FROM = "rolled_back_from"
-ROLLBACK_REQUESTED_BY = "rollback_requested_by"
 ROLLBACK_REASON = "rollback_reason"
+# Audit of promotions and rollbacks: the authenticated Airflow user who triggered the run
+# (carprice.config.settings.ENV_TRIGGERED_BY), and the gate's thresholds.
+PROMOTED_BY = "promoted_by"  # set by promote_production
+ROLLED_BACK_BY = "rolled_back_by"  # set by rollback
+# The rollback form's free-text requested_by: a note, never the authenticated user.
+ROLLBACK_REQUESTED_BY_NOTE = "rollback_requested_by_note"
+# JSON of the thresholds the gate decision used (set by evaluate with GATE_DECISION);
+# promote_production refuses a version judged by a gate looser than params.yaml.
+GATE_THRESHOLDS = "gate_thresholds"
 # What the monitor stage last said about a version.
 DRIFT_CHECKED_AT = "drift_checked_at"
 DRIFT_SHARE = "drift_share"
@@ -79,5 +88,5 @@ RUN_MODEL_VERSION = "carprice.model_version"
 RUN_RETRAIN = "carprice.retrain"
 RUN_REASON = "carprice.reason"
 RUN_ROLLED_BACK_FROM = "carprice.rolled_back_from"
-RUN_REQUESTED_BY = "carprice.requested_by"
+RUN_TRIGGERED_BY = "carprice.triggered_by"  # promotion and rollback runs: the Airflow user
 RUN_PARENT = "mlflow.parentRunId"  # MLflow's own key: nests a stage run under the pipeline's

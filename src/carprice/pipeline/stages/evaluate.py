@@ -3,6 +3,8 @@ version, on the same test rows; write metrics, error tables, plots and the gate 
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -75,6 +77,8 @@ def run(ctx: StageContext) -> dict:
     tag_version(client, name, version, {
         **{tags.metric_tag(k): round(v, 5) for k, v in cand_metrics.items()},
         tags.GATE_DECISION: decision.label,
+        # what promote_production checks against params.yaml before it promotes
+        tags.GATE_THRESHOLDS: json.dumps(ctx.params.gate.model_dump(), sort_keys=True),
         tags.GATE_REASONS: tags.REASONS_SEPARATOR.join(decision.reasons),
         tags.COMPARED_WITH_PRODUCTION: prod_version or "none"})
     out = {"model_version": version, "metrics": cand_metrics,
