@@ -23,14 +23,15 @@ def export_version(name: str, version: str, models_dir: Path, info: dict) -> Pat
     The version's signature (its tags, in ``info["tags"]``) goes into meta.json, and the
     copy is verified against it first when this process has a key to verify with.
     """
-    import mlflow.artifacts
+    from mlflow import MlflowClient
 
     models_dir.mkdir(parents=True, exist_ok=True)
     staging_dir = models_dir / f".{EXPORT_DIRNAME}.tmp"
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir()
-    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                        dst_path=str(staging_dir / EXPORT_MODEL))
+    # the same files promote_staging signed (signing.download_folder)
+    signing.download_folder(MlflowClient(), name, version, staging_dir / ".download").rename(
+        staging_dir / EXPORT_MODEL)
     found = info.get("tags")
     signature = signing.Signature.from_tags(found if isinstance(found, dict) else {})
     trusted = signing.trusted_public_key()

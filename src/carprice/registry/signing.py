@@ -171,16 +171,25 @@ def verify(files: Mapping[str, bytes], name: str, version: str,
                              "(another model name or version, or a forged signature)") from None
 
 
-def download_version(client, name: str, version: str, dst: Path,
-                     tracking_uri: str | None = None) -> dict[str, bytes]:
-    """The files of a registered version (its model folder), downloaded into ``dst``
-    through ``tracking_uri`` (default: the process's, as ``client``'s)."""
+def download_folder(client, name: str, version: str, dst: Path,
+                    tracking_uri: str | None = None) -> Path:
+    """Download the model folder of a registered version into ``dst`` through
+    ``tracking_uri`` (default: the process's, as ``client``'s); its local path.
+
+    Through the version's download URI, never ``models:/<name>/<version>``: MLflow adds a
+    registered_model_meta file to a models:/ download, which the signature did not cover.
+    """
     from mlflow.artifacts import download_artifacts
 
     location = client.get_model_version_download_uri(name, version)
-    local = download_artifacts(artifact_uri=location, dst_path=str(dst),
-                               tracking_uri=tracking_uri)
-    return read_folder(Path(local))
+    return Path(download_artifacts(artifact_uri=location, dst_path=str(dst),
+                                   tracking_uri=tracking_uri))
+
+
+def download_version(client, name: str, version: str, dst: Path,
+                     tracking_uri: str | None = None) -> dict[str, bytes]:
+    """The files of a registered version (its model folder), downloaded into ``dst``."""
+    return read_folder(download_folder(client, name, version, dst, tracking_uri))
 
 
 def sign_version(client, name: str, version: str) -> Signature:
