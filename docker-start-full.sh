@@ -36,6 +36,22 @@ print(base64.urlsafe_b64encode(b).decode() if sys.argv[1]=='fernet' else b.hex()
   fi
 }
 
+# The model-signing pair (Ed25519) as "<private hex> <public hex>", the public key derived
+# from the private one: openssl on the host, else scripts/signing_keypair.py on the base
+# image's stdin. The private key only goes through pipes, never a command line.
+signing_key_pair() {
+  local pem
+  if command -v openssl >/dev/null 2>&1 && pem="$(openssl genpkey -algorithm ed25519 2>/dev/null)"; then
+    # The DER forms end with the 32-byte private seed / public key.
+    printf '%s %s\n' \
+      "$(printf '%s\n' "$pem" | openssl pkey -outform DER | od -An -v -tx1 | tr -d ' \n' | tail -c 64)" \
+      "$(printf '%s\n' "$pem" | openssl pkey -pubout -outform DER | od -An -v -tx1 | tr -d ' \n' | tail -c 64)"
+  else
+    docker run --rm -i "$(setting PYTHON_BASE_IMAGE python:3.11-slim-bookworm)" python - \
+      < "$STACK_DIR/scripts/signing_keypair.py"
+  fi
+}
+
 create_env_file() {
   [ -f "$ENV_FILE" ] && return 0
   [ -f "$STACK_DIR/.env.example" ] || die ".env.example is missing"
@@ -77,6 +93,20 @@ fill_secrets() {
       env_file_set "$key" "$(random_secret hex)"
     fi
   done
+  # Model signatures: promote_staging signs with the private key, the API and the app
+  # verify with the public one. A new key refuses every model signed with the old one.
+  local pair
+  if [ -z "$(env_file_get CARPRICE_SIGNING_KEY)" ]; then
+    [ -z "$(env_file_get CARPRICE_SIGNING_PUBLIC_KEY)" ] \
+      || die "CARPRICE_SIGNING_PUBLIC_KEY is set in $ENV_FILE but CARPRICE_SIGNING_KEY is not: restore the private key, or empty both for a new pair (promoted models must then be promoted again)"
+    [ "$NEW_ENV" = 1 ] || log "generating the model-signing key pair (new setting) in $ENV_FILE"
+    pair="$(signing_key_pair)"
+    [ "${#pair}" = 129 ] || die "generating the model-signing key pair failed"
+    env_file_set CARPRICE_SIGNING_KEY "${pair%% *}"
+    env_file_set CARPRICE_SIGNING_PUBLIC_KEY "${pair##* }"
+  elif [ -z "$(env_file_get CARPRICE_SIGNING_PUBLIC_KEY)" ]; then
+    die "CARPRICE_SIGNING_PUBLIC_KEY is empty in $ENV_FILE: set it to the public half of CARPRICE_SIGNING_KEY (with it in the environment, \`carprice signing-key --public\` prints it)"
+  fi
   chmod 600 "$ENV_FILE"
 }
 

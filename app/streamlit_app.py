@@ -24,6 +24,7 @@ from carprice.contract import catalog, schema  # noqa: E402
 from carprice.errors import CarpriceError, InputError, one_line  # noqa: E402
 from carprice.model.estimator import LOWER, OUTPUT_COLUMNS, PREDICTED, PRICE, UPPER  # noqa: E402
 from carprice.model.pyfunc import example_car, model_categories, smoke_examples  # noqa: E402
+from carprice.monitoring import notify  # noqa: E402
 from carprice.pipeline.run_folder import (  # noqa: E402
     ERROR_BY_BRAND,
     ERROR_BY_PRICE_BAND,
@@ -31,6 +32,7 @@ from carprice.pipeline.run_folder import (  # noqa: E402
 )
 from carprice.registry import tags  # noqa: E402
 from carprice.serving import prediction_log  # noqa: E402
+from carprice.serving.last_good import LastGood, Outcome  # noqa: E402
 from carprice.serving.model_source import Resolution, Source  # noqa: E402
 from carprice.serving.pricing import (  # noqa: E402
     BatchResult,
@@ -96,15 +98,23 @@ def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFra
     return evaluation_tables(name, version, uri)
 
 
-def serving_model() -> tuple[Resolution, object | None]:
-    """(resolution, loaded model); falls back to the export when the registry copy fails."""
+@st.cache_resource(show_spinner=False)
+def last_good() -> LastGood:
+    """The last model that loaded, for every session of this app process."""
+    return LastGood("app", notify.send)
+
+
+def serving_model() -> Outcome:
+    """What to serve: falls back to the export when the registry copy fails; a refused
+    model never replaces the last good one (Outcome.refused says why)."""
     uri = model_source.tracking_uri()
     try:
         name = model_source.model_name()
     except CarpriceError as exc:
-        return Resolution(Source.NONE, "", problem=one_line(exc), tracking_uri=uri), None
+        return Outcome(Resolution(Source.NONE, "", problem=one_line(exc), tracking_uri=uri),
+                       None)
     res = current_resolution(name, uri, str(model_source.models_dir()))
-    return model_source.load_with_fallback(res, lambda r: cached_model(r.cache_key, r))
+    return last_good().load(res, lambda r: cached_model(r.cache_key, r))
 
 
 # ---------------------------------------------------------------- page parts
@@ -152,7 +162,10 @@ def sidebar(res: Resolution) -> None:
             st.rerun()
 
 
-def banner(res: Resolution) -> None:
+def banner(res: Resolution, refused: str | None) -> None:
+    if refused:
+        st.error(f"**A newer model was refused: still serving {res.model_name} "
+                 f"v{res.version}.**  \nReason: {refused}", icon="🛡️")
     if res.source == Source.EXPORT:
         st.warning(f"**MLflow is unreachable: serving the exported copy of "
                    f"{res.model_name} v{res.version}** from `{res.info.get('exported_to')}`. "
@@ -160,7 +173,9 @@ def banner(res: Resolution) -> None:
                    f"Reason: {res.problem}", icon="⚠️")
 
 
-def no_model(res: Resolution) -> None:
+def no_model(res: Resolution, refused: str | None) -> None:
+    if refused:
+        st.error(f"**The model was refused.**  \nReason: {refused}", icon="🛡️")
     st.warning("**No model to serve yet.**", icon="🛠️")
     st.markdown(HOW_TO_GET_A_MODEL)
     st.caption(f"Details: {res.problem}")
@@ -373,12 +388,13 @@ def model_tab(res: Resolution) -> None:
 def main() -> None:
     st.set_page_config(page_title="CarPrice", page_icon="🚗", layout="wide")
     st.title("CarPrice: used-car price estimate")
-    res, model = serving_model()
+    served = serving_model()
+    res, model = served.resolution, served.model
     sidebar(res)
     if model is None:
-        no_model(res)
+        no_model(res, served.refused)
         return
-    banner(res)
+    banner(res, served.refused)
     choices = form_choices(model_categories(model))
     # Lazy tabs: only the open tab runs, so a prediction does not re-send the charts.
     single, batch, page = st.tabs(list(TABS), key="tab", on_change="rerun")

@@ -10,13 +10,35 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys():
+    """The session's model-signing pair, in the environment as the stack's .env has it:
+    the stages (processes started with this environment) sign promoted versions with the
+    private key, serving verifies with the public one. (private, public) as hex."""
+    from carprice.config import settings
+    from carprice.registry.signing import new_key_pair
+
+    pair = new_key_pair()
+    names = (settings.ENV_SIGNING_KEY, settings.ENV_SIGNING_PUBLIC_KEY)
+    old = {name: os.environ.get(name) for name in names}
+    os.environ.update(zip(names, pair, strict=True))
+    yield pair
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -28,6 +50,28 @@ def workdir(tmp_path, monkeypatch) -> Path:
                 "CARPRICE_DATA_DIR", "CARPRICE_MODELS_DIR"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def webhook():
+    """(Apprise json:// URL of a real local HTTP server, the JSON bodies it received)."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            length = int(self.headers.get("Content-Length", 0))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"json://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
 
 
 def in_ci() -> bool:
@@ -154,10 +198,14 @@ def export_dir(tmp_path_factory) -> Path:
 
 def register_copy(client, name: str, source, run_label: str) -> str:
     """A new version of ``name`` with the files and tags of ``source`` (a ModelVersion),
-    as if pipeline run ``run_label`` had trained it."""
+    as if pipeline run ``run_label`` had trained and promoted it (signed with the
+    session's key: a signature binds one name and version)."""
     import mlflow
+
+    from carprice.registry import signing
 
     mv = mlflow.register_model(source.source, name)
     for key, value in {**source.tags, "pipeline_run_id": run_label}.items():
         client.set_model_version_tag(name, mv.version, key, value)
+    signing.sign_version(client, name, str(mv.version))
     return str(mv.version)

@@ -5,6 +5,7 @@
     carprice rollback [--to 3]                 # move production back
     carprice generate --rows 1000 --out cars.csv [--avito]
     carprice data-restore --md5 <a version's data_dvc_md5> --out raw.parquet
+    carprice signing-key [--public]            # a new model-signing pair, for .env
 
 Every stage runs through carprice.pipeline.runner.run_stage, as
 ``python -m carprice.pipeline <stage>`` (the stage images, dvc.yaml) does; the stage flags
@@ -119,6 +120,28 @@ def data_restore(
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
     print(json.dumps({"md5": dvc_data.check_md5(md5), "out": out, "from": str(found)}))
+
+
+@app.command("signing-key")
+def signing_key(
+    public: Annotated[bool, typer.Option(
+        "--public", help="print only the public key of $CARPRICE_SIGNING_KEY")] = False,
+) -> None:
+    """Print a new model-signing key pair as .env lines (the private key: keep it secret)."""
+    from carprice.config import settings
+    from carprice.errors import CarpriceError
+    from carprice.registry import signing
+
+    if public:
+        try:
+            print(f"{settings.ENV_SIGNING_PUBLIC_KEY}="
+                  f"{signing.public_key_of(signing.signing_key())}")
+        except CarpriceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
+        return
+    private, public_hex = signing.new_key_pair()
+    print(f"{settings.ENV_SIGNING_KEY}={private}\n{settings.ENV_SIGNING_PUBLIC_KEY}={public_hex}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ import pytest
 from carprice.api.model_holder import ServedModel
 from carprice.registry import mlflow_server
 from carprice.serving import model_source
-from tests.unit.app_model import export_small_model
+from tests.unit.app_model import export_small_model, sign_export
 
 
 class Clock:
@@ -61,9 +61,11 @@ def parts(export_dir):
 
 
 def _bump_export_version(export_dir, version: str) -> None:
+    """A new export (promoted and signed as ``version``)."""
     meta_file = export_dir / "production" / "meta.json"
     meta = json.loads(meta_file.read_text())
     meta_file.write_text(json.dumps({**meta, "version": version}))
+    sign_export(export_dir)
     stat = meta_file.stat()
     os.utime(meta_file, (stat.st_atime, stat.st_mtime + 5))  # a new export, a new cache key
 

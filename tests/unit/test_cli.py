@@ -49,7 +49,8 @@ def test_stage_help_exits_0(capsys):
 
 def test_commands():
     names = set(typer.main.get_command(cli.app).commands)
-    assert names == {*definition.STAGES, "run", "rollback", "generate", "data-restore"}
+    assert names == {*definition.STAGES, "run", "rollback", "generate", "data-restore",
+                     "signing-key"}
 
 
 @pytest.mark.parametrize("argv, code", [([], 2), (["nope"], 2), (["--help"], 0),
@@ -80,3 +81,20 @@ def test_generate_writes_a_csv(tmp_path, capsys, avito):
     frame = pd.read_csv(out, encoding="latin1" if avito else "utf-8")
     assert len(frame) == 40
     assert ("Marque" in frame.columns) is avito
+
+
+def test_signing_key_prints_a_matching_pair_for_env(capsys, monkeypatch):
+    from carprice.config import settings
+    from carprice.registry import signing
+
+    assert cli.main(["signing-key"]) == 0
+    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    private = lines[settings.ENV_SIGNING_KEY]
+    assert lines[settings.ENV_SIGNING_PUBLIC_KEY] == signing.public_key_of(private)
+    monkeypatch.setenv(settings.ENV_SIGNING_KEY, private)
+    assert cli.main(["signing-key", "--public"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"{settings.ENV_SIGNING_PUBLIC_KEY}={lines[settings.ENV_SIGNING_PUBLIC_KEY]}")
+    monkeypatch.delenv(settings.ENV_SIGNING_KEY)
+    assert cli.main(["signing-key", "--public"]) == 1
+    assert f"{settings.ENV_SIGNING_KEY} is not set" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from carprice.config import settings
 from carprice.pipeline import container, definition
 
 REPO = Path(__file__).resolve().parents[2]
@@ -406,3 +407,18 @@ def test_stack_scripts_are_strict_and_executable():
 def test_the_stop_script_removes_stage_containers_by_the_label_they_carry():
     common = (REPO / "scripts" / "stack-common.sh").read_text()
     assert f"STAGE_LABEL={container.LABEL_PROJECT}\n" in common
+
+
+def test_the_signing_key_reaches_only_the_stage_starters_and_serving_gets_the_public_key(
+        services):
+    """The private key goes to the services that start the promoting stages (which hand it
+    on to those two stages only: test_stage_container.py); the API and the app only
+    verify, and tell CARPRICE_NOTIFY_URLS when they refuse a model."""
+    private, public = settings.ENV_SIGNING_KEY, settings.ENV_SIGNING_PUBLIC_KEY
+    holders = {name for name, svc in services.items()
+               if private in (svc.get("environment") or {})}
+    assert holders == {"airflow-worker", "dvc-runner"}
+    for name in ("streamlit", "api", "dvc-runner", "airflow-dag-processor", "airflow-worker"):
+        assert public in services[name]["environment"], name
+    for name in ("streamlit", "api"):
+        assert settings.ENV_NOTIFY_URLS in services[name]["environment"], name

@@ -3,36 +3,11 @@ the message; unset is silent; a broken or unreachable URL never raises."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import pytest
 
 from carprice.config import settings
 from carprice.monitoring import notify
 from tests.conftest import free_port
-
-
-@pytest.fixture
-def webhook():
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            length = int(self.headers.get("Content-Length", 0))
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
 
 
 def test_a_promotion_reaches_the_webhook(webhook, monkeypatch):

@@ -120,3 +120,17 @@ def test_outside_the_dvc_runner_the_stage_runs_in_process(workdir, monkeypatch, 
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["stage"] == "validate" and code == summary["exit_code"] == 2
     assert "model.max_iter" in summary["reason"]
+
+
+@pytest.mark.parametrize("stage", sorted(definition.IMAGE_EXTRAS))
+def test_only_the_promoting_stages_get_the_signing_key(stage):
+    private, public = "11" * 32, "22" * 32
+    env = {**ENV, settings.ENV_SIGNING_KEY: private, settings.ENV_SIGNING_PUBLIC_KEY: public}
+    s = spec(stage, env=env)
+    values = container.secret_values(s, env)
+    promotes = stage in {"promote_staging", "promote_production"}
+    assert (values.get(settings.ENV_SIGNING_KEY) == private) == promotes
+    assert (settings.ENV_SIGNING_KEY in values) == promotes
+    assert private not in json.dumps([s.command, s.environment, s.labels, s.name])
+    # the public key is no secret: every stage may verify with it
+    assert s.environment[settings.ENV_SIGNING_PUBLIC_KEY] == public

@@ -4,6 +4,8 @@ loaded model cached by pinned version, the exported copy when MLflow is down.
 Requests never wait on MLflow once a model is loaded: when the TTL has passed, the
 next request starts a refresh in a background thread and is answered with the model
 it already has ("stale while revalidate"). Only the very first load is waited for.
+A model that is refused (unsigned, tampered, unverifiable) never replaces the one served
+(carprice.serving.last_good): the snapshot keeps it and says why.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from carprice.errors import one_line
+from carprice.monitoring import notify
 from carprice.serving import model_source
+from carprice.serving.last_good import LastGood
 
 log = logging.getLogger(__name__)
 KEEP_MODELS = 3  # current, previous, and one being swapped in
@@ -33,10 +37,16 @@ class Snapshot:
     model: Any
     resolved_at: float  # monotonic clock, for the TTL
     resolved_wall: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    refused: str | None = None  # why a newer model was not loaded (one line)
 
     @property
     def ready(self) -> bool:
         return self.model is not None
+
+    @property
+    def problem(self) -> str | None:
+        """The refusal, else the resolution's own problem (e.g. MLflow unreachable)."""
+        return self.refused or self.resolution.problem
 
 
 class ServedModel:
@@ -51,6 +61,7 @@ class ServedModel:
         self._snapshot: Snapshot | None = None
         self._models: OrderedDict[str, Any] = OrderedDict()
         self._refreshing = threading.Lock()  # held by whoever resolves/loads right now
+        self._last_good = LastGood("API", notify.send)
 
     def peek(self) -> Snapshot | None:
         """The current snapshot without waiting; starts a background refresh if stale."""
@@ -95,8 +106,10 @@ class ServedModel:
         threading.Thread(target=run, name="carprice-model-refresh", daemon=True).start()
 
     def _refresh_locked(self) -> Snapshot:
+        refused = None
         try:
-            res, model = model_source.load_with_fallback(self._resolve(), self._cached_load)
+            outcome = self._last_good.load(self._resolve(), self._cached_load)
+            res, model, refused = outcome.resolution, outcome.model, outcome.refused
         except Exception as exc:  # noqa: BLE001 - never let a refresh kill serving
             log.exception("model refresh failed")
             res, model = model_source.Resolution(model_source.Source.NONE,
@@ -112,7 +125,7 @@ class ServedModel:
                          f" ({res.problem})" if res.problem else "")
         if model is not None and (old is None or old.model is not model):
             freeze_heap()
-        self._snapshot = Snapshot(res, model, self._clock())
+        self._snapshot = Snapshot(res, model, self._clock(), refused=refused)
         return self._snapshot
 
     def _cached_load(self, res: model_source.Resolution) -> Any:

@@ -142,7 +142,7 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
 
     def servable(snap: Snapshot) -> Snapshot:
         if not snap.ready:
-            raise ModelUnavailable(snap.resolution.problem or "no model to serve")
+            raise ModelUnavailable(snap.problem or "no model to serve")
         return snap
 
     @app.get("/health", summary="Liveness: 200 while the process runs")
@@ -154,11 +154,12 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
     async def ready():
         snap = served.peek()
         if snap is None or not snap.ready:
-            reason = "the model is still loading" if snap is None else snap.resolution.problem
+            reason = "the model is still loading" if snap is None else snap.problem
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         res = snap.resolution
+        # a newer model refused: still ready (the last good one answers), and why
         return {"ready": True, "model_name": res.model_name, "version": res.version,
-                "source": res.source}
+                "source": res.source, **({"problem": snap.refused} if snap.refused else {})}
 
     @app.get("/model", response_model=ModelInfo, summary="The served model and its lineage",
              responses={503: {"description": "the model is still loading"}})
@@ -170,7 +171,7 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
         # source: a Source is a StrEnum, whose members are the Literal's strings
         return ModelInfo(model_name=res.model_name, version=res.version,
                          source=res.source,  # type: ignore[arg-type]
-                         problem=res.problem, model_uri=res.model_uri,
+                         problem=snap.problem, model_uri=res.model_uri,
                          metrics=res.info.get("metrics", {}), lineage=_lineage(res.info),
                          resolved_at=snap.resolved_wall, alias_ttl_seconds=served.ttl)
 

@@ -39,6 +39,10 @@ ENV_PREDLOG_DSN = "CARPRICE_PREDLOG_DSN"
 # Notifications: Apprise URLs (may hold tokens) and the MLflow UI as a browser reaches it.
 ENV_NOTIFY_URLS = "CARPRICE_NOTIFY_URLS"
 ENV_PUBLIC_MLFLOW_URL = "CARPRICE_PUBLIC_MLFLOW_URL"
+# Model signatures (carprice.registry.signing): the Ed25519 private key (hex 32-byte seed)
+# only the promoting stages hold, and the public key serving verifies with.
+ENV_SIGNING_KEY = "CARPRICE_SIGNING_KEY"
+ENV_SIGNING_PUBLIC_KEY = "CARPRICE_SIGNING_PUBLIC_KEY"
 # Untrusted data sources (carprice.sources.safe_read).
 ENV_SOURCE_ALLOWED_HOSTS = "CARPRICE_SOURCE_ALLOWED_HOSTS"
 ENV_SOURCE_MAX_BYTES = "CARPRICE_SOURCE_MAX_BYTES"
@@ -74,6 +78,8 @@ class Settings(BaseSettings):
     predlog_dsn: str = Field(default="", validation_alias=ENV_PREDLOG_DSN)
     notify_urls: str = Field(default="", validation_alias=ENV_NOTIFY_URLS)
     public_mlflow_url: str = Field(default="", validation_alias=ENV_PUBLIC_MLFLOW_URL)
+    signing_key: str = Field(default="", validation_alias=ENV_SIGNING_KEY, repr=False)
+    signing_public_key: str = Field(default="", validation_alias=ENV_SIGNING_PUBLIC_KEY)
     source_allowed_hosts: str = Field(default="", validation_alias=ENV_SOURCE_ALLOWED_HOSTS)
     source_max_bytes: float | None = Field(default=None, validation_alias=ENV_SOURCE_MAX_BYTES)
     source_timeout: float | None = Field(default=None, validation_alias=ENV_SOURCE_TIMEOUT)

@@ -139,6 +139,18 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
         return pd.DataFrame(self.interval(X), index=X.index)
 
 
+_DTYPES = {c: pd.Series(dtype=t).dtype for c, t in schema.DTYPES.items()}
+
+
+def to_model_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """Contract features with the signature's dtypes (a pyfunc refuses int/float mixes)."""
+    # Select and cast only when needed: each costs a millisecond or so on one row.
+    if tuple(frame.columns) != schema.FEATURES:
+        frame = frame[list(schema.FEATURES)]
+    wrong = {c: schema.DTYPES[c] for c in schema.FEATURES if frame[c].dtype != _DTYPES[c]}
+    return frame.astype(wrong) if wrong else frame
+
+
 MODEL_PARAMS = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
                 "l2_regularization", "interactions", "interval_coverage")
 

@@ -14,14 +14,23 @@ from mlflow.pyfunc import PythonModel
 
 from carprice.contract import schema
 from carprice.contract.validation import ValidationError, prepare_features
-from carprice.model.estimator import LOWER, OUTPUT_COLUMNS, PRICE, UPPER, CarPriceModel
+from carprice.model.estimator import (
+    LOWER,
+    OUTPUT_COLUMNS,
+    PRICE,
+    UPPER,
+    CarPriceModel,
+    to_model_input,
+)
+from carprice.model.skops_model import SkopsCarPrice
 
 
 class CarPricePyfunc(PythonModel):
     """The registered model: PRICE, LOWER, UPPER for contract-typed rows.
 
     Code holding the loaded pyfunc reaches this object through ``unwrap`` and uses only
-    ``predict_frame``, ``predict_columns``, ``categories`` and ``estimator``.
+    ``predict_frame``, ``predict_columns``, ``categories`` and ``estimator``, which
+    skops_model.SkopsCarPrice (what serving loads) offers too.
     """
 
     def __init__(self, model: CarPriceModel):
@@ -60,8 +69,11 @@ def prepare(model) -> None:
         inner.estimator.compiled_pipeline()
 
 
-def unwrap(model) -> CarPricePyfunc | None:
-    """The CarPricePyfunc inside a loaded pyfunc; None for any other kind of model."""
+def unwrap(model) -> CarPricePyfunc | SkopsCarPrice | None:
+    """Our model: the CarPricePyfunc inside a loaded pyfunc, or the skops-loaded model
+    itself (serving); None for any other kind of model."""
+    if isinstance(model, SkopsCarPrice):
+        return model
     try:
         inner = model.unwrap_python_model()
     except (AttributeError, MlflowException):
@@ -77,18 +89,6 @@ def model_categories(model) -> dict[str, list[str]]:
         inner = unwrap(model)
         cats = inner.categories if inner is not None else {}
     return {str(k): [str(v) for v in vs] for k, vs in cats.items()}
-
-
-_DTYPES = {c: pd.Series(dtype=t).dtype for c, t in schema.DTYPES.items()}
-
-
-def to_model_input(frame: pd.DataFrame) -> pd.DataFrame:
-    """Contract features with the signature's dtypes (pyfunc refuses int/float mixes)."""
-    # Select and cast only when needed: each costs a millisecond or so on one row.
-    if tuple(frame.columns) != schema.FEATURES:
-        frame = frame[list(schema.FEATURES)]
-    wrong = {c: schema.DTYPES[c] for c in schema.FEATURES if frame[c].dtype != _DTYPES[c]}
-    return frame.astype(wrong) if wrong else frame
 
 
 def predict_frame(model, clean: pd.DataFrame, *, enforce_schema: bool) -> pd.DataFrame:

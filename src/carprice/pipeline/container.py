@@ -25,6 +25,8 @@ from carprice.config.settings import (
     ENV_PREDLOG_DSN,
     ENV_PUBLIC_MLFLOW_URL,
     ENV_RUN_ID,
+    ENV_SIGNING_KEY,
+    ENV_SIGNING_PUBLIC_KEY,
 )
 from carprice.errors import CarpriceError
 from carprice.pipeline import definition
@@ -55,7 +57,12 @@ STAGE_SECRETS: dict[str, str] = {
     "MLFLOW_TRACKING_PASSWORD": ENV_STAGE_PASSWORD,
     ENV_NOTIFY_URLS: ENV_NOTIFY_URLS,
 }
-EXTRA_SECRETS: dict[str, tuple[str, ...]] = {"monitor": (ENV_PREDLOG_DSN,)}
+# The model-signing private key: only the stages that promote (carprice.registry.signing).
+EXTRA_SECRETS: dict[str, tuple[str, ...]] = {
+    "monitor": (ENV_PREDLOG_DSN,),
+    "promote_staging": (ENV_SIGNING_KEY,),
+    "promote_production": (ENV_SIGNING_KEY,),
+}
 
 
 class DeploymentError(CarpriceError):
@@ -125,6 +132,8 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
         ENV_PARAMS_JSON: params_json,
         "MLFLOW_TRACKING_URI": deployment_value(ENV_STAGE_MLFLOW_URI, deployment),
         ENV_PUBLIC_MLFLOW_URL: deployment.get(ENV_PUBLIC_MLFLOW_URL, ""),
+        # Not a secret: what validate_staging and the exports verify signatures with.
+        ENV_SIGNING_PUBLIC_KEY: deployment.get(ENV_SIGNING_PUBLIC_KEY, ""),
         "PYTHONUNBUFFERED": "1",
         **({ENV_GIT_COMMIT: deployment[ENV_GIT_COMMIT]} if deployment.get(ENV_GIT_COMMIT)
            else {}),

@@ -6,30 +6,42 @@ import json
 import shutil
 from pathlib import Path
 
-from carprice.registry import tags
+from carprice.registry import signing, tags
 from carprice.request_errors import redact_source
 
 # The exported production copy: <models dir>/EXPORT_DIRNAME/{EXPORT_MODEL/, EXPORT_META}
 EXPORT_DIRNAME = "production"
 EXPORT_MODEL = "model"
 EXPORT_META = "meta.json"
+EXPORT_SIGNATURE = "signature"  # meta.json: the version's signing.Signature tags
 
 
 def export_version(name: str, version: str, models_dir: Path, info: dict) -> Path:
     """Copy a registered model to ``models_dir/production`` for serving without MLflow.
 
     Written to a temporary folder then swapped in, so a reader never sees half a model.
+    The version's signature (its tags, in ``info["tags"]``) goes into meta.json, and the
+    copy is verified against it first when this process has a key to verify with.
     """
-    import mlflow.artifacts
+    from mlflow import MlflowClient
 
     models_dir.mkdir(parents=True, exist_ok=True)
     staging_dir = models_dir / f".{EXPORT_DIRNAME}.tmp"
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir()
-    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                        dst_path=str(staging_dir / EXPORT_MODEL))
+    # the same files promote_staging signed (signing.download_folder)
+    signing.download_folder(MlflowClient(), name, version, staging_dir / ".download").rename(
+        staging_dir / EXPORT_MODEL)
+    found = info.get("tags")
+    signature = signing.Signature.from_tags(found if isinstance(found, dict) else {})
+    trusted = signing.trusted_public_key()
+    if trusted:  # refuse here what serving would refuse
+        signing.verify(signing.read_folder(staging_dir / EXPORT_MODEL), name, version,
+                       signature, trusted)
     (staging_dir / EXPORT_META).write_text(json.dumps(
-        {"model_name": name, "version": version, **redact_info(info)}, indent=2, default=str))
+        {"model_name": name, "version": version, **redact_info(info),
+         EXPORT_SIGNATURE: signature.as_tags() if signature else None},
+        indent=2, default=str))
     final = models_dir / EXPORT_DIRNAME
     old = models_dir / f".{EXPORT_DIRNAME}.old"
     shutil.rmtree(old, ignore_errors=True)

@@ -32,6 +32,11 @@ COMPARED_WITH_PRODUCTION = "compared_with_production"
 PROMOTION = "promotion"
 SMOKE_CHECK = "smoke_check"  # SMOKE_PASSED or SMOKE_FAILED
 SMOKE_PASSED, SMOKE_FAILED = "passed", "failed"
+# The signature of the version's files, set by promote_staging (registry.signing) and
+# copied into the export's meta.json: what serving verifies before it loads a model.
+MODEL_DIGEST = "model_digest"
+MODEL_SIGNATURE = "model_signature"
+MODEL_SIGNED_BY = "model_signed_by"  # the signer's public key (hex)
 ROLLED_BACK_TO = "rolled_back_to"
 ROLLED_BACK_FROM = "rolled_back_from"
 ROLLBACK_REASON = "rollback_reason"

@@ -2,6 +2,10 @@
 version (re-read every TTL by the caller), else the exported copy on disk when MLflow
 cannot be reached.
 
+Loading never unpickles: the model folder's files are verified against the signature the
+promotion made (carprice.registry.signing), then the estimator is read from its skops
+file with an explicit list of trusted types (carprice.model.skops_model).
+
 No Streamlit here: the app and a prediction service share this module. Every function
 that talks to MLflow turns failures into values (a ``Resolution`` with source EXPORT or
 NONE and a one-line ``problem``) instead of exceptions, so a caller can cache the outcome
@@ -22,9 +26,10 @@ from carprice import registry
 from carprice.config import settings
 from carprice.config.params import ParamsError, load_params, params_path
 from carprice.errors import one_line
-from carprice.registry import mlflow_server, tags
+from carprice.registry import mlflow_server, signing, tags
 from carprice.registry.aliases import version_for_alias
-from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, read_export
+from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, EXPORT_SIGNATURE, read_export
+from carprice.registry.signing import Signature
 
 # Version tags shown with a served model (Resolution.info), under their own names.
 SHOWN_TAGS = (
@@ -101,6 +106,7 @@ class Resolution:
     info: dict = field(default_factory=dict)
     problem: str | None = None
     tracking_uri: str | None = None
+    signature: Signature | None = None  # the promotion's, checked before loading
 
     @property
     def cache_key(self) -> str | None:
@@ -178,10 +184,15 @@ def resolve_production(name: str | None = None, uri: str | None = None,
                     Source.NONE, name, tracking_uri=uri,
                     problem=f"the registry at {uri} has no model "
                             f"'{name}@{registry.PRODUCTION_ALIAS}' yet")
-            return Resolution(Source.REGISTRY, name, str(mv.version),
-                              f"models:/{name}/{mv.version}", version_info(mv),
-                              tracking_uri=uri)
+            return version_resolution(name, mv, uri)
     return export_resolution(name, export_dir, problem, uri)
+
+
+def version_resolution(name: str, mv, uri: str) -> Resolution:
+    """A registered version (a ModelVersion) of the registry at ``uri``, to load by its
+    pinned version."""
+    return Resolution(Source.REGISTRY, name, str(mv.version), f"models:/{name}/{mv.version}",
+                      version_info(mv), tracking_uri=uri, signature=Signature.from_tags(mv.tags))
 
 
 def export_resolution(name: str, export_dir: Path, problem: str,
@@ -199,40 +210,42 @@ def export_resolution(name: str, export_dir: Path, problem: str,
                                   f"{export_dir / EXPORT_DIRNAME}")
     folder, meta = exported
     info = export_info(folder, meta)
+    signed = meta.get(EXPORT_SIGNATURE)
     return Resolution(Source.EXPORT, str(meta.get("model_name", name)), info["version"],
-                      str(folder), info, problem=problem, tracking_uri=uri)
+                      str(folder), info, problem=problem, tracking_uri=uri,
+                      signature=Signature.from_tags(signed if isinstance(signed, dict) else {}))
 
 
 def load_model(resolution: Resolution):
-    """Load the pyfunc a Resolution points at (pinned version or exported folder), ready
-    to score (serving.prepare)."""
+    """The model a Resolution points at (pinned version or exported folder), verified
+    against its signature and loaded from skops, ready to score (pyfunc.prepare);
+    SignatureError / ModelFileError (one line) when it must not be served."""
     from carprice.model.pyfunc import prepare
+    from carprice.model.skops_model import from_files
 
-    model = _load_pyfunc(resolution)
+    if resolution.model_uri is None:
+        raise ValueError("nothing to load: " + (resolution.problem or "no model"))
+    files = _model_files(resolution)
+    signing.verify(files, resolution.model_name, str(resolution.version),
+                   resolution.signature, signing.trusted_public_key())
+    model = from_files(files)
     prepare(model)
     return model
 
 
-def _load_pyfunc(resolution: Resolution):
-    import mlflow.pyfunc
-
-    if resolution.model_uri is None:
-        raise ValueError("nothing to load: " + (resolution.problem or "no model"))
+def _model_files(resolution: Resolution) -> dict[str, bytes]:
+    """Every file of the model folder, read once: what is verified is what is loaded."""
     if resolution.source != Source.REGISTRY:
-        return mlflow.pyfunc.load_model(resolution.model_uri)
+        return signing.read_folder(Path(resolution.model_uri or ""))
     # Everything through the Resolution's own URI: mlflow.set_*_uri would rewrite
     # MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI for the whole process, and a models:/ URI
     # is resolved against the process's registry whatever download_artifacts is told.
-    from mlflow.artifacts import download_artifacts
-
     assert resolution.tracking_uri is not None  # resolve_production's REGISTRY resolutions
-    location = mlflow_client(resolution.tracking_uri).get_model_version_download_uri(
-        resolution.model_name, resolution.version)
-    # The pyfunc is read fully into memory: the download folder goes once it is loaded.
+    # Read fully into memory: the download folder goes at once.
     with tempfile.TemporaryDirectory(prefix="carprice-model-") as tmp:
-        local = download_artifacts(artifact_uri=location, dst_path=tmp,
-                                   tracking_uri=resolution.tracking_uri)
-        return mlflow.pyfunc.load_model(local)
+        return signing.download_version(mlflow_client(resolution.tracking_uri),
+                                        resolution.model_name, str(resolution.version),
+                                        Path(tmp), resolution.tracking_uri)
 
 
 def load_with_fallback(res: Resolution, load: Callable[[Resolution], Any]

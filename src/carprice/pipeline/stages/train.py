@@ -3,6 +3,9 @@ with a signature and an input example, and register a new version."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
@@ -11,6 +14,7 @@ from carprice.contract import schema
 from carprice.model import metrics
 from carprice.model.estimator import from_params
 from carprice.model.pyfunc import CarPricePyfunc, to_model_input
+from carprice.model.skops_model import estimator_artifacts
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import tags
@@ -42,14 +46,18 @@ def run(ctx: StageContext) -> dict:
     mlflow.log_metric("conformal_q_log", model.q_log_)
 
     example = to_model_input(valid.head(5))
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=CarPricePyfunc(model),
-        signature=infer_signature(example, model.predict_interval(example)),
-        input_example=example,
-        pip_requirements=pip_requirements(),
-        metadata={"categories": model.categories_, "interval_coverage": model.interval_coverage},
-    )
+    with tempfile.TemporaryDirectory(prefix="carprice-train-") as tmp:
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CarPricePyfunc(model),
+            # the same estimator in skops format: what serving loads (no unpickling)
+            artifacts=estimator_artifacts(model, Path(tmp)),
+            signature=infer_signature(example, model.predict_interval(example)),
+            input_example=example,
+            pip_requirements=pip_requirements(),
+            metadata={"categories": model.categories_,
+                      "interval_coverage": model.interval_coverage},
+        )
     # A retry of this stage (worker lost mid-train) supersedes what the earlier try registered.
     close_pending(mlflow.MlflowClient(), ctx.model_name, ctx.run_id, tags.GATE_SUPERSEDED,
                   f"superseded by a later try of train in pipeline run {ctx.run_id}")

@@ -1,5 +1,5 @@
-"""validate_staging: load the staging version (pinned) with the serving code and
-check its answers on fixed examples before it may reach production."""
+"""validate_staging: load the staging version (pinned) with the serving code, signature
+check included, and check its answers on fixed examples before it may reach production."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import STAGING_ALIAS, tags
 from carprice.registry.aliases import RegistryError, tag_version, version_for_alias
+from carprice.serving.model_source import load_model, version_resolution
 
 
 def run(ctx: StageContext) -> dict:
-    import mlflow.pyfunc
+    import mlflow
     from mlflow import MlflowClient
 
     version = ctx.read_json(run_folder.EVALUATION)["model_version"]
@@ -19,7 +20,7 @@ def run(ctx: StageContext) -> dict:
     staged = version_for_alias(client, ctx.model_name, STAGING_ALIAS)
     if staged is None or str(staged.version) != version:
         raise RegistryError(f"{STAGING_ALIAS} no longer points at v{version}")
-    model = mlflow.pyfunc.load_model(f"models:/{ctx.model_name}/{version}")
+    model = load_model(version_resolution(ctx.model_name, staged, mlflow.get_tracking_uri()))
     try:
         result = smoke_check(model)
     except Exception:
