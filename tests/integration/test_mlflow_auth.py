@@ -139,9 +139,8 @@ def test_the_reader_reads_the_served_model_and_creates_nothing(auth_server):
 
 
 def test_trainer_logs_the_candidate_and_only_the_promoter_registers_and_aliases(as_user):
-    from mlflow.exceptions import MlflowException
-
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     trainer = as_user("trainer")
     model_uri, run_id = log_candidate("pipeline-auth")

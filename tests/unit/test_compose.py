@@ -424,7 +424,7 @@ def test_each_service_holds_only_the_mlflow_accounts_it_needs():
     assert accounts("streamlit") == {"READER", "TRAINER"}
     assert accounts("api") == {"READER"}
     assert accounts("mlflow") == {"TRAINER", "PROMOTER", "READER"}
-    for name, svc in services.items():
+    for name in services:
         if name not in {"airflow-worker", "dvc-runner", "streamlit", "api", "mlflow"}:
             assert not accounts(name), name
 

@@ -137,7 +137,7 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
            else {}),
         **(extra_env or {}),
     }
-    secrets = {**dict(zip(ACCOUNT_VARIABLES, stage_account(stage))), **STAGE_SECRETS,
+    secrets = {**dict(zip(ACCOUNT_VARIABLES, stage_account(stage), strict=True)), **STAGE_SECRETS,
                **{name: name for name in EXTRA_SECRETS.get(stage, ())}}
     return StageContainer(
         stage=stage, image=image, command=[stage, *flags], environment=environment,

@@ -1,5 +1,7 @@
-"""evaluate: score the candidate and the current production model, each by pinned
-version, on the same test rows; write metrics, error tables, plots and the gate decision."""
+"""evaluate: score the candidate (train's logged model) and the current production model
+(by pinned version) on the same test rows; write metrics, error tables, plots and the gate
+decision to the run folder. It writes nothing to the registry (it runs as the trainer, which
+only reads the served model): promote_staging registers the candidate with the decision."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from carprice.model.estimator import LOWER, PREDICTED, PRICE, UPPER, CarPriceMod
 from carprice.model.pyfunc import to_model_input, unwrap
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
-from carprice.registry import PRODUCTION_ALIAS, tags
-from carprice.registry.aliases import RegistryError, tag_version, version_for_alias
+from carprice.registry import PRODUCTION_ALIAS
+from carprice.registry.aliases import RegistryError, version_for_alias
 from carprice.registry.gate import GateLimits, gate
 
 IMPORTANCE_ROWS = 3000
@@ -46,19 +48,22 @@ def run(ctx: StageContext) -> dict:
     y = test[schema.TARGET].to_numpy()
     X = to_model_input(test)
     name = ctx.model_name
-    version = str(ctx.read_json(run_folder.TRAIN_INFO)["model_version"])
+    trained = ctx.read_json(run_folder.TRAIN_INFO)
+    model_uri = trained["model_uri"]
     sigma = ctx.read_json(run_folder.INGEST_INFO).get("noise_sigma")
 
-    candidate = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    candidate = mlflow.pyfunc.load_model(model_uri)
     inner = unwrap(candidate)
     if inner is None:
-        raise RegistryError(f"{name} v{version} is not a serving.CarPricePyfunc model")
+        raise RegistryError(f"{model_uri} is not a serving.CarPricePyfunc model")
     pred = candidate.predict(X)
     cand_metrics = metrics.regression_metrics(y, pred, sigma)
 
     client = mlflow.MlflowClient()
     prod = version_for_alias(client, name, PRODUCTION_ALIAS)
-    prod_version = str(prod.version) if prod is not None and str(prod.version) != version else None
+    # Not compared with itself (evaluate run again after its candidate was promoted).
+    prod_version = (str(prod.version) if prod is not None and prod.source != model_uri
+                    else None)
     prod_metrics = None
     if prod_version:
         prod_pred = mlflow.pyfunc.load_model(f"models:/{name}/{prod_version}").predict(X)
@@ -69,16 +74,11 @@ def run(ctx: StageContext) -> dict:
 
     mlflow.log_metrics({f"test_{k}": v for k, v in cand_metrics.items()})
     _log_tables_and_plots(ctx, inner.estimator, test, y, pred)
-    tag_version(client, name, version, {
-        **{tags.metric_tag(k): round(v, 5) for k, v in cand_metrics.items()},
-        tags.GATE_DECISION: decision.label,
-        tags.GATE_REASONS: tags.REASONS_SEPARATOR.join(decision.reasons),
-        tags.COMPARED_WITH_PRODUCTION: prod_version or "none"})
-    out = {"model_version": version, "metrics": cand_metrics,
+    out = {"model_uri": model_uri, "metrics": cand_metrics,
            "production_version": prod_version, "production_metrics": prod_metrics,
            "decision": decision.as_dict()}
     ctx.write_json(run_folder.EVALUATION, out)
-    return {"model_version": version, "rmse_log": round(cand_metrics["rmse_log"], 5),
+    return {"model_uri": model_uri, "rmse_log": round(cand_metrics["rmse_log"], 5),
             "coverage": round(cand_metrics["coverage"], 4), "r2": round(cand_metrics["r2"], 4),
             "mape": round(cand_metrics["mape"], 4), "production_version": prod_version,
             "gate": decision.label}

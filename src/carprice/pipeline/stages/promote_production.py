@@ -15,7 +15,7 @@ def run(ctx: StageContext) -> dict:
     from mlflow import MlflowClient
 
     evaluation = ctx.read_json(run_folder.EVALUATION)
-    version = evaluation["model_version"]
+    version = ctx.registered_version()  # what promote_staging registered
     client = MlflowClient()
     previous = move_alias(client, ctx.model_name, PRODUCTION_ALIAS, version,
                           reason="passed the gate and the smoke check")
