@@ -180,3 +180,29 @@ def test_the_reader_sees_no_other_registered_model(auth_server):
     assert made.status_code == 200, made.text
     assert get(auth_server, "registered-models/get", "reader",
                name="not-served").status_code == 403
+
+
+def test_accounts_are_idempotent_and_retire_the_old_all_powerful_account(tmp_path):
+    """accounts.py on every start: an install of an earlier version had one stages account
+    with MANAGE on everything; it is deleted, and a second start changes nothing."""
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    env = start_env(tmp_path, free_port())
+    uri = env["MLFLOW_BACKEND_STORE_URI"]
+    subprocess.run(["mlflow", "db", "upgrade", uri], env=env, check=True, capture_output=True)
+    store = SqlAlchemyStore()
+    store.init_db(uri)
+    store.create_user("carprice-stages", "old-stages-password-0123")
+    store.grant_user_permission("carprice-stages", "registered_model", "*", "MANAGE")
+    script = [sys.executable, str(REPO / "mlflow" / "accounts.py")]
+    for start in (1, 2):
+        done = subprocess.run(script, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert ("carprice-stages" in done.stdout) == (start == 1), done.stdout
+        assert (f"registered model {MODEL} created" in done.stdout) == (start == 1)
+    assert not store.has_user("carprice-stages")
+    assert {u.username for u in store.list_users()} == set(ACCOUNTS)
+    # One user per role: the reader must not be the promoter under another variable.
+    same = {**env, "MLFLOW_READER_USER": "promoter"}
+    refused = subprocess.run(script, env=same, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "four different users" in refused.stderr
