@@ -115,6 +115,13 @@ def test_train_and_evaluate_write_nothing_to_the_registry(promoted_model):
     assert trained["version_tags"][tags.PIPELINE_RUN_ID] == "it-candidate"
     evaluation = json.loads((folder / run_folder.EVALUATION).read_text())
     assert evaluation["model_uri"] == trained["model_uri"] and "model_version" not in evaluation
+    # the verdict is in MLflow all the same, on evaluate's run
+    runs = client.search_runs(
+        [client.get_run(trained["mlflow_run_id"]).info.experiment_id],
+        f"tags.`{tags.RUN_PIPELINE_RUN_ID}` = 'it-candidate' and tags.`{tags.RUN_STAGE}` = "
+        "'evaluate'")
+    assert [r.data.tags[tags.RUN_GATE_DECISION] for r in runs] == [
+        evaluation["decision"]["label"]]
 
 
 def test_a_retried_train_supersedes_its_first_registration_and_nothing_stays_pending(

@@ -70,6 +70,7 @@ RUN_GIT_COMMIT = "carprice.git_commit"
 RUN_FINGERPRINT = "carprice.fingerprint"
 RUN_DATA_HASH = "carprice.data_hash"
 RUN_OUTCOME = "carprice.outcome"
+RUN_GATE_DECISION = "carprice.gate_decision"  # evaluate's run: the candidate's verdict
 RUN_EXPLANATION = "carprice.explanation"
 RUN_MODEL_NAME = "carprice.model_name"  # monitoring and rollback runs: the version concerned
 RUN_MODEL_VERSION = "carprice.model_version"

@@ -16,7 +16,7 @@ from carprice.model.estimator import LOWER, PREDICTED, PRICE, UPPER, CarPriceMod
 from carprice.model.pyfunc import to_model_input, unwrap
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
-from carprice.registry import PRODUCTION_ALIAS
+from carprice.registry import PRODUCTION_ALIAS, tags
 from carprice.registry.aliases import RegistryError, version_for_alias
 from carprice.registry.gate import GateLimits, gate
 
@@ -73,6 +73,8 @@ def run(ctx: StageContext) -> dict:
     decision = gate(cand_metrics, limits, prod_metrics, prod_version)
 
     mlflow.log_metrics({f"test_{k}": v for k, v in cand_metrics.items()})
+    # In MLflow even when no version is registered (train_with_mlflow.py stops here).
+    mlflow.set_tag(tags.RUN_GATE_DECISION, decision.label)
     _log_tables_and_plots(ctx, inner.estimator, test, y, pred)
     out = {"model_uri": model_uri, "metrics": cand_metrics,
            "production_version": prod_version, "production_metrics": prod_metrics,
