@@ -86,15 +86,15 @@ IMAGE_EXTRAS: dict[str, str] = {**STAGE_EXTRAS, **MONITOR_STAGE_EXTRAS}
 # that read the user's inbox (csv_uri=inbox/<file>): their containers get those mounts.
 WRITES_MODELS: frozenset[str] = frozenset({"promote_production", "rollback"})
 READS_INBOX: frozenset[str] = frozenset({"ingest", "monitor"})
+# The DAGs of those stages.
+MONITOR_DAG_ID = "car_price_monitoring"
+ROLLBACK_DAG_ID = "car_price_rollback"
 # Least privilege in MLflow (mlflow/accounts.py): only these stages sign in as the promoter,
 # the one account that registers versions of the served model and moves its aliases. Every
 # other stage (ingest parses files from the internet) signs in as the trainer, which logs
 # runs and candidate models and only reads the served model.
 PROMOTER_STAGES: frozenset[str] = frozenset({
     "promote_staging", "validate_staging", "promote_production", "report", "rollback"})
-# The DAGs of those stages.
-MONITOR_DAG_ID = "car_price_monitoring"
-ROLLBACK_DAG_ID = "car_price_rollback"
 
 # Where the monitor stage takes its current rows from (params monitor.source).
 MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])
