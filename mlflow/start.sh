@@ -1,10 +1,14 @@
 #!/bin/sh
 # Start command of the MLflow image: upgrade the schema first (fails loudly), set up the
-# accounts, then serve with basic authentication (anonymous calls get 401; /health stays open).
+# accounts, their grants and the served model, then serve with basic authentication
+# (anonymous calls get 401; /health stays open). Least privilege: an account gets nothing
+# it was not granted (default_permission NO_PERMISSIONS), and workspaces are on because
+# only there does creating need a grant (a workspace USE grant, accounts.py): without
+# them any signed-in account could create experiments and claim model names.
 #   MLFLOW_BACKEND_STORE_URI     postgresql+psycopg2://user:pass@postgres:5432/mlflow (required)
 #   MLFLOW_SERVER_ALLOWED_HOSTS  Host headers accepted (replaces MLflow's defaults; required)
 #   MLFLOW_FLASK_SERVER_SECRET_KEY, MLFLOW_AUTH_ADMIN_USERNAME/_PASSWORD and the accounts of
-#   accounts.py (required; from .env)
+#   accounts.py, CARPRICE_MODEL_NAME (required but the model name; from .env)
 #   MLFLOW_WORKERS               server worker processes (default 1)
 #   MLFLOW_LISTEN_HOST / _PORT, MLFLOW_ARTIFACTS_DIR, CARPRICE_ACCOUNTS_SCRIPT: defaults
 #   for the image (0.0.0.0, 5000, /mlflow/artifacts, /usr/local/lib/carprice/accounts.py)
@@ -22,7 +26,7 @@ MLFLOW_AUTH_CONFIG_PATH="$(mktemp /tmp/basic-auth.XXXXXX.ini)"
 export MLFLOW_AUTH_CONFIG_PATH
 cat > "$MLFLOW_AUTH_CONFIG_PATH" <<INI
 [mlflow]
-default_permission = READ
+default_permission = NO_PERMISSIONS
 database_uri = $MLFLOW_BACKEND_STORE_URI
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 auth_cache_ttl_seconds = 60
@@ -30,7 +34,7 @@ INI
 echo "mlflow-start: accounts"
 python "${CARPRICE_ACCOUNTS_SCRIPT:-/usr/local/lib/carprice/accounts.py}"
 echo "mlflow-start: serving on ${MLFLOW_LISTEN_HOST:-0.0.0.0}:${MLFLOW_LISTEN_PORT:-5000} (basic auth)"
-exec mlflow server --app-name basic-auth \
+exec mlflow server --app-name basic-auth --enable-workspaces \
   --host "${MLFLOW_LISTEN_HOST:-0.0.0.0}" --port "${MLFLOW_LISTEN_PORT:-5000}" \
   --workers "${MLFLOW_WORKERS:-1}" \
   --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \

@@ -74,7 +74,8 @@ def test_dvc_repro_runs_the_pipeline_then_skips_every_stage(tmp_path):
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     name = summaries["train"]["model_name"]
     version = client.get_model_version_by_alias(name, registry.PRODUCTION_ALIAS)
-    assert str(version.version) == summaries["train"]["model_version"]
+    assert str(version.version) == summaries["promote_staging"]["model_version"]
+    assert version.source == summaries["train"]["model_uri"]
 
     second = subprocess.run([DVC, "repro"], cwd=project, env=env, capture_output=True,
                             text=True, timeout=300)

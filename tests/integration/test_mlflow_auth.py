@@ -1,6 +1,8 @@
-"""mlflow/start.sh for real (SQLite instead of Postgres): basic auth on, the three accounts
-from the environment, anonymous calls refused, the app's account read-only, the stages'
-account able to write even where another user created the experiment."""
+"""mlflow/start.sh for real (SQLite instead of Postgres): basic auth on, the four accounts
+from the environment, and least privilege proved call by call against the real server:
+anonymous refused; the trainer logs runs and candidate models but cannot register a version
+nor move an alias; the promoter owns the served model (created at start) and registers and
+aliases; the reader reads the served model and creates nothing."""
 
 from __future__ import annotations
 
@@ -16,29 +18,36 @@ from tests.conftest import REPO, free_port, wait_http
 
 pytestmark = pytest.mark.integration
 
-ACCOUNTS = {"admin": "admin-password-0123", "carprice-stages": "stages-password-0123",
-            "carprice-app": "app-password-012345"}
+MODEL = "car-price-auth"  # CARPRICE_MODEL_NAME: the served model, made by accounts.py
+ACCOUNTS = {"admin": "admin-password-0123", "trainer": "trainer-password-0123",
+            "promoter": "promoter-password-0123", "reader": "reader-password-01234"}
 
 
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow-auth")
-    port = free_port()
-    env = {
+def start_env(root: Path, port: int, **extra: str) -> dict[str, str]:
+    return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{root / 'mlflow.db'}",
         "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}",
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret-key-0123456789",
         "MLFLOW_AUTH_ADMIN_USERNAME": "admin", "MLFLOW_AUTH_ADMIN_PASSWORD": ACCOUNTS["admin"],
-        "MLFLOW_STAGE_USER": "carprice-stages",
-        "MLFLOW_STAGE_PASSWORD": ACCOUNTS["carprice-stages"],
-        "MLFLOW_APP_USER": "carprice-app", "MLFLOW_APP_PASSWORD": ACCOUNTS["carprice-app"],
+        **{f"MLFLOW_{role.upper()}_USER": role for role in ("trainer", "promoter", "reader")},
+        **{f"MLFLOW_{role.upper()}_PASSWORD": ACCOUNTS[role]
+           for role in ("trainer", "promoter", "reader")},
+        "CARPRICE_MODEL_NAME": MODEL,
         "MLFLOW_LISTEN_HOST": "127.0.0.1", "MLFLOW_LISTEN_PORT": str(port),
         "MLFLOW_ARTIFACTS_DIR": str(root / "artifacts"),
         "CARPRICE_ACCOUNTS_SCRIPT": str(REPO / "mlflow" / "accounts.py"),
+        **extra,
     }
-    proc = subprocess.Popen(["sh", str(REPO / "mlflow" / "start.sh")], env=env, cwd=root,
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow-auth")
+    port = free_port()
+    proc = subprocess.Popen(["sh", str(REPO / "mlflow" / "start.sh")],
+                            env=start_env(root, port), cwd=root,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -54,30 +63,146 @@ def auth_server(tmp_path_factory):
         assert not any(p in out for p in ACCOUNTS.values()), "a password reached the log"
 
 
-def call(url: str, path: str, user: str | None = None, **json):
+def call(url: str, path: str, user: str | None = None, method: str = "POST", **json):
     auth = (user, ACCOUNTS[user]) if user else None
-    return requests.post(f"{url}/api/2.0/mlflow/{path}", json=json, auth=auth, timeout=30)
+    return requests.request(method, f"{url}/api/2.0/mlflow/{path}", json=json, auth=auth,
+                            timeout=30)
+
+
+def get(url: str, path: str, user: str | None = None, **params):
+    auth = (user, ACCOUNTS[user]) if user else None
+    return requests.get(f"{url}/api/2.0/mlflow/{path}", params=params, auth=auth, timeout=30)
+
+
+@pytest.fixture
+def as_user(monkeypatch, auth_server):
+    """Sign the in-process MLflow client in as one of the accounts."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server)
+    mlflow.set_tracking_uri(auth_server)
+
+    def sign_in(user: str):
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ACCOUNTS[user])
+        return mlflow.MlflowClient(auth_server)
+
+    yield sign_in
+    mlflow.set_tracking_uri(None)
+
+
+def log_candidate(experiment: str) -> tuple[str, str]:
+    """(logged model URI, run id): what train leaves for promote_staging."""
+    import mlflow
+    import mlflow.pyfunc
+
+    class Model(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input):
+            return model_input
+
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=Model())
+    return info.model_uri, run.info.run_id
 
 
 def test_anonymous_calls_are_refused_and_health_is_open(auth_server):
     assert call(auth_server, "experiments/create", name="anon").status_code == 401
+    assert get(auth_server, "registered-models/get", name=MODEL).status_code == 401
     assert requests.get(f"{auth_server}/health", timeout=30).status_code == 200
 
 
-def test_stages_write_app_reads_only(auth_server):
-    created = call(auth_server, "experiments/create", "admin", name="made-by-admin")
-    assert created.status_code == 200, created.text
-    exp = created.json()["experiment_id"]
-    run = call(auth_server, "runs/create", "carprice-stages", experiment_id=exp)
-    assert run.status_code == 200, run.text
-    model = call(auth_server, "registered-models/create", "carprice-stages", name="m")
-    assert model.status_code == 200, model.text
-    # The app's account reads everything and changes nothing.
-    got = requests.get(f"{auth_server}/api/2.0/mlflow/registered-models/get",
-                       params={"name": "m"}, auth=("carprice-app", ACCOUNTS["carprice-app"]),
-                       timeout=30)
-    assert got.status_code == 200
-    assert call(auth_server, "runs/create", "carprice-app", experiment_id=exp).status_code == 403
-    renamed = call(auth_server, "registered-models/update", "carprice-app", name="m",
-                   description="hijacked")
-    assert renamed.status_code == 403
+def test_the_served_model_exists_at_start_owned_by_the_promoter(auth_server):
+    assert get(auth_server, "registered-models/get", "reader", name=MODEL).status_code == 200
+    # Nobody else can claim the name, nor change the model.
+    for user in ("trainer", "reader"):
+        assert call(auth_server, "registered-models/create", user,
+                    name=MODEL).status_code in (400, 403), user
+        assert call(auth_server, "registered-models/update", user, "PATCH", name=MODEL,
+                    description="hijacked").status_code == 403, user
+    updated = call(auth_server, "registered-models/update", "promoter", "PATCH", name=MODEL,
+                   description="served by the app and the API")
+    assert updated.status_code == 200, updated.text
+
+
+def test_the_reader_reads_the_served_model_and_creates_nothing(auth_server):
+    assert get(auth_server, "registered-models/get", "reader", name=MODEL).status_code == 200
+    for path, body in (("experiments/create", {"name": "reader-experiment"}),
+                       ("registered-models/create", {"name": "reader-model"})):
+        refused = call(auth_server, path, "reader", **body)
+        assert refused.status_code == 403, (path, refused.text)
+    exp = call(auth_server, "experiments/create", "trainer", name="made-by-trainer")
+    assert exp.status_code == 200, exp.text
+    runs = call(auth_server, "runs/create", "reader",
+                experiment_id=exp.json()["experiment_id"])
+    assert runs.status_code == 403
+
+
+def test_trainer_logs_the_candidate_and_only_the_promoter_registers_and_aliases(as_user):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    trainer = as_user("trainer")
+    model_uri, run_id = log_candidate("pipeline-auth")
+    assert trainer.get_run(run_id).info.status == "FINISHED"
+    # The trainer cannot register a version of the served model, nor move its alias.
+    with pytest.raises(MlflowException, match="Permission denied|403"):
+        mlflow.register_model(model_uri, MODEL)
+    assert not trainer.search_model_versions(f"name = '{MODEL}'")
+
+    promoter = as_user("promoter")
+    version = mlflow.register_model(model_uri, MODEL, tags={"gate_decision": "passed"}).version
+    promoter.set_registered_model_alias(MODEL, "staging", str(version))
+    promoter.set_model_version_tag(MODEL, str(version), "smoke_check", "passed")
+    promoter.set_registered_model_alias(MODEL, "production", str(version))
+
+    trainer = as_user("trainer")
+    for refused in (lambda: trainer.set_registered_model_alias(MODEL, "production", version),
+                    lambda: trainer.set_model_version_tag(MODEL, version, "gate_decision", "x"),
+                    lambda: trainer.delete_registered_model_alias(MODEL, "production")):
+        with pytest.raises(MlflowException, match="Permission denied|403"):
+            refused()
+    # ...but it reads production, as evaluate does to compare the candidate with it.
+    assert str(trainer.get_model_version_by_alias(MODEL, "production").version) == str(version)
+
+    # The reader loads what production points at, and changes nothing.
+    reader = as_user("reader")
+    loaded = mlflow.pyfunc.load_model(f"models:/{MODEL}@production")
+    assert model_uri == f"models:/{loaded.metadata.model_id}"
+    with pytest.raises(MlflowException, match="Permission denied|403"):
+        reader.set_registered_model_alias(MODEL, "production", version)
+    with pytest.raises(MlflowException, match="Permission denied|403"):
+        mlflow.register_model(model_uri, MODEL)
+
+
+def test_the_reader_sees_no_other_registered_model(auth_server):
+    made = call(auth_server, "registered-models/create", "promoter", name="not-served")
+    assert made.status_code == 200, made.text
+    assert get(auth_server, "registered-models/get", "reader",
+               name="not-served").status_code == 403
+
+
+def test_accounts_are_idempotent_and_retire_the_old_all_powerful_account(tmp_path):
+    """accounts.py on every start: an install of an earlier version had one stages account
+    with MANAGE on everything; it is deleted, and a second start changes nothing."""
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    env = start_env(tmp_path, free_port())
+    uri = env["MLFLOW_BACKEND_STORE_URI"]
+    subprocess.run(["mlflow", "db", "upgrade", uri], env=env, check=True, capture_output=True)
+    store = SqlAlchemyStore()
+    store.init_db(uri)
+    store.create_user("carprice-stages", "old-stages-password-0123")
+    store.grant_user_permission("carprice-stages", "registered_model", "*", "MANAGE")
+    script = [sys.executable, str(REPO / "mlflow" / "accounts.py")]
+    for start in (1, 2):
+        done = subprocess.run(script, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert ("carprice-stages" in done.stdout) == (start == 1), done.stdout
+        assert (f"registered model {MODEL} created" in done.stdout) == (start == 1)
+    assert not store.has_user("carprice-stages")
+    assert {u.username for u in store.list_users()} == set(ACCOUNTS)
+    # One user per role: the reader must not be the promoter under another variable.
+    same = {**env, "MLFLOW_READER_USER": "promoter"}
+    refused = subprocess.run(script, env=same, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "four different users" in refused.stderr

@@ -3,6 +3,8 @@ the unchanged-data skip, bad input, the Avito format and rollback."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from mlflow import MlflowClient
@@ -76,13 +78,16 @@ def test_gate_refuses_a_worse_model_and_rollback(promoted_model):
     summary = results["promote_staging"][0]
     assert summary["status"] == "skipped" and "gate refused" in summary["reason"]
     assert results["promote_production"][0]["status"] == "skipped"
-    refused = results["train"][0]["model_version"]
-    assert client.get_model_version(NAME, refused).tags[tags.GATE_DECISION] == "refused"
+    refused = summary["model_version"]  # registered with its reasons, never staged
+    found = client.get_model_version(NAME, refused).tags
+    assert found[tags.GATE_DECISION] == "refused" and found[tags.PROMOTION] == "refused by gate"
+    assert found[tags.PIPELINE_RUN_ID] == "it-worse" and found[tags.TRAINED_AT]
     assert results["report"][0]["outcome"] == "refused"
     assert production(client) == before
     # the DAG's view: the stage process itself exits with the skip code
     code, summary, _ = ws.stage("promote_staging", "it-worse", *SMALL)
     assert code == StageExit.SKIPPED and summary["status"] == "skipped"
+    assert summary["model_version"] == refused  # a retry registers nothing new
 
     # an equally good retrain passes "not worse", becomes production, remembers the old one
     results = ws.pipeline("it-retrain", *SMALL, "run.force=true")
@@ -98,18 +103,57 @@ def test_gate_refuses_a_worse_model_and_rollback(promoted_model):
     assert client.get_model_version(NAME, new).tags[tags.ROLLED_BACK_TO] == before
 
 
-def test_a_retried_train_supersedes_its_first_try_and_nothing_stays_pending(promoted_model):
+def test_train_and_evaluate_write_nothing_to_the_registry(promoted_model):
+    """They run as the trainer account, which cannot: promote_staging registers."""
     ws, client = promoted_model["workspace"], MlflowClient()
-    for stage in STAGES[:STAGES.index("train")]:
+    before = len(client.search_model_versions(f"name='{NAME}'"))
+    for stage in STAGES[:STAGES.index("evaluate") + 1]:
+        assert ws.stage(stage, "it-candidate", *SMALL, "run.force=true")[0] == 0, stage
+    assert len(client.search_model_versions(f"name='{NAME}'")) == before
+    folder = ws.data_dir / "runs" / "it-candidate"
+    trained = json.loads((folder / run_folder.TRAIN_INFO).read_text())
+    assert trained["model_uri"] == f"models:/{trained['model_id']}"
+    assert trained["version_tags"][tags.PIPELINE_RUN_ID] == "it-candidate"
+    evaluation = json.loads((folder / run_folder.EVALUATION).read_text())
+    assert evaluation["model_uri"] == trained["model_uri"] and "model_version" not in evaluation
+    # the verdict is in MLflow all the same, on evaluate's run
+    runs = client.search_runs(
+        [client.get_run(trained["mlflow_run_id"]).info.experiment_id],
+        f"tags.`{tags.RUN_PIPELINE_RUN_ID}` = 'it-candidate' and tags.`{tags.RUN_STAGE}` = "
+        "'evaluate'")
+    assert [r.data.tags[tags.RUN_GATE_DECISION] for r in runs] == [
+        evaluation["decision"]["label"]]
+
+
+def test_a_retried_train_supersedes_its_first_registration_and_nothing_stays_pending(
+        promoted_model):
+    ws, client = promoted_model["workspace"], MlflowClient()
+    for stage in STAGES[:STAGES.index("promote_staging")]:
         assert ws.stage(stage, "it-retry", *SMALL, "run.force=true")[0] == 0, stage
-    _, first, _ = ws.stage("train", "it-retry", *SMALL, "run.force=true")
-    _, second, _ = ws.stage("train", "it-retry", *SMALL, "run.force=true")  # the retry
+    # promote_staging registered the first candidate, then died before tagging it
+    code, first, _ = ws.stage("promote_staging", "it-retry", *SMALL)
+    assert code == 0
+    client.set_model_version_tag(NAME, first["model_version"], tags.GATE_DECISION,
+                                 tags.GATE_PENDING)
+    # the retry of promote_staging reuses that version
+    code, again, _ = ws.stage("promote_staging", "it-retry", *SMALL)
+    assert code == 0 and again["model_version"] == first["model_version"]
+    assert client.get_model_version(NAME, first["model_version"]).tags[
+        tags.GATE_DECISION] == "passed"
+    client.set_model_version_tag(NAME, first["model_version"], tags.GATE_DECISION,
+                                 tags.GATE_PENDING)
+    # train and evaluate run again (a cleared task): a new candidate, a new version, and
+    # the earlier one, still pending, is superseded
+    for stage in ("train", "evaluate", "promote_staging"):
+        code, second, _ = ws.stage(stage, "it-retry", *SMALL, "run.force=true")
+        assert code == 0, stage
+    assert second["model_version"] != first["model_version"]
     old = client.get_model_version(NAME, first["model_version"]).tags
     assert old[tags.GATE_DECISION] == tags.GATE_SUPERSEDED
     assert "later try of train" in old[tags.GATE_REASONS]
-    assert client.get_model_version(NAME, second["model_version"]).tags[
-        tags.GATE_DECISION] == tags.GATE_PENDING
-    # the run then fails before the gate: report closes what is still pending
+    # the run then fails before its decision is tagged: report closes what is pending
+    client.set_model_version_tag(NAME, second["model_version"], tags.GATE_DECISION,
+                                 tags.GATE_PENDING)
     code, summary, _ = ws.stage("report", "it-retry", *SMALL)
     assert code == StageExit.NO_RETRY and summary["status"] == "failed"  # final: no retry
     assert client.get_model_version(NAME, second["model_version"]).tags[

@@ -153,7 +153,7 @@ def test_the_dvc_runner_gets_every_name_its_stage_containers_need(services):
     env = services["dvc-runner"]["environment"]
     assert {container.ENV_PROJECT, container.ENV_DOCKER_NETWORK, container.ENV_DATA_VOLUME,
             container.ENV_MODELS_VOLUME, container.ENV_STAGE_MLFLOW_URI,
-            container.ENV_STAGE_USER, container.ENV_STAGE_PASSWORD} <= set(env)
+            *container.TRAINER_ACCOUNT, *container.PROMOTER_ACCOUNT} <= set(env)
     # stages as sibling containers, not in-process (also ENV in stages/dvc-runner.Dockerfile)
     assert str(env["CARPRICE_DVC_DOCKER"]) == "1"
     assert services["dvc-runner"]["build"]["dockerfile"] == "stages/dvc-runner.Dockerfile"
@@ -422,3 +422,33 @@ def test_the_signing_key_reaches_only_the_stage_starters_and_serving_gets_the_pu
         assert public in services[name]["environment"], name
     for name in ("streamlit", "api"):
         assert settings.ENV_NOTIFY_URLS in services[name]["environment"], name
+
+
+def test_each_service_holds_only_the_mlflow_accounts_it_needs():
+    """Least privilege (mlflow/accounts.py): the promoter only where promotion stages start.
+    Read from the file as written: the variables' names are what tells the accounts apart."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+
+    def accounts(name):
+        text = json.dumps(services[name].get("environment", {}))
+        return {role for role in ("TRAINER", "PROMOTER", "READER", "STAGE", "APP")
+                if f"MLFLOW_{role}_PASSWORD" in text}
+
+    assert accounts("airflow-worker") == accounts("dvc-runner") == {"TRAINER", "PROMOTER"}
+    # The app and the API read as the reader; train_with_mlflow.py in the app container
+    # gets the trainer, never the promoter.
+    assert accounts("streamlit") == {"READER", "TRAINER"}
+    assert accounts("api") == {"READER"}
+    assert accounts("mlflow") == {"TRAINER", "PROMOTER", "READER"}
+    for name in services:
+        if name not in {"airflow-worker", "dvc-runner", "streamlit", "api", "mlflow"}:
+            assert not accounts(name), name
+
+
+def test_the_model_mlflow_creates_at_start_is_the_one_the_pipeline_registers():
+    from carprice.config.params import load_params
+
+    served = load_params(REPO / "params.yaml")["registry"]["model_name"]
+    mlflow_env = yaml.safe_load(COMPOSE.read_text())["services"]["mlflow"]["environment"]
+    assert mlflow_env["CARPRICE_MODEL_NAME"] == f"${{CARPRICE_MODEL_NAME:-{served}}}"
+    assert f"CARPRICE_MODEL_NAME={served}" in ENV_EXAMPLE.read_text().splitlines()

@@ -360,7 +360,8 @@ def test_the_stage_summary_is_found_however_docker_merged_the_streams():
 def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dagbag):
     from carprice.pipeline import docker_launch
 
-    env = {**DEPLOYMENT, container.ENV_STAGE_USER: "u", container.ENV_STAGE_PASSWORD: "p"}
+    env = {**DEPLOYMENT, container.ENV_TRAINER_USER: "t", container.ENV_TRAINER_PASSWORD: "p",
+           container.ENV_PROMOTER_USER: "u", container.ENV_PROMOTER_PASSWORD: "q"}
     seen = set()
     for dag in dagbag.dags.values():
         for task in dag.tasks:

@@ -17,8 +17,10 @@ from tests.conftest import REPO
 ENV = {settings.ENV_DVC_DOCKER: "1", container.ENV_PROJECT: "carprice",
        container.ENV_DOCKER_NETWORK: "carprice-net", container.ENV_DATA_VOLUME: "carprice-data",
        container.ENV_MODELS_VOLUME: "carprice-models", container.ENV_INBOX_HOST_DIR: "/srv/inbox",
-       container.ENV_STAGE_MLFLOW_URI: "http://mlflow:5000", container.ENV_STAGE_USER: "stages",
-       container.ENV_STAGE_PASSWORD: "s3cret", container.ENV_GIT_COMMIT: "abc1234"}
+       container.ENV_STAGE_MLFLOW_URI: "http://mlflow:5000", container.ENV_GIT_COMMIT: "abc1234",
+       container.ENV_TRAINER_USER: "trainer", container.ENV_TRAINER_PASSWORD: "tr4iner-s3cret",
+       container.ENV_PROMOTER_USER: "promoter",
+       container.ENV_PROMOTER_PASSWORD: "pr0moter-s3cret"}
 PARAMS = load_params(REPO / "params.yaml")
 
 
@@ -61,16 +63,36 @@ def test_secrets_are_named_in_the_spec_and_filled_only_at_run_time():
     s = spec("promote_production")
     assert "s3cret" not in json.dumps([s.command, s.environment, s.labels, s.name])
     values = container.secret_values(s, ENV)
-    assert values["MLFLOW_TRACKING_USERNAME"] == "stages"
-    assert values["MLFLOW_TRACKING_PASSWORD"] == "s3cret"
+    assert values["MLFLOW_TRACKING_USERNAME"] == "promoter"
+    assert values["MLFLOW_TRACKING_PASSWORD"] == "pr0moter-s3cret"
     assert container.ENV_PREDLOG_DSN in spec("monitor").secrets
     assert container.ENV_PREDLOG_DSN not in spec("train").secrets
 
 
-def test_missing_stage_account_is_one_line():
-    env = {k: v for k, v in ENV.items() if k != container.ENV_STAGE_PASSWORD}
-    with pytest.raises(container.DeploymentError, match=f"^{container.ENV_STAGE_PASSWORD} is"):
-        container.secret_values(spec(env=env), env)
+# The list: only the promotion, rollback and report stages may move aliases.
+PROMOTERS = {"promote_staging", "validate_staging", "promote_production", "report", "rollback"}
+
+
+@pytest.mark.parametrize("stage", sorted(definition.IMAGE_EXTRAS))
+def test_each_stage_gets_one_account_and_only_promotion_stages_the_promoter(stage):
+    values = container.secret_values(spec(stage), ENV)
+    promoter = stage in PROMOTERS
+    assert values["MLFLOW_TRACKING_USERNAME"] == ("promoter" if promoter else "trainer")
+    assert values["MLFLOW_TRACKING_PASSWORD"] == (
+        "pr0moter-s3cret" if promoter else "tr4iner-s3cret")
+    other = "tr4iner-s3cret" if promoter else "pr0moter-s3cret"
+    assert other not in values.values(), "a stage holds the other account's password"
+    assert definition.PROMOTER_STAGES == PROMOTERS
+
+
+@pytest.mark.parametrize("stage,missing", [("train", container.ENV_TRAINER_PASSWORD),
+                                           ("report", container.ENV_PROMOTER_PASSWORD)])
+def test_missing_stage_account_is_one_line(stage, missing):
+    env = {k: v for k, v in ENV.items() if k != missing}
+    with pytest.raises(container.DeploymentError, match=f"^{missing} is not set.*{stage}"):
+        container.secret_values(spec(stage, env=env), env)
+    other = "ingest" if stage == "report" else "rollback"  # the other account is still there
+    assert container.secret_values(spec(other, env=env), env)
 
 
 def test_the_runners_params_reach_the_container(tmp_path):

@@ -49,6 +49,10 @@ ENV_SOURCE_MAX_BYTES = "CARPRICE_SOURCE_MAX_BYTES"
 ENV_SOURCE_TIMEOUT = "CARPRICE_SOURCE_TIMEOUT"
 # MLflow's own variable: unset means a local ./mlflow.db.
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+# The trainer's MLflow account in the Streamlit container, for scripts/train_with_mlflow.py
+# only (the app itself reads as the reader). No promoter account is ever held there.
+ENV_SCRIPT_TRAINER_USER = "CARPRICE_TRAINER_USER"
+ENV_SCRIPT_TRAINER_PASSWORD = "CARPRICE_TRAINER_PASSWORD"
 # Set in the stack's dvc-runner image: dvc.yaml's stages run as sibling containers there.
 ENV_DVC_DOCKER = "CARPRICE_DVC_DOCKER"
 

@@ -38,7 +38,10 @@ ENV_DATA_VOLUME = "CARPRICE_DATA_VOLUME"
 ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
 ENV_STAGE_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
 ENV_INBOX_HOST_DIR = "CARPRICE_INBOX_HOST_DIR"  # a bind source must be a host path
-ENV_STAGE_USER, ENV_STAGE_PASSWORD = "MLFLOW_STAGE_USER", "MLFLOW_STAGE_PASSWORD"
+# The two MLflow accounts stages sign in with (mlflow/accounts.py creates them; which stage
+# gets which: definition.PROMOTER_STAGES). The launchers hold both; a stage gets one.
+ENV_TRAINER_USER, ENV_TRAINER_PASSWORD = "MLFLOW_TRAINER_USER", "MLFLOW_TRAINER_PASSWORD"
+ENV_PROMOTER_USER, ENV_PROMOTER_PASSWORD = "MLFLOW_PROMOTER_USER", "MLFLOW_PROMOTER_PASSWORD"
 
 # Inside a stage container (the stage images own these folders, as uid 1000).
 CONTAINER_DATA_DIR, CONTAINER_MODELS_DIR = "/app/data", "/app/models"
@@ -52,17 +55,21 @@ LABEL_DVC = "io.carprice.dvc"  # started by the dvc-runner
 
 # Secrets a stage gets from its launcher's environment at run time (never a command line,
 # never a templated field): stage variable -> launcher variable.
-STAGE_SECRETS: dict[str, str] = {
-    "MLFLOW_TRACKING_USERNAME": ENV_STAGE_USER,
-    "MLFLOW_TRACKING_PASSWORD": ENV_STAGE_PASSWORD,
-    ENV_NOTIFY_URLS: ENV_NOTIFY_URLS,
-}
+ACCOUNT_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+TRAINER_ACCOUNT = (ENV_TRAINER_USER, ENV_TRAINER_PASSWORD)
+PROMOTER_ACCOUNT = (ENV_PROMOTER_USER, ENV_PROMOTER_PASSWORD)
+STAGE_SECRETS: dict[str, str] = {ENV_NOTIFY_URLS: ENV_NOTIFY_URLS}
 # The model-signing private key: only the stages that promote (carprice.registry.signing).
 EXTRA_SECRETS: dict[str, tuple[str, ...]] = {
     "monitor": (ENV_PREDLOG_DSN,),
     "promote_staging": (ENV_SIGNING_KEY,),
     "promote_production": (ENV_SIGNING_KEY,),
 }
+
+
+def stage_account(stage: str) -> tuple[str, str]:
+    """The launcher variables (user, password) of the MLflow account ``stage`` signs in with."""
+    return PROMOTER_ACCOUNT if stage in definition.PROMOTER_STAGES else TRAINER_ACCOUNT
 
 
 class DeploymentError(CarpriceError):
@@ -139,7 +146,8 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
            else {}),
         **(extra_env or {}),
     }
-    secrets = {**STAGE_SECRETS, **{name: name for name in EXTRA_SECRETS.get(stage, ())}}
+    secrets = {**dict(zip(ACCOUNT_VARIABLES, stage_account(stage), strict=True)), **STAGE_SECRETS,
+               **{name: name for name in EXTRA_SECRETS.get(stage, ())}}
     return StageContainer(
         stage=stage, image=image, command=[stage, *flags], environment=environment,
         secrets=secrets, mounts=tuple(mounts),
@@ -150,10 +158,10 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
 
 
 def secret_values(spec: StageContainer, env: Mapping[str, str]) -> dict[str, str]:
-    """The secrets' values from the launcher's ``env``; the MLflow account is required."""
+    """The secrets' values from the launcher's ``env``; the stage's MLflow account is required."""
     values = {name: env[source] for name, source in spec.secrets.items() if env.get(source)}
-    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+    for name in ACCOUNT_VARIABLES:
         if name not in values:
             raise DeploymentError(f"{spec.secrets[name]} is not set in the launcher's "
-                                  "environment (the stages' MLflow account)")
+                                  f"environment (the MLflow account of {spec.stage})")
     return values

@@ -103,6 +103,12 @@ REGISTRY_POOL, REGISTRY_POOL_SLOTS = "carprice_registry", 1
 # The DAGs of those stages.
 MONITOR_DAG_ID = "car_price_monitoring"
 ROLLBACK_DAG_ID = "car_price_rollback"
+# Least privilege in MLflow (mlflow/accounts.py): only these stages sign in as the promoter,
+# the one account that registers versions of the served model and moves its aliases. Every
+# other stage (ingest parses files from the internet) signs in as the trainer, which logs
+# runs and candidate models and only reads the served model.
+PROMOTER_STAGES: frozenset[str] = frozenset({
+    "promote_staging", "validate_staging", "promote_production", "report", "rollback"})
 
 # Where the monitor stage takes its current rows from (params monitor.source).
 MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])

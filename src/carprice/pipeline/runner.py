@@ -40,7 +40,12 @@ STATUS_OK, STATUS_SKIPPED, STATUS_FAILED = "ok", "skipped", "failed"
 
 
 class StageSkipped(Exception):
-    """Nothing to do (unchanged data, refused candidate); not a failure."""
+    """Nothing to do (unchanged data, refused candidate); not a failure. ``details`` go
+    into the stage's summary (the refused candidate's version)."""
+
+    def __init__(self, reason: str, **details: Any) -> None:
+        super().__init__(reason)
+        self.details = details
 
 
 class StageFailed(CarpriceError):
@@ -88,8 +93,18 @@ class StageContext:
     def run_info(self) -> dict:
         return self.read_json(run_folder.RUN)
 
+    def registered_version(self) -> str:
+        """The candidate's version, registered by promote_staging in this run."""
+        found = (self.summary("promote_staging") or {}).get("model_version")
+        if not found:
+            raise FileNotFoundError(f"model_version missing in {self.run_dir}/"
+                                    f"{run_folder.stage_summary('promote_staging')}: run "
+                                    "promote_staging first")
+        return str(found)
+
     def version_tags(self) -> dict:
-        """Provenance tags every registered version carries."""
+        """Provenance tags every registered version carries (train records them,
+        promote_staging sets them when it registers the version)."""
         return {
             tags.PIPELINE_RUN_ID: self.run_id,
             tags.AIRFLOW_DAG_ID: self.dag_id,
@@ -214,6 +229,7 @@ def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | Non
         summary["status"] = STATUS_OK
         code = StageExit.OK
     except StageSkipped as exc:
+        summary.update(exc.details)
         summary.update(status=STATUS_SKIPPED, reason=str(exc))
         code = StageExit.OK if args.soft_skip else StageExit.SKIPPED
     except Exception as exc:  # noqa: BLE001 - the contract: one line, non-zero exit

@@ -59,6 +59,30 @@ def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decisio
     return closed
 
 
+def register_candidate(client: MlflowClient, name: str, model_uri: str,
+                       pipeline_run_id: str) -> str:
+    """The version of ``name`` made from the logged model ``model_uri`` for
+    ``pipeline_run_id``: the one already registered (a retry of the registering stage) or a
+    new one.
+
+    A new version is created with its run id and a pending decision in one call, so a crash
+    before its other tags never leaves an untraceable version. Versions this pipeline run
+    registered for another logged model (train ran again after a registration) and still
+    pending are closed as superseded first: no version stays pending forever.
+    """
+    import mlflow
+
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        if ((mv.tags or {}).get(tags.PIPELINE_RUN_ID) == pipeline_run_id
+                and mv.source == model_uri):
+            return str(mv.version)
+    close_pending(client, name, pipeline_run_id, tags.GATE_SUPERSEDED,
+                  f"superseded by a later try of train in pipeline run {pipeline_run_id}")
+    registered = mlflow.register_model(model_uri, name, tags={
+        tags.PIPELINE_RUN_ID: pipeline_run_id, tags.GATE_DECISION: tags.GATE_PENDING})
+    return str(registered.version)
+
+
 def move_alias(client: MlflowClient, name: str, alias: str, version: str,
                reason: str, audit: dict | None = None) -> str | None:
     """Tag ``version`` (since, reason, previous, and ``audit``: who moved it and why), then

@@ -6,7 +6,8 @@ from __future__ import annotations
 from carprice.registry import PRODUCTION_ALIAS
 
 # ---------------------------------------------------------------- model version tags
-# Provenance, set by train (StageContext.version_tags).
+# Provenance, recorded by train (StageContext.version_tags, in train_info.json) and set
+# by promote_staging when it registers the candidate.
 PIPELINE_RUN_ID = "pipeline_run_id"
 AIRFLOW_DAG_ID = "airflow_dag_id"
 GIT_COMMIT = "git_commit"
@@ -19,12 +20,12 @@ DATA_DVC_MD5 = "data_dvc_md5"
 TRAIN_ROWS = "train_rows"
 TRAINED_AT = "trained_at"
 VALID_RMSE_LOG = "valid_rmse_log"
-# Decisions, set by evaluate, promote_staging and validate_staging.
+# Decisions: evaluate's (evaluation.json) set by promote_staging, then validate_staging's.
 TEST_METRIC_PREFIX = "test_"  # test_rmse_log, test_mape, ... (metrics.regression_metrics)
-GATE_DECISION = "gate_decision"  # GATE_PENDING until evaluate writes registry.Decision.label
+GATE_DECISION = "gate_decision"  # GATE_PENDING until promote_staging writes Decision.label
 GATE_PENDING = "pending"
 GATE_PASSED, GATE_REFUSED = "passed", "refused"  # registry.gate.Decision.label
-GATE_SUPERSEDED = "superseded"  # a later try of train in the same pipeline run replaced it
+GATE_SUPERSEDED = "superseded"  # a later candidate of the same pipeline run replaced it
 GATE_FAILED = "failed"  # its pipeline run failed before the gate could judge it
 GATE_REASONS = "gate_reasons"  # registry.Decision.reasons joined with REASONS_SEPARATOR
 REASONS_SEPARATOR = " | "
@@ -46,13 +47,9 @@ PROMOTED_BY = "promoted_by"  # set by promote_production
 ROLLED_BACK_BY = "rolled_back_by"  # set by rollback
 # The rollback form's free-text requested_by: a note, never the authenticated user.
 ROLLBACK_REQUESTED_BY_NOTE = "rollback_requested_by_note"
-# JSON of the thresholds the gate decision used (set by evaluate with GATE_DECISION);
+# JSON of the thresholds the gate decision used (set by promote_staging with GATE_DECISION);
 # promote_production refuses a version judged by a gate looser than params.yaml.
 GATE_THRESHOLDS = "gate_thresholds"
-# What the monitor stage last said about a version.
-DRIFT_CHECKED_AT = "drift_checked_at"
-DRIFT_SHARE = "drift_share"
-DRIFT_RETRAIN = "drift_retrain"
 
 
 def metric_tag(metric: str) -> str:
@@ -87,6 +84,7 @@ RUN_GIT_COMMIT = "carprice.git_commit"
 RUN_FINGERPRINT = "carprice.fingerprint"
 RUN_DATA_HASH = "carprice.data_hash"
 RUN_OUTCOME = "carprice.outcome"
+RUN_GATE_DECISION = "carprice.gate_decision"  # evaluate's run: the candidate's verdict
 RUN_EXPLANATION = "carprice.explanation"
 RUN_MODEL_NAME = "carprice.model_name"  # monitoring and rollback runs: the version concerned
 RUN_MODEL_VERSION = "carprice.model_version"

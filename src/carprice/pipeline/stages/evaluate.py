@@ -1,9 +1,9 @@
-"""evaluate: score the candidate and the current production model, each by pinned
-version, on the same test rows; write metrics, error tables, plots and the gate decision."""
+"""evaluate: score the candidate (train's logged model) and the current production model
+(by pinned version) on the same test rows; write metrics, error tables, plots and the gate
+decision to the run folder. It writes nothing to the registry (it runs as the trainer, which
+only reads the served model): promote_staging registers the candidate with the decision."""
 
 from __future__ import annotations
-
-import json
 
 import mlflow
 import numpy as np
@@ -17,7 +17,7 @@ from carprice.model.pyfunc import to_model_input, unwrap
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import PRODUCTION_ALIAS, tags
-from carprice.registry.aliases import RegistryError, tag_version, version_for_alias
+from carprice.registry.aliases import RegistryError, version_for_alias
 from carprice.registry.gate import GateLimits, gate
 
 # Permutation importance is a report (the gate never reads it) and was this stage's
@@ -51,19 +51,22 @@ def run(ctx: StageContext) -> dict:
     y = test[schema.TARGET].to_numpy()
     X = to_model_input(test)
     name = ctx.model_name
-    version = str(ctx.read_json(run_folder.TRAIN_INFO)["model_version"])
+    trained = ctx.read_json(run_folder.TRAIN_INFO)
+    model_uri = trained["model_uri"]
     sigma = ctx.read_json(run_folder.INGEST_INFO).get("noise_sigma")
 
-    candidate = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    candidate = mlflow.pyfunc.load_model(model_uri)
     inner = unwrap(candidate)
     if inner is None:
-        raise RegistryError(f"{name} v{version} is not a serving.CarPricePyfunc model")
+        raise RegistryError(f"{model_uri} is not a serving.CarPricePyfunc model")
     pred = candidate.predict(X)
     cand_metrics = metrics.regression_metrics(y, pred, sigma)
 
     client = mlflow.MlflowClient()
     prod = version_for_alias(client, name, PRODUCTION_ALIAS)
-    prod_version = str(prod.version) if prod is not None and str(prod.version) != version else None
+    # Not compared with itself (evaluate run again after its candidate was promoted).
+    prod_version = (str(prod.version) if prod is not None and prod.source != model_uri
+                    else None)
     prod_metrics = None
     if prod_version:
         prod_pred = mlflow.pyfunc.load_model(f"models:/{name}/{prod_version}").predict(X)
@@ -73,19 +76,16 @@ def run(ctx: StageContext) -> dict:
     decision = gate(cand_metrics, limits, prod_metrics, prod_version)
 
     mlflow.log_metrics({f"test_{k}": v for k, v in cand_metrics.items()})
+    # In MLflow even when no version is registered (train_with_mlflow.py stops here).
+    mlflow.set_tag(tags.RUN_GATE_DECISION, decision.label)
     _log_tables_and_plots(ctx, inner.estimator, test, y, pred)
-    tag_version(client, name, version, {
-        **{tags.metric_tag(k): round(v, 5) for k, v in cand_metrics.items()},
-        tags.GATE_DECISION: decision.label,
-        # what promote_production checks against params.yaml before it promotes
-        tags.GATE_THRESHOLDS: json.dumps(ctx.params.gate.model_dump(), sort_keys=True),
-        tags.GATE_REASONS: tags.REASONS_SEPARATOR.join(decision.reasons),
-        tags.COMPARED_WITH_PRODUCTION: prod_version or "none"})
-    out = {"model_version": version, "metrics": cand_metrics,
+    out = {"model_uri": model_uri, "metrics": cand_metrics,
+           # promote_staging tags them; promote_production checks them against params.yaml
+           "gate_thresholds": ctx.params.gate.model_dump(),
            "production_version": prod_version, "production_metrics": prod_metrics,
            "decision": decision.as_dict()}
     ctx.write_json(run_folder.EVALUATION, out)
-    return {"model_version": version, "rmse_log": round(cand_metrics["rmse_log"], 5),
+    return {"model_uri": model_uri, "rmse_log": round(cand_metrics["rmse_log"], 5),
             "coverage": round(cand_metrics["coverage"], 4), "r2": round(cand_metrics["r2"], 4),
             "mape": round(cand_metrics["mape"], 4), "production_version": prod_version,
             "gate": decision.label}

@@ -6,7 +6,8 @@ Reference: ``train.parquet`` of the pipeline run that trained the production ver
 ``current_rows``), or any frame handed to ``check``. Writes ``drift.json`` (the summary
 of carprice.monitoring.drift, with the decision) and ``drift_report.html`` (Evidently's
 report) to the run folder and logs both to a run of the ``monitor.experiment`` MLflow
-experiment tagged with the model version.
+experiment tagged with the model version. It writes nothing to the registry (it runs as the
+trainer account, which only reads the served model): that run holds the verdict.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from carprice.monitoring import drift
 from carprice.pipeline import definition, run_folder
 from carprice.pipeline.runner import StageContext, StageFailed, StageSkipped
 from carprice.registry import tags
-from carprice.registry.aliases import tag_version, version_for_alias
+from carprice.registry.aliases import version_for_alias
 from carprice.serving import prediction_log
 from carprice.sources.csv_reader import read_csv
 from carprice.sources.safe_read import SourceError, read_source
@@ -178,9 +179,6 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
         **({"current_rmse_log": error["rmse_log"]} if error else {}),
     })
     mlflow.set_tags({tags.RUN_RETRAIN: str(retrain).lower(), tags.RUN_REASON: reason[:5000]})
-    tag_version(client, name, version, {
-        tags.DRIFT_CHECKED_AT: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        tags.DRIFT_SHARE: summary["drift_share"], tags.DRIFT_RETRAIN: str(retrain).lower()})
     return {"model_name": name, "model_version": version, "retrain": retrain, "reason": reason,
             "drift_share": summary["drift_share"],
             "drifted_features": summary["drifted_features"],

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from carprice.config import gate_floor, settings
 from carprice.monitoring import notify
-from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import PRODUCTION_ALIAS, STAGING_ALIAS, tags
 from carprice.registry.aliases import RegistryRefusal, move_alias, version_for_alias
@@ -31,7 +30,7 @@ def approved_staging(client: MlflowClient, name: str, floor: dict,
                      evaluated: str | None = None) -> ModelVersion:
     """The version ``staging`` points at, if its tags approve it for production; else
     RegistryRefusal. ``floor``: the gate thresholds of params.yaml; ``evaluated``: the
-    version this run's evaluation.json names (a cross-check only)."""
+    version this run's promote_staging registered (a cross-check only)."""
     staged = version_for_alias(client, name, STAGING_ALIAS)
     if staged is None:
         raise RegistryRefusal(f"{name} has no {STAGING_ALIAS} alias: nothing to promote")
@@ -62,7 +61,7 @@ def run(ctx: StageContext) -> dict:
     from mlflow import MlflowClient
 
     client, name = MlflowClient(), ctx.model_name
-    evaluated = ctx.read_json(run_folder.EVALUATION).get("model_version")
+    evaluated = ctx.registered_version()  # what promote_staging registered
     staged = approved_staging(client, name, ctx.params.gate.model_dump(), evaluated)
     version, user = str(staged.version), settings.current().triggered_by
     previous = move_alias(client, name, PRODUCTION_ALIAS, version, reason=REASON,

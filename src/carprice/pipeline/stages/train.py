@@ -1,5 +1,9 @@
-"""train: fit the model on train, calibrate its interval on valid, log it to MLflow
-with a signature and an input example, and register a new version."""
+"""train: fit the model on train, calibrate its interval on valid, and log it to MLflow
+(a logged model, with a signature and an input example) as the run's candidate.
+
+It does not register it: train runs as the trainer account, which cannot write the served
+model. ``train_info.json`` names the candidate (its logged model URI) for evaluate, and the
+version tags that promote_staging sets when it registers the candidate."""
 
 from __future__ import annotations
 
@@ -18,7 +22,6 @@ from carprice.model.skops_model import estimator_artifacts
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import tags
-from carprice.registry.aliases import close_pending, tag_version
 from carprice.request_errors import redact_source
 
 
@@ -58,22 +61,17 @@ def run(ctx: StageContext) -> dict:
             metadata={"categories": model.categories_,
                       "interval_coverage": model.interval_coverage},
         )
-    # A retry of this stage (worker lost mid-train) supersedes what the earlier try registered.
-    close_pending(mlflow.MlflowClient(), ctx.model_name, ctx.run_id, tags.GATE_SUPERSEDED,
-                  f"superseded by a later try of train in pipeline run {ctx.run_id}")
-    registered = mlflow.register_model(info.model_uri, ctx.model_name)
-    version = str(registered.version)
-    tag_version(mlflow.MlflowClient(), ctx.model_name, version, {
+    version_tags = {
         **ctx.version_tags(), tags.DATA_HASH: ingest_info["data_hash"],
         tags.DATA_SOURCE: redact_source(ingest_info.get("csv_uri") or ingest_info["source"]),
         tags.DATA_DVC_MD5: ingest_info.get("raw_dvc_md5", ""),
         tags.TRAIN_ROWS: len(train),
         tags.VALID_RMSE_LOG: round(valid_metrics["rmse_log"], 5),
-        tags.TRAINED_AT: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        tags.GATE_DECISION: tags.GATE_PENDING})
-    out = {"model_name": ctx.model_name, "model_version": version,
-           "model_uri": f"models:/{ctx.model_name}/{version}",
-           "valid_rmse_log": round(valid_metrics["rmse_log"], 5),
-           "conformal_q_log": round(model.q_log_, 5)}
-    ctx.write_json(run_folder.TRAIN_INFO, out)
-    return out
+        tags.TRAINED_AT: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+    summary = {"model_name": ctx.model_name, "model_uri": info.model_uri,
+               "model_id": info.model_id, "mlflow_run_id": info.run_id,
+               "valid_rmse_log": round(valid_metrics["rmse_log"], 5),
+               "conformal_q_log": round(model.q_log_, 5)}
+    ctx.write_json(run_folder.TRAIN_INFO, {
+        **summary, "version_tags": {k: str(v) for k, v in version_tags.items()}})
+    return summary

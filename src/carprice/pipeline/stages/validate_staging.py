@@ -4,7 +4,6 @@ check included, and check its answers on fixed examples before it may reach prod
 from __future__ import annotations
 
 from carprice.model.pyfunc import smoke_check
-from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import STAGING_ALIAS, tags
 from carprice.registry.aliases import RegistryError, tag_version, version_for_alias
@@ -15,7 +14,7 @@ def run(ctx: StageContext) -> dict:
     import mlflow
     from mlflow import MlflowClient
 
-    version = ctx.read_json(run_folder.EVALUATION)["model_version"]
+    version = ctx.registered_version()
     client = MlflowClient()
     staged = version_for_alias(client, ctx.model_name, STAGING_ALIAS)
     if staged is None or str(staged.version) != version:
