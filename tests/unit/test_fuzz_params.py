@@ -64,7 +64,9 @@ def test_form_values_apply_with_their_types_or_are_refused():
                 assert before is None or type(after) is type(before), (key, after)
 
     check()
-    tally.require(accepted=0.05, refused=0.3)
+    # Random dicts rarely apply (most keys or values are wrong, and a gate value looser
+    # than params.yaml is refused too): the valid values are fuzzed below on their own.
+    tally.require(accepted=0.03, refused=0.3)
 
 
 # ---------------------------------------------------------------- valid: must apply
