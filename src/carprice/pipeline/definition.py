@@ -86,30 +86,26 @@ IMAGE_EXTRAS: dict[str, str] = {**STAGE_EXTRAS, **MONITOR_STAGE_EXTRAS}
 # that read the user's inbox (csv_uri=inbox/<file>): their containers get those mounts.
 WRITES_MODELS: frozenset[str] = frozenset({"promote_production", "rollback"})
 READS_INBOX: frozenset[str] = frozenset({"ingest", "monitor"})
-# Stages that change the MLflow registry: register or tag a version, move an alias. Every
-# DAG runs them in the Airflow pool REGISTRY_POOL of REGISTRY_POOL_SLOTS=1 (airflow/init.sh
-# creates it), so the training, monitoring and rollback DAGs never change it at the same
-# time. tests/unit/test_registry_pool.py checks the set against the stages' code: a stage
-# that starts (or stops) writing the registry must be added here (or removed).
-REGISTRY_WRITERS: frozenset[str] = frozenset({
-    "train",  # registers the candidate, closes an earlier try's pending version
-    "evaluate",  # tags test metrics and the gate decision
-    "promote_staging", "validate_staging", "promote_production",
+# Least privilege in MLflow (mlflow/accounts.py): only these stages sign in as the promoter,
+# the one account that registers versions of the served model, tags them and moves its
+# aliases. Every other stage (ingest parses files from the internet) signs in as the
+# trainer, which logs runs and candidate models and only reads the served model.
+PROMOTER_STAGES: frozenset[str] = frozenset({
+    "promote_staging",  # registers the candidate, tags the gate decision, signs, staging
+    "validate_staging",  # tags the smoke check
+    "promote_production",
     "report",  # closes versions a failed run left pending
-    "monitor",  # tags the drift check on the production version
     "rollback",
 })
+# So they are the stages that change the registry: every DAG runs them in the Airflow pool
+# REGISTRY_POOL of REGISTRY_POOL_SLOTS=1 (airflow/init.sh creates it), so the training and
+# rollback DAGs never change it at the same time. tests/unit/test_registry_pool.py checks
+# the set against the stages' code.
+REGISTRY_WRITERS: frozenset[str] = PROMOTER_STAGES
 REGISTRY_POOL, REGISTRY_POOL_SLOTS = "carprice_registry", 1
-# The DAGs of those stages.
+# The DAGs of the monitoring stages (MONITOR_STAGES).
 MONITOR_DAG_ID = "car_price_monitoring"
 ROLLBACK_DAG_ID = "car_price_rollback"
-# Least privilege in MLflow (mlflow/accounts.py): only these stages sign in as the promoter,
-# the one account that registers versions of the served model and moves its aliases. Every
-# other stage (ingest parses files from the internet) signs in as the trainer, which logs
-# runs and candidate models and only reads the served model.
-PROMOTER_STAGES: frozenset[str] = frozenset({
-    "promote_staging", "validate_staging", "promote_production", "report", "rollback"})
-
 # Where the monitor stage takes its current rows from (params monitor.source).
 MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])
 # params.yaml sections of those stages: they never change the model, so they stay out of
