@@ -101,7 +101,7 @@ def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFra
 @st.cache_resource(show_spinner=False)
 def last_good() -> LastGood:
     """The last model that loaded, for every session of this app process."""
-    return LastGood("app", notify.send)
+    return LastGood("app", notify.send, retry_after=TTL)
 
 
 def serving_model() -> Outcome:

@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from carprice import registry
+from carprice.config import settings
 from carprice.pipeline import definition
+from carprice.registry import signing
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -44,11 +46,14 @@ def project_copy(dest: Path, rows: int) -> Path:
 
 
 def env_for(tmp: Path, **extra: str) -> dict[str, str]:
-    """A user's shell: the venv on PATH, no tracking server (local mlflow.db), and a
-    private temporary folder."""
+    """A user's shell: the venv on PATH, no tracking server (local mlflow.db), a private
+    temporary folder, and a model-signing pair exported (`carprice signing-key`), which
+    promote_staging signs with."""
     env = {k: v for k, v in os.environ.items()
            if k != "MLFLOW_TRACKING_URI" and not k.startswith("CARPRICE_")}
+    private, public = signing.new_key_pair()
     return {**env, "PATH": f"{BIN}:{env['PATH']}", "TMPDIR": str(tmp), "OMP_NUM_THREADS": "1",
+            settings.ENV_SIGNING_KEY: private, settings.ENV_SIGNING_PUBLIC_KEY: public,
             **extra}
 
 

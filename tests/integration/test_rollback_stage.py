@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from carprice.config import settings
-from carprice.registry import PRODUCTION_ALIAS, tags
+from carprice.registry import PRODUCTION_ALIAS, signing, tags
 from carprice.registry.aliases import move_alias
 from carprice.registry.export import export_version, read_export
 
@@ -24,13 +24,14 @@ def production(client) -> str:
 def two_productions(promoted_model):
     """(older, newer): a newer version promoted over the current production one.
 
-    The newer version is registered from the same logged model (no second training);
-    production is back on the older one after the test.
+    The newer version is registered from the same logged model (no second training) and
+    signed as promote_staging signs; production is back on the older one after the test.
     """
     client = MlflowClient()
     older = client.get_model_version(NAME, production(client))
     newer = mlflow.register_model(older.source, NAME,
                                   tags={"pipeline_run_id": older.tags["pipeline_run_id"]})
+    signing.sign_version(client, NAME, str(newer.version))
     move_alias(client, NAME, PRODUCTION_ALIAS, str(newer.version), reason="test promotion")
     yield str(older.version), str(newer.version)
     if production(client) != str(older.version):
@@ -116,3 +117,16 @@ def test_a_bad_rollback_changes_nothing(promoted_model, two_productions, to_vers
     assert code == 1 and summary["status"] == "failed" and message in summary["reason"]
     assert f"error: rollback failed: {summary['reason']}" in stderr and "Traceback" not in stderr
     assert production(client) == newer
+
+
+def test_a_rollback_to_an_unsigned_version_exports_nothing(promoted_model, two_productions):
+    """A version nobody signed (registered by hand) is not exported: the copy the API and
+    the app fall back to stays the signed one."""
+    ws, client = promoted_model["workspace"], MlflowClient()
+    older, newer = two_productions
+    before = read_export(promoted_model["models_dir"])[1]["version"]
+    unsigned = mlflow.register_model(client.get_model_version(NAME, older).source, NAME)
+    code, summary, stderr = ws.stage("rollback", "it-rollback-unsigned",
+                                     f"rollback.to_version={unsigned.version}")
+    assert code != 0 and "it is not signed" in summary["reason"], stderr
+    assert read_export(promoted_model["models_dir"])[1]["version"] == before

@@ -7,6 +7,7 @@ server is in tests/integration/test_app_mlflow.py.
 
 from __future__ import annotations
 
+import json
 import re
 
 import mlflow.pyfunc
@@ -21,11 +22,11 @@ from carprice.contract.validation import ValidationError
 from carprice.model.pyfunc import example_car
 from carprice.pipeline import definition
 from carprice.registry import mlflow_server
-from carprice.registry.export import EXPORT_DIRNAME, EXPORT_MODEL
+from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, EXPORT_MODEL, EXPORT_SIGNATURE
 from carprice.serving.pricing import predict_one
 from carprice.sources import synthetic
 from tests.conftest import REPO, free_port
-from tests.unit.app_model import MODEL_NAME
+from tests.unit.app_model import MODEL_NAME, export_small_model
 
 APP = str(REPO / "app" / "streamlit_app.py")
 TIMEOUT = 90  # model loads take seconds; AppTest's default is 3
@@ -98,6 +99,35 @@ def test_mlflow_down_serves_the_export_with_a_banner(app, export_dir):
     at.run()
     assert "need MLflow" in texts(at.info)  # model tab without registry
     assert not at.metric
+
+
+def test_a_refused_export_leaves_the_last_good_model_and_says_why(app, tmp_path):
+    models_dir = tmp_path / "models"
+    export_small_model(models_dir, version="7")
+    at = app(models_dir)
+    assert not at.error
+    meta_file = models_dir / EXPORT_DIRNAME / EXPORT_META
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "version": "8", EXPORT_SIGNATURE: None}))
+    st.cache_data.clear()  # the export is read again (its TTL has passed)
+    at.run()
+    assert not at.exception
+    shown = texts(at.error)
+    assert "A newer model was refused: still serving car-price v7" in shown
+    assert "refused car-price v8: it is not signed" in shown
+    predict_button(at).click().run()
+    assert at.metric[0].value.endswith("DH")
+
+
+def test_a_first_model_refused_is_explained(app, tmp_path, monkeypatch):
+    models_dir = tmp_path / "models"
+    export_small_model(models_dir, version="7")
+    monkeypatch.delenv(settings.ENV_SIGNING_PUBLIC_KEY)
+    monkeypatch.delenv(settings.ENV_SIGNING_KEY)
+    at = app(models_dir)
+    assert f"{settings.ENV_SIGNING_PUBLIC_KEY} is not set" in texts(at.error)
+    assert "No model to serve yet" in texts(at.warning)
+    assert not [b for b in at.button if b.label == "Predict price"]
 
 
 def test_a_dead_prediction_log_never_costs_the_user_the_price(app, export_dir, monkeypatch):

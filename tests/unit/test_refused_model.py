@@ -19,6 +19,7 @@ from carprice.model import pyfunc
 from carprice.registry import mlflow_server
 from carprice.registry.export import EXPORT_DIRNAME, EXPORT_META, EXPORT_SIGNATURE
 from carprice.serving import model_source
+from carprice.serving.last_good import LastGood
 from carprice.serving.model_source import Source
 from carprice.serving.pricing import predict_one
 from tests.unit.app_model import export_small_model, sign_export
@@ -157,3 +158,28 @@ def test_an_edited_export_version_is_refused(env, tmp_path):
     assert res.source == Source.EXPORT
     with pytest.raises(Exception, match="v70: the signature does not match"):
         model_source.load_model(res)
+
+
+def test_a_failed_load_is_not_tried_again_before_retry_after(env, tmp_path):
+    """The app asks on every page rerun: a refused model is recalled, not downloaded and
+    verified again, until retry_after has passed."""
+    export_small_model(tmp_path, version="7")
+    new_export(tmp_path, "7", sign=False)
+    clock, calls = Clock(), []
+
+    def load(res):
+        calls.append(res.cache_key)
+        return model_source.load_model(res)
+
+    guard = LastGood("app", retry_after=30, clock=clock)
+    res = model_source.resolve_production("car-price", "", tmp_path)
+    first = guard.load(res, load)
+    assert first.model is None and "v7: it is not signed" in first.refused
+    clock.now += 10
+    again = guard.load(res, load)
+    assert again.refused == first.refused and len(calls) == 1
+    clock.now += 25  # retry_after passed: tried again (still unsigned)
+    assert guard.load(res, load).refused == first.refused and len(calls) == 2
+    sign_export(tmp_path)
+    fixed = guard.load(model_source.resolve_production("car-price", "", tmp_path), load)
+    assert fixed.model is not None and fixed.refused is None and len(calls) == 3

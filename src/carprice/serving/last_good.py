@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,16 +39,40 @@ def refusal_message(service: str, problem: str, kept: Resolution | None) -> tupl
     return f"CarPrice {service}: a model was refused", f"{problem}\n{still}"
 
 
+class LoadFailed(Exception):
+    """A load that failed a moment ago, not tried again yet (LastGood.retry_after)."""
+
+
 class LastGood:
     """Thread-safe memory of the last model that loaded, and of the last alert sent."""
 
-    def __init__(self, service: str, send: Callable[..., Any] | None = None):
+    def __init__(self, service: str, send: Callable[..., Any] | None = None, *,
+                 retry_after: float = 0.0, clock: Callable[[], float] = time.monotonic):
         """``send(title, body, failure=True)`` delivers an alert (notify.send); None: log
-        only."""
+        only. A model that failed is not tried again for ``retry_after`` seconds (the
+        app asks on every page rerun; a refused download would cost each one a second)."""
         self.service, self._send = service, send
+        self.retry_after, self._clock = retry_after, clock
         self._lock = threading.Lock()
         self._good: tuple[Resolution, Any] | None = None
         self._alerted: str | None = None
+        self._failed: dict[str | None, tuple[float, str]] = {}  # cache key -> (when, why)
+
+    def _load_or_recall(self, res: Resolution, load: Callable[[Resolution], Any]) -> Any:
+        """``load(res)``, unless it failed less than retry_after ago: then the same error."""
+        now = self._clock()
+        with self._lock:
+            self._failed = {k: v for k, v in self._failed.items()
+                            if now - v[0] < self.retry_after}
+            recalled = self._failed.get(res.cache_key)
+        if recalled is not None:
+            raise LoadFailed(recalled[1])
+        try:
+            return load(res)
+        except Exception as exc:
+            with self._lock:
+                self._failed[res.cache_key] = (now, one_line(exc))
+            raise
 
     def load(self, resolved: Resolution, load: Callable[[Resolution], Any]) -> Outcome:
         """Load what ``resolved`` points at: as load_with_fallback (the export when the
@@ -57,7 +82,7 @@ class LastGood:
 
         def tracked(res: Resolution) -> Any:
             try:
-                return load(res)
+                return self._load_or_recall(res, load)
             except Exception as exc:
                 failures.append(f"cannot load {res.model_uri}: {one_line(exc)}")
                 raise
