@@ -99,21 +99,17 @@ def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFra
 
 
 @st.cache_resource(show_spinner=False)
-def last_good() -> LastGood:
-    """The last model that loaded, for every session of this app process."""
+def last_good() -> LastGood:  # the last model that loaded, for every session of the process
     return LastGood("app", notify.send, retry_after=TTL)
 
 
 def serving_model() -> Outcome:
-    """What to serve: falls back to the export when the registry copy fails; a refused
-    model never replaces the last good one (Outcome.refused says why)."""
+    """Falls back to the export; a refused model never replaces the last good one."""
     uri = model_source.tracking_uri()
     try:
-        name = model_source.model_name()
+        res = current_resolution(model_source.model_name(), uri, str(model_source.models_dir()))
     except CarpriceError as exc:
-        return Outcome(Resolution(Source.NONE, "", problem=one_line(exc), tracking_uri=uri),
-                       None)
-    res = current_resolution(name, uri, str(model_source.models_dir()))
+        res = Resolution(Source.NONE, "", problem=one_line(exc), tracking_uri=uri)
     return last_good().load(res, lambda r: cached_model(r.cache_key, r))
 
 
@@ -163,9 +159,8 @@ def sidebar(res: Resolution) -> None:
 
 
 def banner(res: Resolution, refused: str | None) -> None:
-    if refused:
-        st.error(f"**A newer model was refused: still serving {res.model_name} "
-                 f"v{res.version}.**  \nReason: {refused}", icon="🛡️")
+    if refused:  # the last good model answers meanwhile
+        st.error(f"**A newer model was refused: still serving v{res.version}.** {refused}")
     if res.source == Source.EXPORT:
         st.warning(f"**MLflow is unreachable: serving the exported copy of "
                    f"{res.model_name} v{res.version}** from `{res.info.get('exported_to')}`. "
@@ -173,9 +168,7 @@ def banner(res: Resolution, refused: str | None) -> None:
                    f"Reason: {res.problem}", icon="⚠️")
 
 
-def no_model(res: Resolution, refused: str | None) -> None:
-    if refused:
-        st.error(f"**The model was refused.**  \nReason: {refused}", icon="🛡️")
+def no_model(res: Resolution) -> None:
     st.warning("**No model to serve yet.**", icon="🛠️")
     st.markdown(HOW_TO_GET_A_MODEL)
     st.caption(f"Details: {res.problem}")
@@ -388,13 +381,12 @@ def model_tab(res: Resolution) -> None:
 def main() -> None:
     st.set_page_config(page_title="CarPrice", page_icon="🚗", layout="wide")
     st.title("CarPrice: used-car price estimate")
-    served = serving_model()
-    res, model = served.resolution, served.model
+    res, model, refused = serving_model()
     sidebar(res)
     if model is None:
-        no_model(res, served.refused)
+        no_model(res)
         return
-    banner(res, served.refused)
+    banner(res, refused)
     choices = form_choices(model_categories(model))
     # Lazy tabs: only the open tab runs, so a prediction does not re-send the charts.
     single, batch, page = st.tabs(list(TABS), key="tab", on_change="rerun")

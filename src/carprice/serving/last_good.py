@@ -13,8 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from carprice.errors import one_line
 from carprice.serving.model_source import Resolution, load_with_fallback
@@ -22,8 +21,7 @@ from carprice.serving.model_source import Resolution, load_with_fallback
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What to serve: ``model`` (None: nothing) for ``resolution``; ``refused`` is the
     one-line reason a newer model was not loaded (None when all went well)."""
 
