@@ -27,8 +27,10 @@ env_file_set() {
   local key="$1" value="$2" tmp
   tmp="$(mktemp "$ENV_FILE.XXXXXX")"
   if grep -q "^$key=" "$ENV_FILE"; then
-    awk -v k="$key" -v v="$value" 'index($0, k "=") == 1 { print k "=" v; next } { print }' \
-      "$ENV_FILE" > "$tmp"
+    # The value reaches awk through its environment, never its command line (ps shows that).
+    ENV_SET_KEY="$key" ENV_SET_VALUE="$value" awk '
+      BEGIN { k = ENVIRON["ENV_SET_KEY"]; v = ENVIRON["ENV_SET_VALUE"] }
+      index($0, k "=") == 1 { print k "=" v; next } { print }' "$ENV_FILE" > "$tmp"
   else
     cat "$ENV_FILE" > "$tmp"
     printf '%s=%s\n' "$key" "$value" >> "$tmp"
