@@ -134,8 +134,10 @@ def signing_key(
 
     if public:
         try:
-            print(f"{settings.ENV_SIGNING_PUBLIC_KEY}="
-                  f"{signing.public_key_of(signing.signing_key())}")
+            private = settings.current().signing_key  # $CARPRICE_SIGNING_KEY only
+            if not private:
+                raise signing.SigningKeyError(f"{settings.ENV_SIGNING_KEY} is not set")
+            print(f"{settings.ENV_SIGNING_PUBLIC_KEY}={signing.public_key_of(private)}")
         except CarpriceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(1) from None

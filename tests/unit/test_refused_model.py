@@ -41,6 +41,7 @@ def env(monkeypatch, tmp_path, webhook):
     monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
     monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
     monkeypatch.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv(settings.ENV_DATA_DIR, str(tmp_path / "data"))  # no local key pair
     monkeypatch.setenv(settings.ENV_NOTIFY_URLS, webhook[0])
     for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():
         monkeypatch.setenv(key, value)

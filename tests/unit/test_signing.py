@@ -129,7 +129,27 @@ def test_keys_come_from_the_environment(monkeypatch, pair):
     assert signing.trusted_public_key() == other  # the configured trust wins
     monkeypatch.delenv(settings.ENV_SIGNING_KEY)
     monkeypatch.delenv(settings.ENV_SIGNING_PUBLIC_KEY)
+    # with an MLflow server there is no local pair: no key at all is an error
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
     assert signing.trusted_public_key() is None
     with pytest.raises(SigningKeyError, match=f"{settings.ENV_SIGNING_KEY} is not set"):
         signing.signing_key()
     assert pair[0] not in repr(settings.current())
+
+
+def test_a_local_registry_gets_its_own_private_pair(monkeypatch, tmp_path):
+    """No MLflow server (./mlflow.db) and no key in the environment: `carprice run` signs
+    with a pair kept in the data folder, readable by its owner only, and a local app
+    trusts it; nothing is created by merely verifying."""
+    for name in (settings.ENV_SIGNING_KEY, settings.ENV_SIGNING_PUBLIC_KEY,
+                 "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(settings.ENV_DATA_DIR, str(tmp_path))
+    assert signing.trusted_public_key() is None
+    assert not (tmp_path / signing.LOCAL_KEY_FILE).exists()
+    private = signing.signing_key()
+    key_file = tmp_path / signing.LOCAL_KEY_FILE
+    assert key_file.read_text().strip() == private
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert signing.signing_key() == private  # the same pair on the next run
+    assert signing.trusted_public_key() == signing.public_key_of(private)

@@ -14,6 +14,7 @@ signature cannot be moved to another version.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,9 +113,38 @@ def new_key_pair() -> tuple[str, str]:
     return private, public_key_of(private)
 
 
+# A local registry (no MLflow server: ./mlflow.db) gets its own pair, kept in the data
+# folder (git-ignored, mode 600), so `carprice run`, `dvc repro` and a local app work with
+# no setup. Never with an MLflow server: the stack hands each service its key in .env.
+LOCAL_KEY_FILE = "signing.key"
+
+
+def local_key_file() -> Path | None:
+    """Where the local pair lives; None when this process talks to an MLflow server."""
+    current = settings.current()
+    if (current.tracking_uri or "").startswith(("http://", "https://")):
+        return None
+    return current.data_dir / LOCAL_KEY_FILE
+
+
+def _local_key(create: bool) -> str | None:
+    path = local_key_file()
+    if path is None:
+        return None
+    if not path.is_file():
+        if not create:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(new_key_pair()[0] + "\n")
+    return path.read_text().strip()
+
+
 def signing_key() -> str:
-    """The private key of this process; SigningKeyError (one line) when it has none."""
-    value = settings.current().signing_key
+    """The private key of this process (a local registry: the local pair's);
+    SigningKeyError (one line) when it has none."""
+    value = settings.current().signing_key or _local_key(create=True)
     if not value:
         raise SigningKeyError(
             f"{settings.ENV_SIGNING_KEY} is not set: the promoting stages sign the versions "
@@ -125,11 +155,13 @@ def signing_key() -> str:
 
 def trusted_public_key() -> str | None:
     """The key signatures are checked against: $CARPRICE_SIGNING_PUBLIC_KEY, else (a
-    promoting stage) the public half of $CARPRICE_SIGNING_KEY; None when neither is set."""
+    promoting stage) the public half of $CARPRICE_SIGNING_KEY, else (a local registry) the
+    local pair's; None when there is none."""
     current = settings.current()
     if current.signing_public_key:
         return current.signing_public_key
-    return public_key_of(current.signing_key) if current.signing_key else None
+    private = current.signing_key or _local_key(create=False)
+    return public_key_of(private) if private else None
 
 
 # ---------------------------------------------------------------- sign and verify
