@@ -53,7 +53,9 @@ def promote(c: dict, run_id: str, evaluated: str, user: str | None = None):
     ws = c["workspace"]
     folder = ws.data_dir / "runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / run_folder.EVALUATION).write_text(json.dumps({"model_version": evaluated}))
+    # What promote_staging's summary names (ctx.registered_version): a cross-check only.
+    (folder / run_folder.stage_summary("promote_staging")).write_text(
+        json.dumps({"stage": "promote_staging", "model_version": evaluated}))
     env_before = dict(ws.env)
     if user is not None:
         ws.env[settings.ENV_TRIGGERED_BY] = user
@@ -99,14 +101,14 @@ LOOSE = json.dumps({"max_rmse_log": 0.3, "min_r2": -1, "max_mape": 0.3, "toleran
     ({tags.SMOKE_CHECK: tags.SMOKE_FAILED}, "has smoke_check=failed"),
     ({tags.GATE_THRESHOLDS: None}, "has no valid gate_thresholds tag"),
     ({tags.GATE_THRESHOLDS: LOOSE}, "was judged by a looser gate (gate.min_r2=-1 is looser"),
-    ("evaluation.json names production", "this run evaluated"),
+    ("the run folder names production", "this run evaluated"),
     ("no staging alias", "has no staging alias"),
 ])
 def test_a_version_the_registry_does_not_approve_is_refused_and_nothing_moves(
         candidate, case, message):
     client, version, before = candidate["client"], candidate["version"], candidate["production"]
     evaluated = version
-    if case == "evaluation.json names production":  # the run folder is not trusted
+    if case == "the run folder names production":  # the run folder is not trusted
         evaluated = before
     elif case == "no staging alias":
         client.delete_registered_model_alias(NAME, STAGING_ALIAS)
