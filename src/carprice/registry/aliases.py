@@ -39,8 +39,23 @@ def version_for_alias(client: MlflowClient, name: str, alias: str) -> ModelVersi
 
 
 def tag_version(client: MlflowClient, name: str, version: str, values: dict) -> None:
-    for key, value in values.items():
-        client.set_model_version_tag(name, version, key, str(value))
+    """Set every tag of ``values`` on the version (in no particular order: a tag that must
+    come after the others, like the gate decision, takes a call of its own).
+
+    MLflow has no batch call for version tags, and each tag costs two requests (the client
+    first checks the model is not a prompt): a few threads set them side by side.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = [(key, str(value)) for key, value in values.items()]
+    if len(items) <= 1:
+        for key, value in items:
+            client.set_model_version_tag(name, version, key, value)
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        for done in [pool.submit(client.set_model_version_tag, name, version, key, value)
+                     for key, value in items]:
+            done.result()  # the first failure is raised here
 
 
 def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decision: str,
@@ -60,12 +75,13 @@ def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decisio
 
 
 def register_candidate(client: MlflowClient, name: str, model_uri: str,
-                       pipeline_run_id: str) -> str:
+                       pipeline_run_id: str, provenance: dict | None = None) -> str:
     """The version of ``name`` made from the logged model ``model_uri`` for
     ``pipeline_run_id``: the one already registered (a retry of the registering stage) or a
     new one.
 
-    A new version is created with its run id and a pending decision in one call, so a crash
+    A new version is created with its run id, ``provenance`` (train's version tags) and a
+    pending decision in one call, so a crash
     before its other tags never leaves an untraceable version. Versions this pipeline run
     registered for another logged model (train ran again after a registration) and still
     pending are closed as superseded first: no version stays pending forever.
@@ -79,7 +95,8 @@ def register_candidate(client: MlflowClient, name: str, model_uri: str,
     close_pending(client, name, pipeline_run_id, tags.GATE_SUPERSEDED,
                   f"superseded by a later try of train in pipeline run {pipeline_run_id}")
     registered = mlflow.register_model(model_uri, name, tags={
-        tags.PIPELINE_RUN_ID: pipeline_run_id, tags.GATE_DECISION: tags.GATE_PENDING})
+        **(provenance or {}), tags.PIPELINE_RUN_ID: pipeline_run_id,
+        tags.GATE_DECISION: tags.GATE_PENDING})
     return str(registered.version)
 
 

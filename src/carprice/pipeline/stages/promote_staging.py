@@ -37,11 +37,14 @@ def run(ctx: StageContext) -> dict:
     evaluation = ctx.read_json(run_folder.EVALUATION)
     decision = evaluation["decision"]
     client = MlflowClient()
-    version = register_candidate(client, ctx.model_name, trained["model_uri"], ctx.run_id)
-    # The decision last: until then the version stays pending (report closes it if the
-    # run fails here).
-    tag_version(client, ctx.model_name, version, trained["version_tags"])
-    tag_version(client, ctx.model_name, version, decision_tags(evaluation))
+    version = register_candidate(client, ctx.model_name, trained["model_uri"], ctx.run_id,
+                                 trained["version_tags"])
+    # The decision label last: until then the version stays pending (report closes it if
+    # the run fails here).
+    judged = decision_tags(evaluation)
+    label = {tags.GATE_DECISION: judged.pop(tags.GATE_DECISION)}
+    tag_version(client, ctx.model_name, version, judged)
+    tag_version(client, ctx.model_name, version, label)
     if not decision["passed"]:
         tag_version(client, ctx.model_name, version, {tags.PROMOTION: "refused by gate"})
         failed = [r for r in decision["reasons"] if r.startswith("FAIL")]
