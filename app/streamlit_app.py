@@ -98,9 +98,8 @@ def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFra
     return evaluation_tables(name, version, uri)
 
 
-@st.cache_resource(show_spinner=False)
-def last_good() -> LastGood:  # the last model that loaded, for every session of the process
-    return LastGood("app", notify.send, retry_after=TTL)
+last_good = st.cache_resource(show_spinner=False)(  # for every session of the process
+    lambda: LastGood("app", notify.send, retry_after=TTL))
 
 
 def serving_model() -> Outcome:
