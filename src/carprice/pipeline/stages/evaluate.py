@@ -93,19 +93,13 @@ def run(ctx: StageContext) -> dict:
 
 def _log_tables_and_plots(ctx: StageContext, estimator: CarPriceModel, test: pd.DataFrame,
                           y: np.ndarray, pred: pd.DataFrame) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     price = pred[PRICE].to_numpy()
-    # The importance's tree walks release the GIL: they run on the second core while this
-    # thread draws the plots (mostly Python), instead of one after the other.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(importance, estimator, test, ctx.params.split.seed)
-        figures = {
-            "predicted_vs_actual.png": metrics.plot_predicted_vs_actual(y, price),
-            "residuals.png": metrics.plot_residuals(y, price),
-        }
-        imp = pending.result()
-    figures["feature_importance.png"] = metrics.plot_importance(imp)
+    imp = importance(estimator, test, ctx.params.split.seed)
+    figures = {
+        "predicted_vs_actual.png": metrics.plot_predicted_vs_actual(y, price),
+        "residuals.png": metrics.plot_residuals(y, price),
+        "feature_importance.png": metrics.plot_importance(imp),
+    }
     # PRICE is the actual price here: the prediction beside it is PREDICTED.
     sample = test.assign(**{PREDICTED: price, LOWER: pred[LOWER].to_numpy(),
                             UPPER: pred[UPPER].to_numpy()}).head(PREDICTIONS_ROWS)
