@@ -100,8 +100,12 @@ def log_candidate(experiment: str) -> tuple[str, str]:
         def predict(self, context, model_input):
             return model_input
 
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run() as run:
+    # Not mlflow.set_experiment: it would stay active (and in MLFLOW_EXPERIMENT_ID) for the
+    # rest of the test session.
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    exp_id = found.experiment_id if found else client.create_experiment(experiment)
+    with mlflow.start_run(experiment_id=exp_id) as run:
         info = mlflow.pyfunc.log_model(name="model", python_model=Model())
     return info.model_uri, run.info.run_id
 
