@@ -6,6 +6,7 @@ the gate approved and says why on /ready. Runs after test_day2.py (production ex
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 def settings(stack_env) -> dict[str, str]:
-    return read_env_file(stack_env["CARPRICE_ENV_FILE"])
+    return read_env_file(Path(stack_env["CARPRICE_ENV_FILE"]))
 
 
 def account(stack_env, role: str) -> tuple[str, str]:
@@ -75,8 +76,11 @@ def test_a_version_aliased_by_hand_is_refused_and_the_gate_model_keeps_serving(s
                                 params={"name": stack.model_name, "version": good}
                                 ).json()["model_version"]
     # The very files the gate approved, registered again by hand: no promotion signed them.
-    made = stack.mlflow_api("POST", "/api/2.0/mlflow/model-versions/create",
-                            json={"name": stack.model_name, "source": approved["source"]})
+    source = approved["source"]  # models:/m-<id>, the logged model the gate judged
+    made = stack.mlflow_api("POST", "/api/2.0/mlflow/model-versions/create", json={
+        "name": stack.model_name, "source": source,
+        "model_id": approved.get("model_id") or source.rsplit("/", 1)[-1],
+        "run_id": approved.get("run_id", "")})
     assert made.status_code == 200, made.text[:300]
     rogue = made.json()["model_version"]["version"]
     moved = stack.mlflow_api("POST", "/api/2.0/mlflow/registered-models/alias",
