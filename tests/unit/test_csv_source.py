@@ -47,8 +47,9 @@ def test_avito_latin1_export_maps_onto_the_contract(tmp_path):
     path = tmp_path / "avito.csv"
     path.write_bytes(AVITO_SAMPLE.encode("latin1"))
     raw = read_csv(str(path))
-    assert set(raw.columns) == set(schema.COLUMNS)
+    assert set(raw.columns) == {*schema.COLUMNS, schema.LISTING_ID}
     clean, report = validate_dataset(raw, Thresholds(min_rows=1, max_drop_share=1))
+    assert clean[schema.LISTING_ID].tolist() == [1, 2]  # the end of 'Lien'
     first = clean.iloc[0]
     assert first.city == "Fes" and first.condition == "Tres bon" and first.origin == "WW au Maroc"
     assert first.mileage_km == pytest.approx(104999.5)
@@ -128,7 +129,7 @@ def test_every_export_header_is_mapped_or_dropped():
     mapped = {schema.fold(h) for h in AVITO_COLUMNS}
     assert len(AVITO_HEADER) == 32
     assert all(schema.fold(h) in mapped or h in AVITO_DROPPED for h in AVITO_HEADER)
-    assert set(AVITO_COLUMNS.values()) == set(schema.COLUMNS)
+    assert set(AVITO_COLUMNS.values()) == {*schema.COLUMNS, schema.LISTING_ID}
 
 
 # Rows of the real export (avito_car_dataset_ALL.csv; links shortened), plus one row in
@@ -161,8 +162,9 @@ def test_real_export_rows_are_read_and_kept(tmp_path, encoding):
     path = tmp_path / "avito_car_dataset_ALL.csv"
     path.write_bytes(REAL_EXPORT.encode(encoding))
     raw = read_csv(str(path))
-    assert set(raw.columns) == set(schema.COLUMNS)
+    assert set(raw.columns) == {*schema.COLUMNS, schema.LISTING_ID}
     clean, report = validate_dataset(raw, Thresholds(min_rows=1, max_missing_share=1))
+    assert clean[schema.LISTING_ID].tolist() == [9, 11, 13, 3631, 1569, 0]
     assert report["rows_out"] == 6 and not report["invalid_by_rule"]
     assert not report["unreadable_values"]
     missing = schema.MISSING_CATEGORY

@@ -42,8 +42,9 @@ def inbox():
 
 
 def assert_text_frame(frame: pd.DataFrame) -> None:
-    """What the reader promises: contract column names, once each, values text or NaN."""
-    assert set(frame.columns) <= set(schema.COLUMNS) and frame.columns.is_unique
+    """What the reader promises: contract column names (and the optional listing id), once
+    each, values text or NaN."""
+    assert set(frame.columns) <= {*schema.COLUMNS, schema.LISTING_ID} and frame.columns.is_unique
     for col in frame.columns:
         assert frame[col].map(lambda v: isinstance(v, str) or pd.isna(v)).all(), col
 
@@ -109,7 +110,8 @@ def test_a_valid_csv_loads_from_the_inbox_and_validates_whole(inbox, case):
     (inbox / NAME).write_bytes(raw)
     frame = load({"source": "csv", "csv_uri": f"{safe_read.INBOX_PREFIX}/{NAME}"})
     assert_text_frame(frame)
-    assert set(frame.columns) == set(schema.COLUMNS) and len(frame) == len(rows)
+    assert set(frame.columns) - {schema.LISTING_ID} == set(schema.COLUMNS)
+    assert len(frame) == len(rows)
     clean, report = validate_dataset(frame, Thresholds(min_rows=1, max_drop_share=0))
     assert report["rows_out"] == len(rows) == len(clean), report
     assert clean["brand"].tolist() == rows["brand"].tolist()

@@ -116,6 +116,10 @@ class ValidateParams(_Section):
         ge=0, le=1, description="Largest share of rows dropped as invalid")
     max_duplicate_share: float = Field(
         ge=0, le=1, description="Largest share of duplicate rows")
+    outlier_mad_k: float = Field(gt=0, description="Robust deviations that make a price an outlier")
+    outlier_min_group: int = Field(ge=2, description="Fewest comparable cars to judge a price by")
+    outlier_min_scale: float = Field(gt=0, description="Least robust spread of log price")
+    max_outlier_share: float = Field(ge=0, le=1, description="Largest share of price outliers")
 
 
 class SplitParams(_Section):
@@ -123,6 +127,7 @@ class SplitParams(_Section):
         gt=0, lt=1, description="Share of rows for calibration of the price interval")
     test_size: float = Field(gt=0, lt=1, description="Share of rows held out for the gate")
     seed: int = Field(ge=0, description="Random seed of the split and the model")
+    time_ordered: bool = Field(description="Hold out the newest listings (by listing id)")
 
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> SplitParams:
@@ -359,15 +364,15 @@ def _merge(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
     return out
 
 
-_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-           "less_than_equal": "<="}
+_BOUNDS = dict(greater_than=">", greater_than_equal=">=", less_than="<", less_than_equal="<=")
 _EXPECTED = {
     "int_parsing": "an integer", "int_from_float": "an integer", "int_type": "an integer",
     "float_parsing": "a number", "float_type": "a number", "finite_number": "a finite number",
     "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "text",
-    "model_type": "a section of keys", "model_attributes_type": "a section of keys",
-    "dict_type": "a section of keys",
+    **dict.fromkeys(("model_type", "model_attributes_type", "dict_type"), "a section of keys"),
 }
+_FIXED = {"extra_forbidden": "unknown key {key}", "missing": "missing key {key}",
+          "string_too_short": "{key} must not be empty"}
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -375,18 +380,14 @@ def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(p) for p in error["loc"]) or "params.yaml"
     kind, ctx = error["type"], error.get("ctx", {})
     got = _shown(error.get("input"))
-    if kind == "extra_forbidden":
-        return f"unknown key {key}"
-    if kind == "missing":
-        return f"missing key {key}"
+    if kind in _FIXED:
+        return _FIXED[kind].format(key=key)
     if kind in _BOUNDS:
         return f"{key} must be {_BOUNDS[kind]} {next(iter(ctx.values())):g}, got {got}"
     if kind in _EXPECTED:
         return f"{key} must be {_EXPECTED[kind]}, got {got}"
     if kind == "literal_error":
         return f"{key} must be {ctx['expected']}, got {got}"
-    if kind == "string_too_short":
-        return f"{key} must not be empty"
     if kind == "value_error":
         return f"{key}: {ctx['error']}"
     return f"{key}: {one_line(error['msg'])}, got {got}"

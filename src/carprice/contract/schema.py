@@ -16,6 +16,9 @@ import unicodedata
 from carprice.contract import catalog
 
 TARGET = "price_dh"
+# Optional pass-through (never a feature): the Avito listing id, read from the end of the
+# export's 'Lien' URL. Ids grow with time, so it orders listings (split.time_ordered).
+LISTING_ID = "listing_id"
 
 CATEGORICAL: tuple[str, ...] = ("city", "brand", "model", "fuel_type", "gearbox", "origin",
                                 "condition")

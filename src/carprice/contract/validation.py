@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carprice.contract import schema
+from carprice.contract import outliers, schema
 from carprice.errors import InputError
 
 REQUIRED: tuple[str, ...] = (*schema.CATEGORICAL, *schema.NUMERIC)
@@ -39,6 +39,11 @@ class Thresholds:
     max_missing_share: float = 0.3
     max_drop_share: float = 0.1
     max_duplicate_share: float = 0.2
+    # price outliers (contract/outliers.py): left out, and not counted in max_drop_share
+    outlier_mad_k: float = 4.5
+    outlier_min_group: int = 20
+    outlier_min_scale: float = 0.3
+    max_outlier_share: float = 0.05
 
 
 def _blank(series: pd.Series) -> pd.Series:
@@ -58,6 +63,14 @@ def parse_number(series: pd.Series) -> pd.Series:
     found = text.str.extractall(r"((?:^-)?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)")[0]
     numbers = found.str.replace(",", ".").astype("float64")
     return numbers.groupby(level=0).mean().reindex(series.index)
+
+
+def parse_listing_id(series: pd.Series) -> pd.Series:
+    """Listing ids: the last number of an Avito URL ('.../Dacia_Logan_2015_54321.htm' ->
+    54321, query string ignored) or a plain number; <NA> where there is none."""
+    digits = series.astype("str").str.extract(r"(\d{1,18})\D*(?:[?#].*)?$")[0]
+    digits = digits.where(~_blank(series))
+    return pd.to_numeric(digits).astype("Int64")
 
 
 def parse_bool(series: pd.Series) -> pd.Series:
@@ -98,6 +111,12 @@ def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         if bad:
             unreadable[col] = bad
         out[col] = parsed
+    if schema.LISTING_ID in raw:  # pass-through: a bad id blanks the id, never the row
+        ids = raw[schema.LISTING_ID]
+        out[schema.LISTING_ID] = parse_listing_id(ids)
+        bad = int((out[schema.LISTING_ID].isna() & ~_blank(ids)).sum())
+        if bad:
+            unreadable[schema.LISTING_ID] = bad
     return pd.DataFrame(out, index=raw.index), unreadable
 
 
@@ -159,7 +178,11 @@ def finalize(typed: pd.DataFrame) -> pd.DataFrame:
     for col, fill in _FILL.items():
         frame[col] = frame[col].fillna(fill) if col in frame else fill
     cols = [c for c in schema.COLUMNS if c in frame]
-    return frame[cols].astype({c: schema.DTYPES[c] for c in cols})
+    dtypes = {c: schema.DTYPES[c] for c in cols}
+    if schema.LISTING_ID in frame:
+        cols.append(schema.LISTING_ID)
+        dtypes[schema.LISTING_ID] = "Int64"
+    return frame[cols].astype(dtypes)
 
 
 def missing_columns(frame: pd.DataFrame, require_target: bool) -> list[str]:
@@ -281,8 +304,12 @@ def validate_dataset(raw: pd.DataFrame, limits: Thresholds) -> tuple[pd.DataFram
     problems = row_problems(typed, require_target=True)
     bad = problems.any(axis=1)
     kept = typed[~bad]
-    duplicated = kept.duplicated()
+    # the same car at the same price twice, whatever its listing ids
+    duplicated = kept.duplicated(subset=[c for c in schema.COLUMNS if c in kept])
     clean = finalize(kept[~duplicated])
+    outlier, outlier_table = outliers.price_outliers(clean, outliers.OutlierRule(
+        limits.outlier_mad_k, limits.outlier_min_group, limits.outlier_min_scale))
+    clean = clean[~outlier]
 
     failures = []
     for col in schema.FEATURES:
@@ -299,6 +326,10 @@ def validate_dataset(raw: pd.DataFrame, limits: Thresholds) -> tuple[pd.DataFram
     if dup_share > limits.max_duplicate_share:
         failures.append(f"{dup_share:.1%} of rows are duplicates "
                         f"(max {limits.max_duplicate_share:.0%})")
+    outlier_share = len(outlier_table) / n_in
+    if outlier_share > limits.max_outlier_share:
+        failures.append(f"{outlier_share:.1%} of rows are price outliers "
+                        f"(max {limits.max_outlier_share:.0%}): {outlier_table['reason'].iloc[0]}")
     if len(clean) < limits.min_rows:
         failures.append(f"only {len(clean)} valid rows (min {limits.min_rows})")
 
@@ -310,6 +341,8 @@ def validate_dataset(raw: pd.DataFrame, limits: Thresholds) -> tuple[pd.DataFram
         "rows_out": len(clean),
         "rows_invalid": int(bad.sum()),
         "rows_duplicate": int(duplicated.sum()),
+        "rows_outlier": len(outlier_table),
+        "outliers": outliers.records(outlier_table),
         "invalid_by_rule": {k: int(v) for k, v in problems.sum().items() if v},
         "unreadable_values": unreadable,
         "missing_share": missing_share,
@@ -344,6 +377,7 @@ def summary_markdown(report: dict) -> str:
         f"- invalid rows: {report['rows_invalid']}, duplicates: {report['rows_duplicate']}",
     ]
     lines += [f"- FAILURE: {f}" for f in report["failures"]]
+    lines += outliers.markdown(report["outliers"], report["rows_outlier"])
     if report["invalid_by_rule"]:
         lines += ["", "## Invalid rows by rule", ""]
         lines += [f"- {k}: {v}" for k, v in report["invalid_by_rule"].items()]

@@ -1,4 +1,5 @@
-"""Data sources. Each returns a frame in the contract's columns (schema.COLUMNS)."""
+"""Data sources. Each returns a frame in the contract's columns (schema.COLUMNS), plus
+schema.LISTING_ID when the source has listing ids (an Avito export's Lien)."""
 
 from __future__ import annotations
 

@@ -31,11 +31,12 @@ AVITO_COLUMNS: dict[str, str] = {
     "État": "condition",
     **{avito: col for col, avito in catalog.EQUIPMENT.items()},
     "Prix": schema.TARGET,
+    "Lien": schema.LISTING_ID,  # the listing's URL; validation keeps the id at its end
 }
 # folded header -> contract column: accepts both spellings and accent-less exports
 _HEADER_MAP = {
     **{schema.fold(k): v for k, v in AVITO_COLUMNS.items()},
-    **{schema.fold(c): c for c in schema.COLUMNS},
+    **{schema.fold(c): c for c in (*schema.COLUMNS, schema.LISTING_ID)},
 }
 
 
@@ -67,7 +68,7 @@ def parse(text: str, name: str = "CSV") -> pd.DataFrame:
         raise CsvError(f"{name} is not a valid CSV: {str(exc).splitlines()[0]}") from exc
     renamed = {c: _HEADER_MAP[schema.fold(c)] for c in frame.columns
                if schema.fold(c) in _HEADER_MAP}
-    if not renamed:
+    if not set(renamed.values()) & set(schema.COLUMNS):  # a listing id alone: nothing to use
         raise CsvError(f"{name} has none of the expected columns "
                        f"(e.g. {', '.join(schema.COLUMNS[:4])} or Avito's Marque, Prix)")
     frame = frame[list(renamed)].rename(columns=renamed)
@@ -83,8 +84,8 @@ def read_csv(uri: str) -> pd.DataFrame:
 # The export's header, in its order (Azaziop/detection_car_price,
 # reports/pipeline_report_20260216_163541.json, data_quality.columns; the first column,
 # pandas' index, has an empty name, read back as 'Unnamed: 0'). AVITO_COLUMNS maps all
-# but AVITO_DROPPED, which carry nothing the model uses.
-AVITO_DROPPED: tuple[str, ...] = ("", "Lien", "Secteur", "Airbags")
+# but AVITO_DROPPED, which carry nothing the model or the split uses.
+AVITO_DROPPED: tuple[str, ...] = ("", "Secteur", "Airbags")
 AVITO_HEADER: tuple[str, ...] = (
     "", "Lien", "Ville", "Secteur", "Marque", "Modèle", "Année-Modèle", "Kilométrage",
     "Type de carburant", "Puissance fiscale", "Boite de vitesses", "Nombre de portes",
@@ -110,7 +111,8 @@ def _km_range(km: float) -> str:
 def to_avito(frame: pd.DataFrame, missing_share: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """A contract frame written the way the Avito export is: its header and column order,
     accented labels ('Très bon', 'Fès'), mileage brackets, '1980 ou plus ancien',
-    'Oui'/'Non', whole prices and extra columns.
+    'Oui'/'Non', whole prices and extra columns; 'Lien' ends with the frame's listing_id
+    if it has one, else with the row number.
 
     missing_share of the rows (drawn with seed) get the export's listings without a
     details block: gearbox '--', doors/origin/first owner/condition empty, no equipment.
@@ -132,9 +134,10 @@ def to_avito(frame: pd.DataFrame, missing_share: float = 0.0, seed: int = 0) -> 
     out.loc[bare, "gearbox"] = "--"
     out.loc[bare, ["doors", "origin", "first_owner", "condition"]] = ""
     out.loc[bare, list(schema.EQUIPMENT)] = False
+    ids = out.pop(schema.LISTING_ID) if schema.LISTING_ID in out else range(len(out))
     out = out.rename(columns={v: k for k, v in AVITO_COLUMNS.items()})
     out[""] = range(len(out))
-    out["Lien"] = [f"https://www.avito.ma/fr/annonce/{i}.htm" for i in range(len(out))]
+    out["Lien"] = [f"https://www.avito.ma/fr/annonce/{i}.htm" for i in ids]
     out["Secteur"] = ""
     out["Airbags"] = False
     return out[list(AVITO_HEADER)]

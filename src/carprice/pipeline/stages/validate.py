@@ -1,5 +1,6 @@
-"""validate: check raw.parquet against the data contract; write clean.parquet and
-the validation report (JSON + markdown); fail with a one-line reason on bad data."""
+"""validate: check raw.parquet against the data contract; write clean.parquet (without the
+invalid rows, duplicates and price outliers) and the validation report (JSON + markdown);
+fail with a one-line reason on bad data."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from carprice.contract.validation import (
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 
+# The report's row counts: logged to MLflow and the stage's result. Outliers (left out, like
+# invalid rows) are listed in the report's "outliers" and its markdown.
+COUNTS = ("rows_in", "rows_out", "rows_invalid", "rows_duplicate", "rows_outlier")
+
 
 def run(ctx: StageContext) -> dict:
     import mlflow
@@ -27,10 +32,9 @@ def run(ctx: StageContext) -> dict:
         raise
     clean.to_parquet(ctx.path(run_folder.CLEAN), index=False)
     _write(ctx, report)
-    mlflow.log_metrics({"rows_in": report["rows_in"], "rows_out": report["rows_out"],
-                        "rows_invalid": report["rows_invalid"],
-                        "rows_duplicate": report["rows_duplicate"]})
-    return {k: report[k] for k in ("rows_in", "rows_out", "rows_invalid", "rows_duplicate")}
+    counts = {k: report[k] for k in COUNTS}
+    mlflow.log_metrics(counts)
+    return counts
 
 
 def _write(ctx: StageContext, report: dict) -> None:
