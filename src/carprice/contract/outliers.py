@@ -61,11 +61,11 @@ def price_outliers(clean: pd.DataFrame, rule: OutlierRule) -> tuple[np.ndarray, 
             break
         if keys:
             by = [band if k == BAND else frame[k] for k in keys]
-            med = log_price.groupby(by, dropna=False, sort=False).transform("median")
+            grouped = log_price.groupby(by, dropna=False, sort=False)
+            med = grouped.transform("median").to_numpy()
             mad = (log_price - med).abs().groupby(by, dropna=False, sort=False).transform(
                 "median").to_numpy()
-            count = log_price.groupby(by, dropna=False, sort=False).transform("size").to_numpy()
-            med = med.to_numpy()
+            count = grouped.transform("size").to_numpy()
         else:
             med = np.full(n, log_price.median())
             mad = np.full(n, (log_price - med).abs().median())
@@ -113,14 +113,15 @@ def markdown(rows: list[dict], total: int) -> list[str]:
     lines = ["", f"## Price outliers: {total} rows left out of training and evaluation", ""]
     if not rows:
         return lines + ["- none"]
-    lines += ["| row | listing_id | brand | model | year | price (DH) | group median (DH) | "
-              "reason |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["| row (from 0) | listing_id | brand | model | year | price (DH) | "
+              "group median (DH) | reason |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         r = {k: str(v).replace("|", "/") if isinstance(v, str) else v for k, v in row.items()}
         year = "" if r["year"] is None else f"{r['year']:.0f}"
-        lines.append(f"| {r['row']} | {r[schema.LISTING_ID] or ''} | {r['brand']} | "
+        listing = "" if r[schema.LISTING_ID] is None else r[schema.LISTING_ID]
+        lines.append(f"| {r['row']} | {listing} | {r['brand']} | "
                      f"{r['model']} | {year} | {r[schema.TARGET]:,.0f} | "
                      f"{r['group_median']:,.0f} | {r['reason']} |")
     if total > len(rows):
-        lines.append(f"\n({total - len(rows)} more in validation_report.json's count only)")
+        lines.append(f"\n(and {total - len(rows)} more, counted but not listed)")
     return lines
