@@ -40,13 +40,8 @@ from carprice.serving.pricing import (  # noqa: E402
     results_csv,
     score_upload,
 )
+from carprice.webapp import model_page  # noqa: E402
 from carprice.webapp.form_choices import Choices, form_choices  # noqa: E402
-from carprice.webapp.model_page import (  # noqa: E402
-    HOW_TO_GET_A_MODEL,
-    evaluation_tables,
-    latest_drift,
-    registry_history,
-)
 
 LOG = logging.getLogger("carprice.app")
 TTL = model_source.alias_ttl()
@@ -90,12 +85,12 @@ def cached_model(cache_key: str, _resolution: Resolution):
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def cached_history(name: str, uri: str) -> pd.DataFrame:
-    return registry_history(name, uri)
+    return model_page.registry_history(name, uri)
 
 
 @st.cache_data(ttl=3600, show_spinner="Downloading the evaluation…")
 def cached_evaluation(name: str, version: str, uri: str) -> dict[str, pd.DataFrame]:
-    return evaluation_tables(name, version, uri)
+    return model_page.evaluation_tables(name, version, uri)
 
 
 last_good = st.cache_resource(show_spinner=False)(  # for every session of the process
@@ -169,7 +164,7 @@ def banner(res: Resolution, refused: str | None) -> None:
 
 def no_model(res: Resolution) -> None:
     st.warning("**No model to serve yet.**", icon="🛠️")
-    st.markdown(HOW_TO_GET_A_MODEL)
+    st.markdown(model_page.HOW_TO_GET_A_MODEL)
     st.caption(f"Details: {res.problem}")
 
 
@@ -306,7 +301,7 @@ def cached_counts() -> pd.DataFrame | None:
 def monitoring(res: Resolution) -> None:
     """The latest drift check of the served version and the predictions per day."""
     try:
-        found = latest_drift(res.model_name, res.version, res.tracking_uri,
+        found = model_page.latest_drift(res.model_name, res.version, res.tracking_uri,
                              model_source.monitor_experiment())
         counts = cached_counts()
     except Exception as exc:  # noqa: BLE001 - monitoring data is optional on this page
@@ -338,6 +333,9 @@ def model_tab(res: Resolution) -> None:
         return
     st.subheader(f"Registry history of {res.model_name}")
     st.dataframe(history, hide_index=True)
+    st.markdown(f"**Test set of v{res.version}**: bootstrap interval (low, high) at "
+                "`gate.confidence`; the gate's baseline on the same rows")
+    st.dataframe(model_page.metric_table(res.info.get("metrics", {})), hide_index=True)
     monitoring(res)
     versions = [str(v) for v in history["version"]] if len(history) else [res.version]
     version = st.selectbox("Evaluation of version", versions,

@@ -66,7 +66,9 @@ def _param(name: str, dotted: str, default, defaults: dict) -> Param:
     kind = schema["type"]
     # A free-text field left blank keeps params.yaml's value; without null the UI would
     # demand a value (csv_uri is blank unless source=csv).
-    types = [kind, "null"] if kind == "string" and "enum" not in schema else kind
+    # An optional value (a gate floor: blank = off) takes null too.
+    nullable = (kind == "string" and "enum" not in schema) or schema.get("nullable", False)
+    types = [kind, "null"] if nullable else kind
     return Param(default, type=types, title=name, description=schema["description"], **limits)
 
 

@@ -98,11 +98,11 @@ def test_a_trigger_that_loosens_the_gate_is_refused_and_starts_nothing(stack):
     stack.wait_for_dag()
     stack.unpause()
     before = {r["dag_run_id"] for r in stack.runs()}
-    with pytest.raises(RuntimeError, match=r"-> 400: .*param gate_min_r2: -1 is less than "
-                                           r"the minimum of 0\.8"):
-        stack.trigger({"gate_min_r2": -1, "gate_tolerance": 1e9})
+    with pytest.raises(RuntimeError, match=r"-> 400: .*param gate_min_skill: 0 is less than "
+                                           r"the minimum of 0\.2"):
+        stack.trigger({"gate_min_skill": 0, "gate_tolerance": 1e9})
     assert {r["dag_run_id"] for r in stack.runs()} == before
-    log("trigger with gate_min_r2=-1: refused with HTTP 400, no DAG run")
+    log("trigger with gate_min_skill=0: refused with HTTP 400, no DAG run")
 
 
 def test_a_bad_csv_is_red_fast_without_retry_and_promotes_nothing(stack, stack_env, facts):

@@ -79,6 +79,12 @@ def test_serves_the_production_version_with_its_provenance(app_env, promoted_mod
     row = history[history["version"] == int(promoted_model["version"])].iloc[0]
     assert PRODUCTION_ALIAS in row["aliases"] and row["gate"] == "passed"
     assert row["pipeline_run"] == "it-first" and row["rmse_log"] > 0
+    assert 0 < row["baseline_ratio"] < 0.8 and row["r2_log"] > row["r2"] > 0.5
+    metrics = at.dataframe[1].value.set_index("metric")  # production's, with intervals
+    for label in ("R² (price)", "R² (log price)", "MAPE", "Median APE", "RMSE (log)"):
+        low, value, high = metrics.loc[label, ["low", "value", "high"]]
+        assert low <= value <= high, label
+    assert metrics.loc["RMSE (log) / baseline's", "high"] < 1
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # predicted vs actual, error by brand
 

@@ -188,14 +188,14 @@ def test_bad_input_fails_with_one_line_and_promotes_nothing(promoted_model, cont
 
 
 def test_a_run_that_loosens_the_gate_is_refused_before_ingest(promoted_model):
-    """What a trigger with gate_min_r2=-1 reaches if Airflow let it through: no stage works."""
+    """What a trigger with gate_min_skill=0 reaches if Airflow let it through: no stage works."""
     ws, client = promoted_model["workspace"], MlflowClient()
     before_prod = production(client)
     before_versions = len(client.search_model_versions(f"name='{NAME}'"))
-    results = ws.pipeline("it-loose-gate", *SMALL, "gate.min_r2=-1", "run.force=true")
+    results = ws.pipeline("it-loose-gate", *SMALL, "gate.min_skill=0", "run.force=true")
     summary, stderr = results["ingest"]
     assert summary["status"] == "failed" and summary["exit_code"] == StageExit.NO_RETRY
-    assert summary["reason"].startswith("params: gate.min_r2=-1 is looser than params.yaml's")
+    assert summary["reason"].startswith("params: gate.min_skill=0 is looser than params.yaml's")
     assert set(results) == {"ingest", "report"}  # the chain stopped at ingest
     assert not (ws.data_dir / "runs" / "it-loose-gate").exists()  # ingest wrote nothing
     assert production(client) == before_prod

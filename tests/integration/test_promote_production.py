@@ -11,11 +11,12 @@ import pytest
 from mlflow import MlflowClient
 
 from carprice.config import settings
+from carprice.config.params import load_params
 from carprice.pipeline import run_folder
 from carprice.pipeline.definition import StageExit
 from carprice.registry import PRODUCTION_ALIAS, STAGING_ALIAS, tags
 from carprice.registry.export import export_version, read_export
-from tests.conftest import register_copy
+from tests.conftest import REPO, register_copy
 
 pytestmark = pytest.mark.integration
 NAME = "car-price"
@@ -77,7 +78,8 @@ def test_an_approved_staging_version_is_promoted_with_the_user_who_triggered(can
     assert found[tags.PROMOTED_BY] == "alice"
     assert found[tags.PREVIOUS_PRODUCTION] == before
     assert json.loads(found[tags.GATE_THRESHOLDS]).keys() == {
-        "max_rmse_log", "min_r2", "max_mape", "tolerance"}  # the thresholds used
+        "min_skill", "tolerance", "max_city_effect", "bootstrap", "confidence",
+        "max_rmse_log", "min_r2", "max_mape"}  # the thresholds used
     _, meta = read_export(candidate["models_dir"])
     assert meta["version"] == version and meta["gate"]["label"] == tags.GATE_PASSED
     assert meta["metrics"]["rmse_log"] > 0 and meta["tags"][tags.PROMOTED_BY] == "alice"
@@ -91,7 +93,10 @@ def edit(c: dict, values: dict) -> None:
             c["client"].set_model_version_tag(NAME, c["version"], key, value)
 
 
-LOOSE = json.dumps({"max_rmse_log": 0.3, "min_r2": -1, "max_mape": 0.3, "tolerance": 0.01})
+GATE = load_params(REPO / "params.yaml")["gate"]
+LOOSE = json.dumps({**GATE, "min_skill": 0})
+# Judged by the gate before issue 18 (absolute floors, no skill over a baseline).
+OLD_GATE = json.dumps({"max_rmse_log": 0.3, "min_r2": 0.8, "max_mape": 0.3, "tolerance": 0.01})
 
 
 @pytest.mark.parametrize("case, message", [
@@ -100,7 +105,8 @@ LOOSE = json.dumps({"max_rmse_log": 0.3, "min_r2": -1, "max_mape": 0.3, "toleran
     ({tags.SMOKE_CHECK: None}, "has smoke_check=none"),
     ({tags.SMOKE_CHECK: tags.SMOKE_FAILED}, "has smoke_check=failed"),
     ({tags.GATE_THRESHOLDS: None}, "has no valid gate_thresholds tag"),
-    ({tags.GATE_THRESHOLDS: LOOSE}, "was judged by a looser gate (gate.min_r2=-1 is looser"),
+    ({tags.GATE_THRESHOLDS: LOOSE}, "was judged by a looser gate (gate.min_skill=0 is looser"),
+    ({tags.GATE_THRESHOLDS: OLD_GATE}, "has no valid gate_thresholds tag"),
     ("the run folder names production", "this run evaluated"),
     ("no staging alias", "has no staging alias"),
 ])

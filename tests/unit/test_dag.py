@@ -196,21 +196,28 @@ def test_form_types_ranges_and_words_come_from_the_params_model(dag):
 
 def test_the_gate_fields_can_only_tighten_params_yaml():
     """Each gate field's JSON schema is bounded by params.yaml's value, in the direction
-    carprice.config.gate_floor defines, and keeps the params model's own range."""
+    carprice.config.gate_floor defines, and keeps the params model's own range. A floor
+    that is off in params.yaml keeps the model's range and takes a blank (null)."""
     from carprice_tasks import form_schema
 
     defaults = load_params()
     gate = {name: dotted for name, dotted in PARAM_ALIASES.items() if dotted.startswith("gate.")}
-    assert set(gate.values()) == {f"gate.{key}" for key in gate_floor.TIGHTENS}
+    assert set(gate.values()) == {f"gate.{key}" for key, way in gate_floor.TIGHTENS.items()
+                                  if way != "fixed"}
     for name, dotted in gate.items():
         key, floor = dotted.split(".")[1], defaults["gate"][dotted.split(".")[1]]
         form, model = form_schema(dotted, defaults), field_schema(dotted)
+        if floor is None:
+            assert {k: v for k, v in form.items() if k in RANGE_KEYWORDS} == {
+                k: v for k, v in model.items() if k in RANGE_KEYWORDS}, name
+            assert "Off in params.yaml" in form["description"] and form["nullable"], name
+            continue
         bound = "minimum" if gate_floor.TIGHTENS[key] == "up" else "maximum"
         assert form[bound] == floor, name
         assert {k: v for k, v in form.items() if k in RANGE_KEYWORDS and k != bound} == {
             k: v for k, v in model.items() if k in RANGE_KEYWORDS and k != bound}, name
         assert "only tighten" in form["description"] and f"{floor:g}" in form["description"]
-    assert form_schema("gate.min_r2", defaults)["maximum"] == 1  # the model's own bound stays
+    assert form_schema("gate.min_skill", defaults)["exclusiveMaximum"] == 1  # the model's own
 
 
 @pytest.mark.parametrize("name, value", [("rows", 0), ("new_models_share", 1.5),
@@ -243,25 +250,26 @@ def test_a_trigger_that_loosens_the_gate_is_refused_and_creates_no_run(dag):
     # access (a write would fail with a database error instead).
     server_dag = served(dag)
     with pytest.raises(ParamValidationError,
-                       match=r"^Invalid input for param gate_min_r2: -1 is less than the "
-                             r"minimum of 0\.8"):
+                       match=r"^Invalid input for param gate_min_skill: 0 is less than the "
+                             r"minimum of 0\.2"):
         server_dag.create_dagrun(
             run_id="manual__loose_gate", run_after=datetime.now(UTC),
-            conf={"gate_min_r2": -1}, run_type=DagRunType.MANUAL,
+            conf={"gate_min_skill": 0}, run_type=DagRunType.MANUAL,
             triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name="alice",
             state=DagRunState.QUEUED)
     defaults = load_params()["gate"]
-    looser = {"gate_min_r2": -1e9, "gate_tolerance": 1e9,
-              "gate_max_rmse_log": defaults["max_rmse_log"] * 2,
-              "gate_max_mape": defaults["max_mape"] + 0.01}
+    looser = {"gate_min_skill": 0.0, "gate_tolerance": 1e9,
+              "gate_max_city_effect": defaults["max_city_effect"] * 2}
     for name, value in looser.items():
         with pytest.raises(ParamValidationError, match=f"param {name}:"):
             server_dag.params.deep_merge({name: value}).validate()
-    tighter = {"gate_min_r2": 0.9, "gate_tolerance": 0.0,
-               "gate_max_rmse_log": defaults["max_rmse_log"] / 2, "gate_max_mape": 0.2}
+    # the floors are off in params.yaml: a value switches one on for the run
+    tighter = {"gate_min_skill": 0.3, "gate_tolerance": 0.0, "gate_max_city_effect": 0.1,
+               "gate_min_r2": 0.9, "gate_max_rmse_log": 0.2, "gate_max_mape": 0.2}
     resolved = server_dag.params.deep_merge(tighter).validate()  # what create_dagrun checks
     assert {name: resolved[name] for name in tighter} == tighter
-    assert server_dag.params.deep_merge({}).validate()["gate_min_r2"] == defaults["min_r2"]
+    blank = server_dag.params.deep_merge({}).validate()
+    assert blank["gate_min_skill"] == defaults["min_skill"] and blank["gate_min_r2"] is None
 
 
 def render(dag, template: str, **context) -> str:

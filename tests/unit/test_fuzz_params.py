@@ -94,10 +94,13 @@ VALID: dict[str, st.SearchStrategy] = {
     "max_leaf_nodes": _ints(2),
     "interactions": st.booleans(),
     # the gate: only as strict as params.yaml or stricter (carprice.config.gate_floor)
-    "gate_max_rmse_log": _floats(0, GATE["max_rmse_log"], exclude_min=True),
-    "gate_min_r2": _floats(GATE["min_r2"], 1),
-    "gate_max_mape": _floats(0, GATE["max_mape"], exclude_min=True),
+    "gate_min_skill": st.floats(GATE["min_skill"], 1, exclude_max=True),
     "gate_tolerance": _floats(0, GATE["tolerance"]),
+    "gate_max_city_effect": _floats(0, GATE["max_city_effect"], exclude_min=True),
+    # the absolute floors are off in params.yaml: any value in the model's range adds one
+    "gate_max_rmse_log": _floats(0, 1e6, exclude_min=True),
+    "gate_min_r2": _floats(-1e6, 1),
+    "gate_max_mape": _floats(0, 1e6, exclude_min=True),
     "force": st.booleans(),
 }
 BOOL_TEXT = {"true": True, "false": False, "True": True, "FALSE": False, "1": True, "0": False,
@@ -145,8 +148,10 @@ def test_valid_form_values_apply_with_the_value_sent(case):
     form, expected = case
     out = apply_overrides(PARAMS, form)
     for dotted, value in expected.items():
-        got = leaf(out, dotted)
-        assert type(got) is type(leaf(PARAMS, dotted)), (dotted, got)
+        got, before = leaf(out, dotted), leaf(PARAMS, dotted)
+        # a floor that is off (None) stays off when left blank, else becomes a float
+        assert (got is value is None) or type(got) is (float if before is None
+                                                        else type(before)), (dotted, got)
         assert got == value or (isinstance(value, float) and math.isclose(got, value)), (
             dotted, form, got, value)
     untouched = set(leaves(PARAMS)) - set(expected)
@@ -192,11 +197,13 @@ INVALID: dict[str, st.SearchStrategy] = {
     "max_leaf_nodes": _int_out_of_range(2) | INT_BROKEN | NOT_A_SCALAR,
     "interactions": st.sampled_from(["maybe", "", "2", "oui", 2, -1, 0.5, math.nan]) | NOT_A_SCALAR,
     # out of the model's range, or looser than params.yaml's gate
-    "gate_max_rmse_log": _float_out_of_range(0, GATE["max_rmse_log"], inclusive_lo=False)
-    | NOT_A_SCALAR,
-    "gate_min_r2": _float_out_of_range(GATE["min_r2"], 1) | NOT_A_SCALAR,
-    "gate_max_mape": _float_out_of_range(0, GATE["max_mape"], inclusive_lo=False) | NOT_A_SCALAR,
+    "gate_min_skill": _float_out_of_range(GATE["min_skill"], 1) | NOT_A_SCALAR,
     "gate_tolerance": _float_out_of_range(0, GATE["tolerance"]) | NOT_A_SCALAR,
+    "gate_max_city_effect": _float_out_of_range(0, GATE["max_city_effect"], inclusive_lo=False)
+    | NOT_A_SCALAR,
+    "gate_max_rmse_log": _float_out_of_range(0, inclusive_lo=False) | NOT_A_SCALAR,
+    "gate_min_r2": _float_out_of_range(None, 1) | NOT_A_SCALAR,
+    "gate_max_mape": _float_out_of_range(0, inclusive_lo=False) | NOT_A_SCALAR,
     "force": st.sampled_from(["maybe", "", "2", "vrai", 2, -1, 0.5, math.nan]) | NOT_A_SCALAR,
 }
 

@@ -14,13 +14,23 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 # Each key of params.yaml's gate section (carprice.config.params.GateParams): "up" when a
-# higher value is stricter, "down" when a lower value is stricter.
-TIGHTENS: dict[str, Literal["up", "down"]] = {
-    "max_rmse_log": "down",  # highest RMSE(log) a candidate may have
-    "min_r2": "up",  # lowest R² a candidate may have
-    "max_mape": "down",  # highest MAPE a candidate may have
+# higher value is stricter, "down" when a lower value is stricter, "fixed" when neither way
+# is stricter (a wider interval makes the skill check stricter and the production check
+# more forgiving): only params.yaml sets those. A floor that is off (None) is the loosest.
+TIGHTENS: dict[str, Literal["up", "down", "fixed"]] = {
+    "min_skill": "up",  # how much better than the baseline a candidate must be
     "tolerance": "down",  # how much worse than production a candidate may be
+    "max_city_effect": "down",  # how far a change of city may move a price
+    "bootstrap": "fixed",  # resamples of the intervals
+    "confidence": "fixed",  # confidence of the intervals
+    "max_rmse_log": "down",  # highest RMSE(log) a candidate may have (None: off)
+    "min_r2": "up",  # lowest R² a candidate may have (None: off)
+    "max_mape": "down",  # highest MAPE a candidate may have (None: off)
 }
+
+
+def _shown(value: Any) -> str:
+    return "off" if value is None else f"{float(value):g}"
 
 
 def loosened(floor: Mapping[str, Any], asked: Mapping[str, Any]) -> list[str]:
@@ -28,9 +38,17 @@ def loosened(floor: Mapping[str, Any], asked: Mapping[str, Any]) -> list[str]:
     ``asked`` (the run's gate section) loosens from ``floor`` (params.yaml's)."""
     out = []
     for key, way in TIGHTENS.items():
-        base, new = float(floor[key]), float(asked[key])
-        if (new < base) if way == "up" else (new > base):
-            out.append(f"gate.{key}={new:g} is looser than params.yaml's {base:g}")
+        base, new = floor[key], asked[key]
+        if way == "fixed":
+            if float(new) != float(base):
+                out.append(f"gate.{key}={_shown(new)} differs from params.yaml's "
+                           f"{_shown(base)} (only params.yaml sets it)")
+            continue
+        if base is None:  # off: any value only adds a check
+            continue
+        if new is None or ((float(new) < float(base)) if way == "up"
+                           else (float(new) > float(base))):
+            out.append(f"gate.{key}={_shown(new)} is looser than params.yaml's {_shown(base)}")
     return out
 
 
@@ -43,10 +61,17 @@ def refusal(floor: Mapping[str, Any], asked: Mapping[str, Any]) -> str | None:
             "(loosening it means editing params.yaml)")
 
 
-def form_bounds(key: str, floor: float, schema: Mapping[str, Any]) -> dict[str, Any]:
+def form_bounds(key: str, floor: float | None, schema: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON-schema keywords of the trigger form's field for ``gate.<key>``: the params
     model's own range (``schema``) narrowed so that a value can only tighten ``floor``,
     and a description that says so."""
+    if floor is None:  # off in params.yaml: the model's own range, any value adds a check
+        note = " Off in params.yaml: a value here adds this check to the run."
+        return {"description": schema.get("description", "") + note}
+    if TIGHTENS[key] == "fixed":
+        return {"minimum": floor, "maximum": floor,
+                "description": schema.get("description", "") + f" Only params.yaml sets it "
+                                                               f"({floor:g})."}
     if TIGHTENS[key] == "up":
         bound, word = {"minimum": max(floor, schema.get("minimum", floor))}, "at least"
     else:

@@ -19,8 +19,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -29,6 +27,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from carprice.config import gate_floor, settings
+from carprice.config.gate_params import GateParams, Section
 from carprice.errors import InputError, one_line
 
 # Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
@@ -44,10 +43,12 @@ PARAM_ALIASES: dict[str, str] = {
     "max_iter": "model.max_iter",
     "max_leaf_nodes": "model.max_leaf_nodes",
     "interactions": "model.interactions",
+    "gate_min_skill": "gate.min_skill",
+    "gate_tolerance": "gate.tolerance",
+    "gate_max_city_effect": "gate.max_city_effect",
     "gate_max_rmse_log": "gate.max_rmse_log",
     "gate_min_r2": "gate.min_r2",
     "gate_max_mape": "gate.max_mape",
-    "gate_tolerance": "gate.tolerance",
     "force": "run.force",
 }
 
@@ -75,13 +76,7 @@ class ParamsError(InputError):
     """A params file or override that cannot be applied (one-line message)."""
 
 
-# Fields carry no default: a value missing from params.yaml is an error, never a
-# second default hidden here.
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class DriftParams(_Section):
+class DriftParams(Section):
     price_inflation: float = Field(
         gt=-1, description="Simulated market drift: 0.1 makes every synthetic price 10% higher")
     mileage_shift: float = Field(
@@ -92,7 +87,7 @@ class DriftParams(_Section):
                     "the base catalog lacks")
 
 
-class DataParams(_Section):
+class DataParams(Section):
     source: Literal["synthetic", "csv"] = Field(
         description="Where the training data comes from: synthetic (generated listings) "
                     "or csv (the file named in csv_uri)")
@@ -108,7 +103,7 @@ class DataParams(_Section):
     drift: DriftParams = Field(description="Simulate a new batch of the market")
 
 
-class ValidateParams(_Section):
+class ValidateParams(Section):
     min_rows: int = Field(ge=1, description="Fewest rows a dataset may have")
     max_missing_share: float = Field(
         ge=0, le=1, description="Largest share of blank values in one feature column")
@@ -122,7 +117,7 @@ class ValidateParams(_Section):
     max_outlier_share: float = Field(ge=0, le=1, description="Largest share of price outliers")
 
 
-class SplitParams(_Section):
+class SplitParams(Section):
     valid_size: float = Field(
         gt=0, lt=1, description="Share of rows for calibration of the price interval")
     test_size: float = Field(gt=0, lt=1, description="Share of rows held out for the gate")
@@ -137,7 +132,7 @@ class SplitParams(_Section):
         return self
 
 
-class ModelParams(_Section):
+class ModelParams(Section):
     learning_rate: float = Field(gt=0, description="Learning rate of the boosted trees")
     max_iter: int = Field(ge=1, description="Number of boosting iterations")
     max_leaf_nodes: int = Field(ge=2, description="Most leaves in one boosted tree")
@@ -149,28 +144,16 @@ class ModelParams(_Section):
         gt=0, lt=1, description="Share of true prices the prediction interval should contain")
 
 
-class GateParams(_Section):
-    # A run may only tighten these (carprice.config.gate_floor.TIGHTENS says which way).
-    max_rmse_log: float = Field(
-        gt=0, description="Gate: highest RMSE of log price a candidate may have")
-    min_r2: float = Field(le=1, description="Gate: lowest R² a candidate may have")
-    max_mape: float = Field(
-        gt=0, description="Gate: highest mean absolute percentage error a candidate may have")
-    tolerance: float = Field(
-        ge=0, description="Gate: how much worse than production a candidate may be "
-                          "(0.01 = 1% higher RMSE of log price)")
-
-
-class RegistryParams(_Section):
+class RegistryParams(Section):
     model_name: str = Field(min_length=1, description="Registered model name in MLflow")
     experiment: str = Field(min_length=1, description="MLflow experiment of the pipeline runs")
 
 
-class RunParams(_Section):
+class RunParams(Section):
     force: bool = Field(description="Retrain even if the data and params are unchanged")
 
 
-class MonitorParams(_Section):
+class MonitorParams(Section):
     source: Literal["predictions", "synthetic", "file"] = Field(
         description="Rows to check for drift: predictions (the inputs the API and the app "
                     "priced in the last window_days), synthetic (a batch drawn with the drift "
@@ -202,7 +185,7 @@ class MonitorParams(_Section):
     experiment: str = Field(min_length=1, description="MLflow experiment of the monitoring runs")
 
 
-class RollbackParams(_Section):
+class RollbackParams(Section):
     to_version: str = Field(
         pattern=r"^\d*$", description="Version to put back in production (blank: the one "
                                       "production replaced)")
@@ -218,7 +201,7 @@ class RollbackParams(_Section):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class Params(_Section):
+class Params(Section):
     """Every tunable of the pipeline (params.yaml)."""
 
     data: DataParams
@@ -325,6 +308,11 @@ def field_schema(dotted: str) -> dict:
         ref = node.get("$ref")
         if ref:
             node = {**schema["$defs"][ref.rsplit("/", 1)[-1]], **node}
+    # An optional value (X | None): X's keywords at the top, "nullable" says blank is allowed.
+    options = node.get("anyOf", [])
+    if {"type": "null"} in options and len(options) == 2:
+        value = next(o for o in options if o != {"type": "null"})
+        node = {**{k: v for k, v in node.items() if k != "anyOf"}, **value, "nullable": True}
     return node
 
 

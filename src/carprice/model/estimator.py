@@ -21,6 +21,11 @@ from carprice.model.fast_scorer import CompiledPipeline, compile_pipeline
 # Native categorical support in HGB takes at most 255 bins; rarer values share one code.
 MAX_CATEGORIES = 250
 
+# Domain knowledge the gate's behaviour checks (model/behaviour.py) enforce: a newer car is
+# never cheaper, more km never make it dearer. As constraints, a small or noisy sample
+# cannot bend them.
+MONOTONE: dict[str, int] = {"year": 1, "mileage_km": -1}
+
 # What the model returns. The price has the target's name: a prediction of price_dh.
 PRICE = schema.TARGET
 LOWER = "lower_dh"  # bounds of the split-conformal interval
@@ -49,6 +54,9 @@ def build_pipeline(learning_rate: float, max_iter: int, max_leaf_nodes: int,
         learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
         min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
         categorical_features=[i < n_cat for i in range(n_all)],
+        # encoded order: categorical, then numeric and boolean as in the contract
+        monotonic_cst=[MONOTONE.get(c, 0) for c in (*schema.CATEGORICAL, *schema.NUMERIC,
+                                                      *schema.BOOLEAN)],
         interaction_cst=None if interactions else "no_interactions",
         early_stopping=False, random_state=random_state,
     )

@@ -21,6 +21,27 @@ EVALUATION_FILES = (run_folder.TEST_PREDICTIONS, run_folder.ERROR_BY_BRAND,
                     run_folder.ERROR_BY_PRICE_BAND)
 
 
+# Test-set metrics with a bootstrap interval (carprice.model.metrics.metric_intervals),
+# as the model page names them.
+INTERVAL_METRICS = {"r2": "R² (price)", "r2_log": "R² (log price)", "mape": "MAPE",
+                    "median_ape": "Median APE", "rmse_log": "RMSE (log)"}
+# The gate's reference on the same rows (carprice.registry.judge).
+BASELINE_METRICS = {"baseline_rmse_log": "Baseline RMSE (log)",
+                    "baseline_ratio": "RMSE (log) / baseline's"}
+
+
+def metric_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """One row per metric a version has: its value on the test set and, when evaluate
+    logged one, its paired bootstrap interval (low, high); the baseline's error after."""
+    rows = []
+    for key, label in {**INTERVAL_METRICS, **BASELINE_METRICS}.items():
+        if key not in metrics:
+            continue
+        rows.append({"metric": label, "value": metrics[key],
+                     "low": metrics.get(f"{key}_lo"), "high": metrics.get(f"{key}_hi")})
+    return pd.DataFrame(rows, columns=["metric", "value", "low", "high"])
+
+
 def registry_history(name: str, uri: str) -> pd.DataFrame:
     """One row per registered version, newest first: aliases, metrics, gate, provenance."""
     client = mlflow_client(uri)
@@ -35,8 +56,10 @@ def registry_history(name: str, uri: str) -> pd.DataFrame:
             "version": int(mv.version),
             "aliases": ", ".join(sorted(aliases.get(str(mv.version), []))),
             "gate": info[tags.GATE_DECISION] or "",
-            "rmse_log": m.get("rmse_log"), "mape": m.get("mape"), "r2": m.get("r2"),
+            "rmse_log": m.get("rmse_log"), "mape": m.get("mape"),
+            "median_ape": m.get("median_ape"), "r2": m.get("r2"), "r2_log": m.get("r2_log"),
             "coverage": m.get("coverage"), "mae_dh": m.get("mae"),
+            "baseline_ratio": m.get("baseline_ratio"),
             "trained_at": info[tags.TRAINED_AT] or "",
             "train_rows": info[tags.TRAIN_ROWS] or "",
             "data_hash": info[tags.DATA_HASH] or "",

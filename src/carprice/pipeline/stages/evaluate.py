@@ -18,7 +18,8 @@ from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import PRODUCTION_ALIAS, tags
 from carprice.registry.aliases import RegistryError, version_for_alias
-from carprice.registry.gate import GateLimits, gate
+from carprice.registry.gate import GateLimits
+from carprice.registry.judge import judge
 
 # Permutation importance is a report (the gate never reads it) and was this stage's
 # largest cost. On 1,500 rows its ranking agrees with 3,000 rows' as closely as two seeds
@@ -60,20 +61,25 @@ def run(ctx: StageContext) -> dict:
     if inner is None:
         raise RegistryError(f"{model_uri} is not a serving.CarPricePyfunc model")
     pred = candidate.predict(X)
-    cand_metrics = metrics.regression_metrics(y, pred, sigma)
 
     client = mlflow.MlflowClient()
     prod = version_for_alias(client, name, PRODUCTION_ALIAS)
     # Not compared with itself (evaluate run again after its candidate was promoted).
     prod_version = (str(prod.version) if prod is not None and prod.source != model_uri
                     else None)
-    prod_metrics = None
+    prod_pred = None
     if prod_version:
         prod_pred = mlflow.pyfunc.load_model(f"models:/{name}/{prod_version}").predict(X)
-        prod_metrics = metrics.regression_metrics(y, prod_pred, sigma)
+    # The baseline is fitted on the candidate's training rows; the gate's rules and the
+    # behaviour checks: carprice.registry.gate / judge.
+    train = pd.read_parquet(ctx.path(run_folder.SPLITS["train"]))
+    judged = judge(train, test, pred, lambda rows: inner.predict_frame(rows)[PRICE].to_numpy(),
+                   GateLimits.from_params(ctx.params.gate.model_dump()), ctx.params.split.seed,
+                   prod_pred, prod_version, sigma)
+    cand_metrics, prod_metrics, decision = judged.metrics, judged.production_metrics, \
+        judged.decision
+    if prod_metrics is not None:
         mlflow.log_metrics({f"production_{k}": v for k, v in prod_metrics.items()})
-    limits = GateLimits.from_params(ctx.params.gate.model_dump())
-    decision = gate(cand_metrics, limits, prod_metrics, prod_version)
 
     mlflow.log_metrics({f"test_{k}": v for k, v in cand_metrics.items()})
     # In MLflow even when no version is registered (train_with_mlflow.py stops here).
