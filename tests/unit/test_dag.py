@@ -39,6 +39,7 @@ for _key, _value in DEPLOYMENT.items():
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
+from airflow.sdk.definitions.mappedoperator import MappedOperator  # noqa: E402
 
 from carprice.config import gate_floor, settings  # noqa: E402
 from carprice.config.params import (  # noqa: E402
@@ -65,8 +66,28 @@ def dag(dagbag):
     return dagbag.dags[definition.DAG_ID]
 
 
-def stage_tasks(dag):
+CANDIDATES = list(load_params()["candidates"])
+
+
+def stage_nodes(dag):
+    """The DAG's task of each stage (a mapped stage's: its MappedOperator)."""
     return [dag.get_task(stage) for stage in definition.STAGES]
+
+
+def operators(tasks):
+    """The operators that run: a mapped task's once per candidate (unmapped, as the worker
+    does), the others as they are."""
+    out = []
+    for task in tasks:
+        if isinstance(task, MappedOperator):
+            out += [task.unmap(kwargs) for kwargs in task.expand_input.value]
+        else:
+            out.append(task)
+    return out
+
+
+def stage_tasks(dag):
+    return operators(stage_nodes(dag))
 
 
 def test_dag_imports_without_errors(dagbag):
@@ -75,7 +96,7 @@ def test_dag_imports_without_errors(dagbag):
 
 
 def test_stage_tasks_follow_pipeline_order(dag):
-    tasks = stage_tasks(dag)
+    tasks = stage_nodes(dag)
     assert tasks[0].upstream_task_ids == set()
     for before, after in zip(tasks, tasks[1:], strict=False):
         assert after.upstream_task_ids == {before.task_id}
@@ -136,13 +157,37 @@ def test_run_data_and_model_export_mounts(dag):
 
 
 def test_trigger_rules_make_skips_and_failures_visible(dag):
-    for task in stage_tasks(dag):
-        expected = "all_done" if task.task_id == "report" else "all_success"
+    after_mapped = {definition.STAGES[definition.STAGES.index(s) + 1]
+                    for s in definition.MAPPED_STAGES}
+    assert after_mapped == {"evaluate"}
+    for task in stage_nodes(dag):
+        expected = ("all_done" if task.task_id == "report"
+                    else "all_done_min_one_success" if task.task_id in after_mapped
+                    else "all_success")
         assert task.trigger_rule == expected, task.task_id
     watcher = dag.get_task("fail_if_any_stage_failed")
     assert watcher.trigger_rule == "one_failed"
-    assert watcher.upstream_task_ids == set(definition.STAGES)
+    # one failed candidate alone does not fail the run; all failed: evaluate is
+    # upstream_failed, which the watcher sees
+    assert watcher.upstream_task_ids == set(definition.STAGES) - definition.MAPPED_STAGES
     assert watcher.retries == 0
+
+
+def test_train_is_mapped_over_the_candidates_each_its_own_container(dag):
+    train = dag.get_task("train")
+    assert isinstance(train, MappedOperator) and len(CANDIDATES) > 1
+    assert train.map_index_template == "{{ task.labels['io.carprice.candidate'] }}"
+    ops = operators([train])
+    assert [op.command for op in ops] == [["train", "--candidate", c] for c in CANDIDATES]
+    assert [op.labels[container.LABEL_CANDIDATE] for op in ops] == CANDIDATES
+    assert len({op.container_name for op in ops}) == len(CANDIDATES)
+    assert {op.task_id for op in ops} == {"train"}
+    # the grid names each mapped task after its candidate
+    for op, name in zip(ops, CANDIDATES, strict=True):
+        assert render(dag, train.map_index_template, task=op) == name
+    served_train = served(dag).get_task("train")
+    assert served_train.partial_kwargs["map_index_template"] == train.map_index_template
+    assert "evaluate" in train.downstream_task_ids
 
 
 def test_schedule_and_concurrency(dag):
@@ -281,7 +326,7 @@ def test_container_names_are_valid_and_unique_per_run_and_try(dag):
                 )
                 assert CONTAINER_NAME.match(name), name
                 names.add(name)
-    assert len(names) == len(definition.STAGES) * 4
+    assert len(names) == (len(definition.STAGES) - 1 + len(CANDIDATES)) * 4
 
 
 def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatch):
@@ -364,11 +409,13 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
            container.ENV_PROMOTER_USER: "u", container.ENV_PROMOTER_PASSWORD: "q"}
     seen = set()
     for dag in dagbag.dags.values():
-        for task in dag.tasks:
+        for task in operators(dag.tasks):
             if not isinstance(task, DockerOperator):
                 continue
             stage, seen = task.task_id, seen | {task.task_id}
-            dvc = docker_launch.dvc_stage_container(stage, ["--run-id", "r"], env)
+            candidate = task.labels.get(container.LABEL_CANDIDATE)
+            flags = ["--run-id", "r", *(["--candidate", candidate] if candidate else [])]
+            dvc = docker_launch.dvc_stage_container(stage, flags, env)
             assert (task.image, task.command, task.user, task.network_mode) == (
                 dvc.image, dvc.command, dvc.user, dvc.network), stage
             assert {(m["Target"], m["Source"], m["Type"], bool(m.get("ReadOnly")))
@@ -388,7 +435,7 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
 def test_every_stage_names_the_airflow_user_who_triggered_the_run(dagbag):
     """The audit tags' user comes from Airflow's record of the run, never from a form."""
     for dag in dagbag.dags.values():
-        for task in dag.tasks:
+        for task in operators(dag.tasks):
             if not isinstance(task, DockerOperator):
                 continue
             template = task.environment[settings.ENV_TRIGGERED_BY]

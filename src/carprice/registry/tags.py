@@ -20,6 +20,7 @@ DATA_DVC_MD5 = "data_dvc_md5"
 TRAIN_ROWS = "train_rows"
 TRAINED_AT = "trained_at"
 VALID_RMSE_LOG = "valid_rmse_log"
+CANDIDATE = "candidate"  # its name under params candidates (evaluate chose it)
 # Decisions: evaluate's (evaluation.json) set by promote_staging, then validate_staging's.
 TEST_METRIC_PREFIX = "test_"  # test_rmse_log, test_mape, ... (metrics.regression_metrics)
 GATE_DECISION = "gate_decision"  # GATE_PENDING until promote_staging writes Decision.label
@@ -79,6 +80,7 @@ EXPORTED = (TRAINED_AT, TRAIN_ROWS, GIT_COMMIT, DATA_HASH, PIPELINE_RUN_ID)
 # ---------------------------------------------------------------- MLflow run tags
 RUN_PIPELINE_RUN_ID = "carprice.pipeline_run_id"
 RUN_STAGE = "carprice.stage"
+RUN_CANDIDATE = "carprice.candidate"  # a mapped stage's run (train): which candidate
 RUN_DAG_ID = "carprice.dag_id"
 RUN_GIT_COMMIT = "carprice.git_commit"
 RUN_FINGERPRINT = "carprice.fingerprint"
