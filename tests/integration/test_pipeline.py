@@ -87,7 +87,9 @@ def test_unchanged_data_is_skipped_unless_forced(promoted_model):
 def test_gate_refuses_a_worse_model_and_rollback(promoted_model):
     ws, client = promoted_model["workspace"], MlflowClient()
     before = production(client)
-    results = ws.pipeline("it-worse", *SMALL, "run.force=true", "model.max_iter=3")
+    # every candidate worse: few boosting iterations, a ridge shrunk to almost a constant
+    results = ws.pipeline("it-worse", *SMALL, "run.force=true", "model.max_iter=3",
+                          "candidates.ridge.alpha=100000")
     summary = results["promote_staging"][0]
     assert summary["status"] == "skipped" and "gate refused" in summary["reason"]
     assert results["promote_production"][0]["status"] == "skipped"

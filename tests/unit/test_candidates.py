@@ -220,4 +220,12 @@ def test_the_ridge_candidate_fits_the_synthetic_market_with_a_calibrated_interva
     assert 0.75 < covered < 0.85
     assert list(model.categories_) == list(schema.CATEGORICAL)
     assert "Dacia" in model.categories_["brand"]
-    assert model.compiled_pipeline() is None  # predicts through its own pipeline
+    # serving's fast path agrees with the scikit-learn pipeline, unseen values included
+    assert model.compiled_pipeline() is not None
+    odd = test.assign(brand="NoSuchBrand", city=np.where(np.arange(len(test)) % 2, "X", "Y"),
+                      mileage_km=np.where(np.arange(len(test)) % 3, np.nan, test["mileage_km"]))
+    for rows in (test, odd, test.head(1)):
+        want = model.pipeline_.predict(rows[list(schema.FEATURES)])
+        got = model.compiled_pipeline().predict_log({c: rows[c].to_numpy()
+                                                     for c in schema.FEATURES})
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)

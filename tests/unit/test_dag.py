@@ -479,3 +479,86 @@ def test_the_registry_pool_is_created_with_its_name_and_one_slot(tmp_path, monke
                             env=env, check=True, capture_output=True, text=True, timeout=300)
     [pool] = json.loads(listed.stdout)
     assert (pool["pool"], int(pool["slots"])) == (definition.REGISTRY_POOL, 1)
+
+
+# The training DAG's wiring around a mapped stage, with Python tasks in place of the stage
+# containers (a DockerOperator needs Docker): the trigger rules come from the DAG module.
+WIRING_DAG = '''
+import os
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+from car_price_predictor_pipeline import trigger_rule
+
+from carprice.pipeline import definition
+
+FAILING = set(filter(None, os.environ["WIRING_FAILING"].split(",")))
+SKIP = os.environ.get("WIRING_SKIP") == "1"
+
+with DAG("wiring", start_date=datetime(2026, 1, 1), schedule=None) as dag:
+    @task(task_id="ingest")
+    def ingest():
+        if SKIP:  # unchanged data: the stage exits with the skip code
+            from airflow.exceptions import AirflowSkipException
+            raise AirflowSkipException("unchanged")
+
+    @task(task_id="train", retries=0)
+    def train(name):
+        if name in FAILING:
+            raise RuntimeError(f"{name} failed")
+
+    def stage(name, after_mapped=False):
+        return task(task_id=name, trigger_rule=trigger_rule(name, after_mapped))(lambda: None)()
+
+    tasks = [arg.operator for arg in (
+        ingest(), train.expand(name=os.environ["WIRING_CANDIDATES"].split(",")),
+        stage("evaluate", after_mapped=True), stage("report"))]
+    for before, after in zip(tasks, tasks[1:]):
+        before >> after
+
+    @task(trigger_rule="one_failed", retries=0)
+    def fail_if_any_stage_failed():
+        raise RuntimeError("a stage failed")
+
+    [t for t in tasks if t.task_id not in definition.MAPPED_STAGES] >> fail_if_any_stage_failed()
+'''
+
+
+def test_one_failed_candidate_does_not_fail_the_run_all_failed_do(tmp_path):
+    """A real (SQLite) Airflow runs the wiring with dag.test(): one failed candidate leaves
+    evaluate to run and the run green; all failed make evaluate upstream_failed and the run
+    red; skipped candidates (unchanged data) skip evaluate."""
+    import subprocess
+    import sys
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "wiring.py").write_text(WIRING_DAG)
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+           "WIRING_CANDIDATES": ",".join(CANDIDATES)}
+    airflow = [sys.executable, "-c", "import sys; from airflow.__main__ import main; "
+               "sys.argv = ['airflow', *sys.argv[1:]]; main()"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True,
+                   timeout=600)
+    probe = ("import json, sys; sys.path.insert(0, sys.argv[1]); import wiring; "
+             "run = wiring.dag.test(); print(json.dumps([run.state, {f'{t.task_id}{t.map_index}'"
+             ": str(t.state) for t in run.get_task_instances()}]))")
+
+    def run(failing: list[str], skip: bool = False) -> tuple[str, dict]:
+        out = subprocess.run([sys.executable, "-c", probe, str(dags)], capture_output=True,
+                             text=True, timeout=300, env={
+                                 **env, "WIRING_FAILING": ",".join(failing),
+                                 "WIRING_SKIP": "1" if skip else ""})
+        assert out.returncode == 0, out.stderr[-3000:]
+        return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    state, tis = run(CANDIDATES[:1])
+    assert state == "success" and tis["train0"] == "failed", tis
+    assert tis["evaluate-1"] == "success" and tis["fail_if_any_stage_failed-1"] == "skipped"
+    state, tis = run(CANDIDATES)
+    assert state == "failed" and tis["evaluate-1"] == "upstream_failed", tis
+    assert tis["report-1"] == "success" and tis["fail_if_any_stage_failed-1"] == "failed"
+    state, tis = run([], skip=True)
+    assert state == "success" and tis["evaluate-1"] == "skipped", tis
+    assert {tis[f"train{i}"] for i in range(len(CANDIDATES))} == {"skipped"}

@@ -6,8 +6,8 @@ from __future__ import annotations
 from carprice.registry import PRODUCTION_ALIAS
 
 # ---------------------------------------------------------------- model version tags
-# Provenance, recorded by train (StageContext.version_tags, in train_info.json) and set
-# by promote_staging when it registers the candidate.
+# Provenance, recorded by train (StageContext.version_tags, in train_info/<candidate>.json)
+# and set by promote_staging when it registers the candidate evaluate chose.
 PIPELINE_RUN_ID = "pipeline_run_id"
 AIRFLOW_DAG_ID = "airflow_dag_id"
 GIT_COMMIT = "git_commit"
