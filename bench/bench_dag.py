@@ -34,10 +34,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "scripts"), str(REPO / "src")]
 
-from stack_client import Stack, read_env_file  # noqa: E402
+from stack_client import Stack, read_env_file, task_key  # noqa: E402
 
 LABEL_PROJECT, LABEL_STAGE = "io.carprice.project", "io.carprice.stage"
 LABEL_RUN = "io.carprice.run"
+LABEL_CANDIDATE = "io.carprice.candidate"  # train runs once per candidate
 DAG = "car_price_predictor_pipeline"
 
 
@@ -68,6 +69,8 @@ class Events:
             if attrs.get(LABEL_RUN) != run_id:
                 continue
             stage = attrs.get(LABEL_STAGE)
+            if attrs.get(LABEL_CANDIDATE):  # named as stack_client.task_key names the task
+                stage = f"{stage}[{attrs[LABEL_CANDIDATE]}]"
             when = ev.get("timeNano", 0) / 1e9
             out.setdefault(stage, {}).setdefault(ev.get("Action") or ev.get("status"), when)
         return out
@@ -90,14 +93,15 @@ def one_run(stack: Stack, events: Events) -> dict:
     rows = []
     prev_end = ts(run.get("start_date")) or t0
     for ti in tis:
-        task = ti["task_id"]
+        task = task_key(ti)
         queued, start, end = ts(ti.get("queued_when")), ts(ti["start_date"]), ts(ti["end_date"])
         c = containers.get(task, {})
         c_start, c_die = c.get("start"), c.get("die")
         seconds = None
         try:
-            xcom = stack.api("GET", f"{stack._run_path(run_id)}/taskInstances/{task}"
-                                    "/xcomEntries/return_value")
+            path = f"{stack._run_path(run_id)}/taskInstances/{ti['task_id']}"
+            xcom = stack.api("GET", f"{path}/xcomEntries/return_value"
+                                    f"?map_index={ti.get('map_index', -1)}")
             value = xcom.get("value")
             value = json.loads(value) if isinstance(value, str) else value
             seconds = (value or {}).get("seconds")

@@ -50,6 +50,15 @@ def read_env_file(path: Path) -> dict[str, str]:
     return out
 
 
+def task_key(ti: dict) -> str:
+    """A task instance's name: its task id, and for a mapped one (train, once per candidate)
+    the name the grid shows, e.g. ``train[ridge]`` (its map index if none was rendered)."""
+    index = ti.get("map_index", -1)
+    if index is None or index < 0:
+        return ti["task_id"]
+    return f"{ti['task_id']}[{ti.get('rendered_map_index') or index}]"
+
+
 class Stack:
     def __init__(self, env_file: str | Path | None = None, host: str = "127.0.0.1"):
         env_file = Path(env_file or os.environ.get("CARPRICE_ENV_FILE") or REPO / ".env")
@@ -116,14 +125,15 @@ class Stack:
         return self.api("GET", path)["task_instances"]
 
     def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
-        return {t["task_id"]: t["state"] for t in self.task_instances(run_id, dag_id)}
+        """{task key: state}; a mapped task's instances as ``train[hgb]`` (task_key)."""
+        return {task_key(t): t["state"] for t in self.task_instances(run_id, dag_id)}
 
     def task_log(self, run_id: str, task_id: str, try_number: int = 1,
-                 dag_id: str = DAG_ID) -> str:
+                 dag_id: str = DAG_ID, map_index: int = -1) -> str:
         out = self.api(
             "GET",
             f"{self._run_path(run_id, dag_id)}/taskInstances/{task_id}/logs/{try_number}"
-            "?full_content=true",
+            f"?full_content=true&map_index={map_index}",
         )
         content = out.get("content", out.get("text", ""))
         if isinstance(content, list):  # structured log lines
@@ -134,13 +144,15 @@ class Stack:
 
     def failed_task_logs(self, run_id: str, dag_id: str = DAG_ID) -> str:
         parts = []
-        for task_id, state in self.task_states(run_id, dag_id).items():
+        for ti in self.task_instances(run_id, dag_id):
+            key, state = task_key(ti), ti["state"]
             if state in {"failed", "up_for_retry"}:
                 try:
-                    log = self.task_log(run_id, task_id, dag_id=dag_id)
-                    parts.append(f"--- log of {task_id} ({state}) ---\n{log}")
+                    log = self.task_log(run_id, ti["task_id"], dag_id=dag_id,
+                                        map_index=ti.get("map_index", -1))
+                    parts.append(f"--- log of {key} ({state}) ---\n{log}")
                 except (RuntimeError, requests.RequestException) as exc:
-                    parts.append(f"--- log of {task_id}: unavailable ({exc})")
+                    parts.append(f"--- log of {key}: unavailable ({exc})")
         return "\n".join(parts)
 
     def wait_run(self, run_id: str, timeout: float = 600, poll: float = 3,

@@ -144,28 +144,43 @@ class Workspace:
                     "CARPRICE_MODELS_DIR": str(self.models_dir), "OMP_NUM_THREADS": "1"}
         self.env.pop("CARPRICE_PARAMS_JSON", None)
 
-    def _run(self, stage: str, run_id: str, sets: tuple[str, ...]):
-        args = [sys.executable, "-m", "carprice.pipeline", stage, "--run-id", run_id]
+    def _run(self, stage: str, run_id: str, sets: tuple[str, ...], candidate: str = ""):
+        args = [sys.executable, "-m", "carprice.pipeline", stage, "--run-id", run_id,
+                *(["--candidate", candidate] if candidate else [])]
         for item in sets:
             args += ["--set", item]
         return subprocess.run(args, cwd=self.root, env=self.env, capture_output=True,
                               text=True, timeout=600)
 
-    def stage(self, stage: str, run_id: str, *sets: str) -> tuple[int, dict, str]:
-        """(exit code, last-line JSON summary, stderr) of one stage process, as the DAG runs it."""
-        proc = self._run(stage, run_id, sets)
+    def stage(self, stage: str, run_id: str, *sets: str,
+              candidate: str = "") -> tuple[int, dict, str]:
+        """(exit code, last-line JSON summary, stderr) of one stage process, as the DAG runs it
+        (a mapped stage's: of one candidate)."""
+        proc = self._run(stage, run_id, sets, candidate)
         lines = proc.stdout.strip().splitlines()
         return proc.returncode, json.loads(lines[-1]) if lines else {}, proc.stderr
 
+    def stages(self, stage: str, run_id: str, *sets: str) -> list[tuple[int, dict, str]]:
+        """``stage`` as the DAG runs it: a mapped stage once per candidate of params.yaml."""
+        from carprice.config.params import load_params
+        from carprice.pipeline.definition import MAPPED_STAGES
+
+        if stage not in MAPPED_STAGES:
+            return [self.stage(stage, run_id, *sets)]
+        names = load_params(self.root / "params.yaml")["candidates"]
+        return [self.stage(stage, run_id, *sets, candidate=name) for name in names]
+
     def pipeline(self, run_id: str, *sets: str) -> dict[str, tuple[dict, str]]:
-        """Every stage in one process (`carprice run`): stage -> (summary, stderr)."""
+        """Every stage in one process (`carprice run`): stage -> (summary, stderr); a mapped
+        stage's candidates as stage@candidate (dvc.yaml's names)."""
         proc = subprocess.run(
             [sys.executable, "-m", "carprice.cli", "run", "--run-id", run_id,
              *[a for item in sets for a in ("--set", item)]],
             cwd=self.root, env=self.env, capture_output=True, text=True, timeout=900)
         summaries = [json.loads(line) for line in proc.stdout.splitlines()
                      if line.startswith('{"stage"')]
-        return {s["stage"]: (s, proc.stderr) for s in summaries}
+        return {"@".join(filter(None, (s["stage"], s.get("candidate")))): (s, proc.stderr)
+                for s in summaries}
 
 
 SMALL = ("data.rows=4000", "split.seed=7")

@@ -11,14 +11,25 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, TriggerRule, task
-from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
+from carprice_tasks import (
+    FILTERS,
+    MACROS,
+    mapped_stage_task,
+    notify_failed_run,
+    stage_task,
+    trigger_params,
+)
 
-from carprice.config.params import PARAM_ALIASES
+from carprice.config.params import PARAM_ALIASES, read_params
 from carprice.pipeline import container, definition
 
 SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
 NETWORK = container.deployment_value(container.ENV_DOCKER_NETWORK)
 DATA_VOLUME = container.deployment_value(container.ENV_DATA_VOLUME)
+# The candidates a mapped stage (train) runs once each: params.yaml's, read when the DAG is
+# parsed (a change to the list shows in the DAG at the next parse).
+CANDIDATES = list(read_params().candidates)
+_NAMED = ", ".join(f"`{name}`" for name in CANDIDATES)
 
 DOC_MD = f"""
 ### CarPrice: retrain, gate, promote
@@ -31,12 +42,26 @@ sibling container on the `{NETWORK}` network. Stages share the run folder
 * **skipped** (pink) is deliberate, never silent: `ingest` skips when data and params
   are unchanged (tick `force` to retrain); `promote_staging` skips when the gate refuses
   the candidate, and the models after it are skipped too. `report` always runs.
+* **train** is mapped: one task per candidate of params.yaml ({_NAMED}),
+  each its own container and MLflow run, side by side. `evaluate` runs when at least one
+  succeeded and gates the best on validation; a failed candidate alone (red in the map)
+  does not fail the run. If every candidate fails, the run fails.
 * **failed** (red): the stage's last log line says why; `fail_if_any_stage_failed`
   turns the whole run red even though `report` still summarizes it.
 * Each stage's one-line JSON summary is its XCom (`return_value`).
 
 Trigger with the form to override params (source, rows, hyper-parameters, gate thresholds).
 """
+
+def trigger_rule(stage: str, after_mapped: bool) -> TriggerRule:
+    if stage == "report":  # summarizes whatever happened, refusals and failures included
+        return TriggerRule.ALL_DONE
+    if after_mapped:
+        # Runs when every candidate finished and one succeeded (failed ones are left out);
+        # skipped when they were skipped (unchanged data), upstream_failed when all failed.
+        return TriggerRule.ALL_DONE_MIN_ONE_SUCCESS
+    return TriggerRule.ALL_SUCCESS
+
 
 with DAG(
     dag_id=definition.DAG_ID,
@@ -59,13 +84,13 @@ with DAG(
     },
     tags=["carprice", "docker", "mlflow"],
 ) as dag:
-    tasks = []
+    tasks: list = []
     for stage in definition.STAGES:
-        op = stage_task(
-            stage, definition.DAG_ID,
-            # The report summarizes whatever happened, refusals and failures included.
-            trigger_rule=TriggerRule.ALL_DONE if stage == "report" else TriggerRule.ALL_SUCCESS,
-        )
+        if stage in definition.MAPPED_STAGES:
+            op = mapped_stage_task(stage, definition.DAG_ID, CANDIDATES)
+        else:
+            op = stage_task(stage, definition.DAG_ID, trigger_rule=trigger_rule(
+                stage, after_mapped=bool(tasks) and tasks[-1].task_id in definition.MAPPED_STAGES))
         if tasks:
             tasks[-1] >> op
         tasks.append(op)
@@ -75,4 +100,6 @@ with DAG(
         """Runs only when a stage failed: makes the DAG run red although `report` succeeded."""
         raise RuntimeError("a pipeline stage failed; see the red task's log")
 
-    tasks >> fail_if_any_stage_failed()
+    # Not a mapped stage's tasks: one failed candidate must not fail the run. When all
+    # failed, the stage after them is upstream_failed, which this sees.
+    [t for t in tasks if t.task_id not in definition.MAPPED_STAGES] >> fail_if_any_stage_failed()

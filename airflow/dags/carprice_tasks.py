@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 
 from airflow.providers.docker.exceptions import DockerContainerFailedException
@@ -156,9 +157,11 @@ class StageOperator(DockerOperator):
             raise
 
     def _remove_earlier_tries(self) -> None:
+        # a candidate's own label too: its siblings run at the same time
         labels = [f"{key}={self.labels[key]}"
                   for key in (container.LABEL_PROJECT, container.LABEL_STAGE,
-                              container.LABEL_RUN)]
+                              container.LABEL_RUN, container.LABEL_CANDIDATE)
+                  if key in self.labels]
         for old in self.cli.containers(all=True, filters={"label": labels}):
             self.log.info("removing container %s left by an earlier try", old["Names"])
             self.cli.remove_container(old["Id"], force=True)
@@ -170,8 +173,8 @@ class StageOperator(DockerOperator):
 TRIGGERED_BY = f"{{{{ dag_run.triggering_user_name or '{settings.SCHEDULER_USER}' }}}}"
 
 
-def dag_stage_container(stage: str, dag_id: str,
-                        extra_env: dict[str, str] | None = None) -> container.StageContainer:
+def dag_stage_container(stage: str, dag_id: str, extra_env: dict[str, str] | None = None,
+                        candidate: str = "") -> container.StageContainer:
     """The stage's container spec (carprice.pipeline.container), templated per DAG run."""
     return container.stage_container(
         stage, os.environ, run_id="{{ run_id }}",
@@ -179,7 +182,8 @@ def dag_stage_container(stage: str, dag_id: str,
         dag_id="{{ dag.dag_id }}", params_json="{{ params | carprice_params_json }}",
         launcher_labels={container.LABEL_DAG: dag_id,
                          container.LABEL_TRY: "{{ ti.try_number }}"},
-        extra_env={settings.ENV_TRIGGERED_BY: TRIGGERED_BY, **(extra_env or {})})
+        extra_env={settings.ENV_TRIGGERED_BY: TRIGGERED_BY, **(extra_env or {})},
+        candidate=candidate)
 
 
 def stage_task(stage: str, dag_id: str, *, extra_env: dict[str, str] | None = None,
@@ -188,9 +192,34 @@ def stage_task(stage: str, dag_id: str, *, extra_env: dict[str, str] | None = No
     container; a stage that changes the registry runs in the registry pool (one at a time
     across every DAG)."""
     spec = dag_stage_container(stage, dag_id, extra_env)
+    return StageOperator(**_operator_kwargs(stage, spec, **kwargs))
+
+
+# What differs between the candidates of a mapped stage (carprice.pipeline.container).
+MAPPED_FIELDS = ("command", "container_name", "labels")
+
+
+def mapped_stage_task(stage: str, dag_id: str, candidates: Sequence[str], *,
+                      extra_env: dict[str, str] | None = None, **kwargs):
+    """``stage`` once per candidate, side by side: a dynamic task map whose grid shows each
+    candidate by name. Each candidate is its own container (its command, labels and name
+    carry the candidate, so an earlier try's clean-up never removes a sibling's)."""
+    specs = [dag_stage_container(stage, dag_id, extra_env, candidate=name)
+             for name in candidates]
+    # the stage's own spec for what candidates share (image, mounts, secrets' names)
+    common = _operator_kwargs(stage, dag_stage_container(stage, dag_id, extra_env), **kwargs)
+    for key in MAPPED_FIELDS:
+        del common[key]
+    return StageOperator.partial(
+        **common, map_index_template=f"{{{{ task.labels['{container.LABEL_CANDIDATE}'] }}}}",
+    ).expand_kwargs([{"command": s.command, "container_name": s.name, "labels": s.labels}
+                     for s in specs])
+
+
+def _operator_kwargs(stage: str, spec: container.StageContainer, **kwargs) -> dict:
     if stage in definition.REGISTRY_WRITERS:
         kwargs.setdefault("pool", definition.REGISTRY_POOL)
-    return StageOperator(
+    return dict(
         spec=spec,
         task_id=stage,
         image=spec.image,

@@ -22,7 +22,8 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "src")]
 
 from stack_client import Stack  # noqa: E402
 
-from carprice.pipeline.definition import DAG_ID  # noqa: E402
+from carprice.config.params import load_params  # noqa: E402
+from carprice.pipeline.definition import DAG_ID, MAPPED_STAGES  # noqa: E402
 from carprice.registry import export, tags  # noqa: E402
 
 PROJECT = os.environ.get("CARPRICE_E2E_PROJECT", "carprice-e2e")
@@ -32,6 +33,8 @@ PORTS = {
     "STREAMLIT_PORT": os.environ.get("CARPRICE_E2E_STREAMLIT_PORT", "18501"),
     "API_PORT": os.environ.get("CARPRICE_E2E_API_PORT", "18000"),
 }
+# train runs once per candidate: its task instances are train[<candidate>] (task_key)
+CANDIDATES = list(load_params(REPO / "params.yaml")["candidates"])
 START_TIMEOUT = 1800  # first build of every image on a 2-core machine included
 DAG_TIMEOUT = 900
 
@@ -107,9 +110,17 @@ def wait_for(stack: Stack, env: dict, run_id: str, expect: str = "success",
     return stack.task_states(run_id, dag_id), elapsed
 
 
+def stage_states(states: dict[str, str], stage: str) -> list[str]:
+    """The states of ``stage``'s task instances: a mapped stage's, one per candidate."""
+    if stage in MAPPED_STAGES:
+        return [states[f"{stage}[{name}]"] for name in CANDIDATES]
+    return [states[stage]]
+
+
 def wait_task(stack, run_id: str, task: str, state: str = "running", timeout: float = 600,
               min_try: int = 1) -> float:
-    """Wait until ``task`` of the run is in ``state`` (at try >= min_try): monotonic time."""
+    """Wait until ``task`` of the run is in ``state`` (at try >= min_try): monotonic time.
+    A mapped task (train): until one of its candidates is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for ti in stack.task_instances(run_id):

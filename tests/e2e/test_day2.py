@@ -18,6 +18,7 @@ from carprice.registry import tags
 from carprice.sources.csv_reader import to_avito
 from carprice.sources.synthetic import Drift, generate
 from tests.e2e.conftest import (
+    CANDIDATES,
     REPO,
     compose,
     export_meta,
@@ -26,6 +27,7 @@ from tests.e2e.conftest import (
     psql,
     run_pipeline,
     stage_containers,
+    stage_states,
     version_tags,
     wait_for,
 )
@@ -111,7 +113,8 @@ def test_a_bad_csv_is_red_fast_without_retry_and_promotes_nothing(stack, stack_e
     run_id, states, seconds = run_pipeline(
         stack, stack_env, {"source": "csv", "csv_uri": "inbox/e2e-bad.csv", "force": True},
         expect="failed")
-    assert states["validate"] == "failed" and states["train"] != "success", states
+    assert states["validate"] == "failed", states
+    assert "success" not in stage_states(states, "train"), states
     tries = {t["task_id"]: t["try_number"] for t in stack.task_instances(run_id)}
     assert tries["validate"] == 1
     assert stack.alias_version() == facts["version"]
@@ -153,11 +156,15 @@ def test_train_with_mlflow_from_the_streamlit_container(stack, stack_env):
     out = compose(stack_env, "exec", "-T", "streamlit", "python", "scripts/train_with_mlflow.py",
                   "--set", "data.rows=5000", timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    summaries = {s["stage"]: s for s in map(json.loads, (
-        line for line in out.stdout.splitlines() if line.startswith('{"stage"')))}
+    # train once per candidate: stage@candidate
+    summaries = {"@".join(filter(None, (s["stage"], s.get("candidate")))): s
+                 for s in map(json.loads, (line for line in out.stdout.splitlines()
+                                           if line.startswith('{"stage"')))}
     decision = summaries["evaluate"]["gate"]
     assert decision in {"passed", "refused"}, decision  # judged by the same gate
-    assert summaries["train"]["model_uri"].startswith("models:/m-")
+    assert {f"train@{name}" for name in CANDIDATES} <= set(summaries), list(summaries)
+    assert summaries[f"train@{summaries['evaluate']['chosen']}"]["model_uri"].startswith(
+        "models:/m-")
     assert len(versions()) == before  # the trainer registers nothing
     promote = compose(stack_env, "exec", "-T", "streamlit", "python",
                       "scripts/train_with_mlflow.py", "--promote", timeout=120)

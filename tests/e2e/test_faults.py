@@ -39,14 +39,18 @@ def test_one_of_two_workers_killed_mid_train_the_other_finishes(stack, stack_env
     try:
         run_id = start_run(stack, FORCED)
         wait_task(stack, run_id, "train")
-        (train,) = [t for t in stack.task_instances(run_id) if t["task_id"] == "train"]
+        # train runs once per candidate: one of them running (its map index)
+        train = next(t for t in stack.task_instances(run_id)
+                     if t["task_id"] == "train" and t["state"] == "running")
         # SIGKILL of the worker running train (its container's hostname): it stays down,
         # so the retry can only run on the other one.
         subprocess.run(["docker", "kill", train["hostname"]], check=True, capture_output=True)
         killed = time.monotonic()
         recovered = wait_task(stack, run_id, "train", min_try=2)
         wait_for(stack, stack_env, run_id)
-        (retry,) = [t for t in stack.task_instances(run_id) if t["task_id"] == "train"]
+        (retry,) = [t for t in stack.task_instances(run_id) if t["task_id"] == "train"
+                    and t["map_index"] == train["map_index"]]
+        assert retry["try_number"] >= 2, retry
         assert retry["hostname"] != train["hostname"], (train["hostname"], retry["hostname"])
     finally:
         compose(stack_env, "up", "-d", "--wait", "--scale", "airflow-worker=1",

@@ -4,6 +4,7 @@ reset wipes the registry and the runs is checked by the backup/restore scenario.
 from __future__ import annotations
 
 import pytest
+from stack_client import task_key
 
 from tests.e2e.conftest import (
     compose,
@@ -40,7 +41,7 @@ def test_stop_with_a_run_in_flight_then_start_loses_nothing(stack, stack_env, fa
                 else version)
     assert stack.alias_version("production") == expected, (states, expected)
     assert str(export_meta(stack_env)["version"]) == expected
-    retried = {t["task_id"]: t["try_number"] for t in stack.task_instances(run_id)
+    retried = {task_key(t): t["try_number"] for t in stack.task_instances(run_id)
                if t["try_number"] > 1}
     log(f"stop with train in flight: stop {stopping:.0f} s (warm), run green {seconds:.0f} s "
         f"after the start; tasks retried: {retried or 'none'}")

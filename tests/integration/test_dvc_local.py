@@ -57,6 +57,14 @@ def env_for(tmp: Path, **extra: str) -> dict[str, str]:
             **extra}
 
 
+def dvc_stage_names(project: Path) -> list[str]:
+    """Every stage dvc.yaml defines, a mapped stage once per candidate of params.yaml."""
+    names = yaml.safe_load((project / "params.yaml").read_text())["candidates"]
+    return [f"{stage}@{name}" if stage in definition.MAPPED_STAGES else stage
+            for stage in definition.STAGES
+            for name in (names if stage in definition.MAPPED_STAGES else [""])]
+
+
 def stage_cmd(stage: str, *flags: str) -> list[str]:
     return [sys.executable, "-m", "carprice.pipeline", stage, *flags]
 
@@ -68,24 +76,27 @@ def test_dvc_repro_runs_the_pipeline_then_skips_every_stage(tmp_path):
     first = subprocess.run([DVC, "repro"], cwd=project, env=env, capture_output=True,
                            text=True, timeout=600)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    summaries = {s["stage"]: s for s in map(json.loads, (
-        line for line in first.stdout.splitlines() if line.startswith('{"stage"')))}
-    assert list(summaries) == list(definition.STAGES)
+    # dvc.yaml's stage names: a mapped stage's candidates are stage@candidate (foreach)
+    summaries = {"@".join(filter(None, (s["stage"], s.get("candidate")))): s
+                 for s in map(json.loads, (line for line in first.stdout.splitlines()
+                                           if line.startswith('{"stage"')))}
+    names = dvc_stage_names(project)
+    assert sorted(summaries) == sorted(names)
     assert all(s["status"] == "ok" for s in summaries.values()), summaries
     assert summaries["report"]["outcome"] == "promoted"
 
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    name = summaries["train"]["model_name"]
-    version = client.get_model_version_by_alias(name, registry.PRODUCTION_ALIAS)
+    chosen = summaries[f"train@{summaries['evaluate']['chosen']}"]
+    version = client.get_model_version_by_alias(chosen["model_name"], registry.PRODUCTION_ALIAS)
     assert str(version.version) == summaries["promote_staging"]["model_version"]
-    assert version.source == summaries["train"]["model_uri"]
+    assert version.source == chosen["model_uri"]
 
     second = subprocess.run([DVC, "repro"], cwd=project, env=env, capture_output=True,
                             text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
-    for stage in definition.STAGES:
+    for stage in names:
         assert f"Stage '{stage}' didn't change, skipping" in second.stdout, second.stdout
     assert '{"stage"' not in second.stdout  # no stage ran
 

@@ -22,6 +22,7 @@ from tests.conftest import REPO, SMALL
 
 pytestmark = pytest.mark.integration
 NAME = load_params(REPO / "params.yaml")["registry"]["model_name"]
+CANDIDATES = list(load_params(REPO / "params.yaml")["candidates"])
 
 
 def production(client) -> str:
@@ -40,7 +41,15 @@ def test_first_run_registers_and_promotes(promoted_model):
     assert found[tags.DATA_DVC_MD5] == dvc_data.file_md5(raw)  # `carprice data-restore --md5`
     assert {tags.GIT_COMMIT, tags.TRAINED_AT, tags.metric_tag("rmse_log"),
             tags.PRODUCTION_SINCE} <= set(found)
-    assert [s["status"] for s, _ in promoted_model["results"].values()] == ["ok"] * len(STAGES)
+    results = promoted_model["results"]
+    assert [s["status"] for s, _ in results.values()] == ["ok"] * len(results)
+    # every stage ran, train once per candidate; the chosen one is the version
+    assert list(results) == [f"train@{name}" if stage == "train" else stage
+                             for stage in STAGES
+                             for name in (CANDIDATES if stage == "train" else [""])]
+    chosen = results["evaluate"][0]["chosen"]
+    assert found[tags.CANDIDATE] == chosen
+    assert client.get_model_version(NAME, v).source == results[f"train@{chosen}"][0]["model_uri"]
     # the exported copy for serving without MLflow
     folder, meta = read_export(promoted_model["models_dir"])
     assert meta["version"] == v and (folder / "MLmodel").is_file()
@@ -57,6 +66,10 @@ def test_one_parent_run_with_a_nested_run_per_stage(promoted_model):
     assert parents[0].data.tags[tags.RUN_OUTCOME] == "promoted"
     assert parents[0].info.status == "FINISHED"
     assert {r.data.tags[tags.RUN_STAGE] for r in children} == set(STAGES)
+    # one run per candidate, named after it
+    trained = [r for r in children if r.data.tags[tags.RUN_STAGE] == "train"]
+    assert sorted(r.data.tags[tags.RUN_CANDIDATE] for r in trained) == sorted(CANDIDATES)
+    assert {r.info.run_name for r in trained} == {f"train {name}" for name in CANDIDATES}
     assert {r.data.tags[tags.RUN_PARENT] for r in children} == {parents[0].info.run_id}
 
 
@@ -74,7 +87,9 @@ def test_unchanged_data_is_skipped_unless_forced(promoted_model):
 def test_gate_refuses_a_worse_model_and_rollback(promoted_model):
     ws, client = promoted_model["workspace"], MlflowClient()
     before = production(client)
-    results = ws.pipeline("it-worse", *SMALL, "run.force=true", "model.max_iter=3")
+    # every candidate worse: few boosting iterations, a ridge shrunk to almost a constant
+    results = ws.pipeline("it-worse", *SMALL, "run.force=true", "model.max_iter=3",
+                          "candidates.ridge.alpha=100000")
     summary = results["promote_staging"][0]
     assert summary["status"] == "skipped" and "gate refused" in summary["reason"]
     assert results["promote_production"][0]["status"] == "skipped"
@@ -108,14 +123,21 @@ def test_train_and_evaluate_write_nothing_to_the_registry(promoted_model):
     ws, client = promoted_model["workspace"], MlflowClient()
     before = len(client.search_model_versions(f"name='{NAME}'"))
     for stage in STAGES[:STAGES.index("evaluate") + 1]:
-        assert ws.stage(stage, "it-candidate", *SMALL, "run.force=true")[0] == 0, stage
+        for code, _, _ in ws.stages(stage, "it-candidate", *SMALL, "run.force=true"):
+            assert code == 0, stage
     assert len(client.search_model_versions(f"name='{NAME}'")) == before
     folder = ws.data_dir / "runs" / "it-candidate"
-    trained = json.loads((folder / run_folder.TRAIN_INFO).read_text())
+    evaluation = json.loads((folder / run_folder.EVALUATION).read_text())
+    trained = json.loads((folder / run_folder.train_info(evaluation["candidate"])).read_text())
     assert trained["model_uri"] == f"models:/{trained['model_id']}"
     assert trained["version_tags"][tags.PIPELINE_RUN_ID] == "it-candidate"
-    evaluation = json.loads((folder / run_folder.EVALUATION).read_text())
     assert evaluation["model_uri"] == trained["model_uri"] and "model_version" not in evaluation
+    # the candidate table: every candidate, the chosen one lowest on validation
+    table = {row["candidate"]: row for row in evaluation["candidates"]}
+    assert list(table) == CANDIDATES
+    assert table[evaluation["candidate"]]["status"] == "chosen"
+    assert table[evaluation["candidate"]]["valid_rmse_log"] == min(
+        row["valid_rmse_log"] for row in table.values())
     # the verdict is in MLflow all the same, on evaluate's run
     runs = client.search_runs(
         [client.get_run(trained["mlflow_run_id"]).info.experiment_id],
@@ -129,7 +151,8 @@ def test_a_retried_train_supersedes_its_first_registration_and_nothing_stays_pen
         promoted_model):
     ws, client = promoted_model["workspace"], MlflowClient()
     for stage in STAGES[:STAGES.index("promote_staging")]:
-        assert ws.stage(stage, "it-retry", *SMALL, "run.force=true")[0] == 0, stage
+        for code, _, _ in ws.stages(stage, "it-retry", *SMALL, "run.force=true"):
+            assert code == 0, stage
     # promote_staging registered the first candidate, then died before tagging it
     code, first, _ = ws.stage("promote_staging", "it-retry", *SMALL)
     assert code == 0
@@ -145,8 +168,9 @@ def test_a_retried_train_supersedes_its_first_registration_and_nothing_stays_pen
     # train and evaluate run again (a cleared task): a new candidate, a new version, and
     # the earlier one, still pending, is superseded
     for stage in ("train", "evaluate", "promote_staging"):
-        code, second, _ = ws.stage(stage, "it-retry", *SMALL, "run.force=true")
-        assert code == 0, stage
+        for code, _, _ in ws.stages(stage, "it-retry", *SMALL, "run.force=true"):
+            assert code == 0, stage
+    second = ws.stages("promote_staging", "it-retry", *SMALL)[0][1]  # the retry's version
     assert second["model_version"] != first["model_version"]
     old = client.get_model_version(NAME, first["model_version"]).tags
     assert old[tags.GATE_DECISION] == tags.GATE_SUPERSEDED

@@ -39,6 +39,7 @@ for _key, _value in DEPLOYMENT.items():
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.docker.operators.docker import DockerOperator  # noqa: E402
+from airflow.sdk.definitions.mappedoperator import MappedOperator  # noqa: E402
 
 from carprice.config import gate_floor, settings  # noqa: E402
 from carprice.config.params import (  # noqa: E402
@@ -65,8 +66,28 @@ def dag(dagbag):
     return dagbag.dags[definition.DAG_ID]
 
 
-def stage_tasks(dag):
+CANDIDATES = list(load_params()["candidates"])
+
+
+def stage_nodes(dag):
+    """The DAG's task of each stage (a mapped stage's: its MappedOperator)."""
     return [dag.get_task(stage) for stage in definition.STAGES]
+
+
+def operators(tasks):
+    """The operators that run: a mapped task's once per candidate (unmapped, as the worker
+    does), the others as they are."""
+    out = []
+    for task in tasks:
+        if isinstance(task, MappedOperator):
+            out += [task.unmap(kwargs) for kwargs in task.expand_input.value]
+        else:
+            out.append(task)
+    return out
+
+
+def stage_tasks(dag):
+    return operators(stage_nodes(dag))
 
 
 def test_dag_imports_without_errors(dagbag):
@@ -75,7 +96,7 @@ def test_dag_imports_without_errors(dagbag):
 
 
 def test_stage_tasks_follow_pipeline_order(dag):
-    tasks = stage_tasks(dag)
+    tasks = stage_nodes(dag)
     assert tasks[0].upstream_task_ids == set()
     for before, after in zip(tasks, tasks[1:], strict=False):
         assert after.upstream_task_ids == {before.task_id}
@@ -136,13 +157,37 @@ def test_run_data_and_model_export_mounts(dag):
 
 
 def test_trigger_rules_make_skips_and_failures_visible(dag):
-    for task in stage_tasks(dag):
-        expected = "all_done" if task.task_id == "report" else "all_success"
+    after_mapped = {definition.STAGES[definition.STAGES.index(s) + 1]
+                    for s in definition.MAPPED_STAGES}
+    assert after_mapped == {"evaluate"}
+    for task in stage_nodes(dag):
+        expected = ("all_done" if task.task_id == "report"
+                    else "all_done_min_one_success" if task.task_id in after_mapped
+                    else "all_success")
         assert task.trigger_rule == expected, task.task_id
     watcher = dag.get_task("fail_if_any_stage_failed")
     assert watcher.trigger_rule == "one_failed"
-    assert watcher.upstream_task_ids == set(definition.STAGES)
+    # one failed candidate alone does not fail the run; all failed: evaluate is
+    # upstream_failed, which the watcher sees
+    assert watcher.upstream_task_ids == set(definition.STAGES) - definition.MAPPED_STAGES
     assert watcher.retries == 0
+
+
+def test_train_is_mapped_over_the_candidates_each_its_own_container(dag):
+    train = dag.get_task("train")
+    assert isinstance(train, MappedOperator) and len(CANDIDATES) > 1
+    assert train.map_index_template == "{{ task.labels['io.carprice.candidate'] }}"
+    ops = operators([train])
+    assert [op.command for op in ops] == [["train", "--candidate", c] for c in CANDIDATES]
+    assert [op.labels[container.LABEL_CANDIDATE] for op in ops] == CANDIDATES
+    assert len({op.container_name for op in ops}) == len(CANDIDATES)
+    assert {op.task_id for op in ops} == {"train"}
+    # the grid names each mapped task after its candidate
+    for op, name in zip(ops, CANDIDATES, strict=True):
+        assert render(dag, train.map_index_template, task=op) == name
+    served_train = served(dag).get_task("train")
+    assert served_train.partial_kwargs["map_index_template"] == train.map_index_template
+    assert "evaluate" in train.downstream_task_ids
 
 
 def test_schedule_and_concurrency(dag):
@@ -289,7 +334,7 @@ def test_container_names_are_valid_and_unique_per_run_and_try(dag):
                 )
                 assert CONTAINER_NAME.match(name), name
                 names.add(name)
-    assert len(names) == len(definition.STAGES) * 4
+    assert len(names) == (len(definition.STAGES) - 1 + len(CANDIDATES)) * 4
 
 
 def test_trigger_form_values_reach_the_stages_as_valid_overrides(dag, monkeypatch):
@@ -372,11 +417,13 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
            container.ENV_PROMOTER_USER: "u", container.ENV_PROMOTER_PASSWORD: "q"}
     seen = set()
     for dag in dagbag.dags.values():
-        for task in dag.tasks:
+        for task in operators(dag.tasks):
             if not isinstance(task, DockerOperator):
                 continue
             stage, seen = task.task_id, seen | {task.task_id}
-            dvc = docker_launch.dvc_stage_container(stage, ["--run-id", "r"], env)
+            candidate = task.labels.get(container.LABEL_CANDIDATE)
+            flags = ["--run-id", "r", *(["--candidate", candidate] if candidate else [])]
+            dvc = docker_launch.dvc_stage_container(stage, flags, env)
             assert (task.image, task.command, task.user, task.network_mode) == (
                 dvc.image, dvc.command, dvc.user, dvc.network), stage
             assert {(m["Target"], m["Source"], m["Type"], bool(m.get("ReadOnly")))
@@ -396,7 +443,7 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
 def test_every_stage_names_the_airflow_user_who_triggered_the_run(dagbag):
     """The audit tags' user comes from Airflow's record of the run, never from a form."""
     for dag in dagbag.dags.values():
-        for task in dag.tasks:
+        for task in operators(dag.tasks):
             if not isinstance(task, DockerOperator):
                 continue
             template = task.environment[settings.ENV_TRIGGERED_BY]
@@ -440,3 +487,86 @@ def test_the_registry_pool_is_created_with_its_name_and_one_slot(tmp_path, monke
                             env=env, check=True, capture_output=True, text=True, timeout=300)
     [pool] = json.loads(listed.stdout)
     assert (pool["pool"], int(pool["slots"])) == (definition.REGISTRY_POOL, 1)
+
+
+# The training DAG's wiring around a mapped stage, with Python tasks in place of the stage
+# containers (a DockerOperator needs Docker): the trigger rules come from the DAG module.
+WIRING_DAG = '''
+import os
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+from car_price_predictor_pipeline import trigger_rule
+
+from carprice.pipeline import definition
+
+FAILING = set(filter(None, os.environ["WIRING_FAILING"].split(",")))
+SKIP = os.environ.get("WIRING_SKIP") == "1"
+
+with DAG("wiring", start_date=datetime(2026, 1, 1), schedule=None) as dag:
+    @task(task_id="ingest")
+    def ingest():
+        if SKIP:  # unchanged data: the stage exits with the skip code
+            from airflow.exceptions import AirflowSkipException
+            raise AirflowSkipException("unchanged")
+
+    @task(task_id="train", retries=0)
+    def train(name):
+        if name in FAILING:
+            raise RuntimeError(f"{name} failed")
+
+    def stage(name, after_mapped=False):
+        return task(task_id=name, trigger_rule=trigger_rule(name, after_mapped))(lambda: None)()
+
+    tasks = [arg.operator for arg in (
+        ingest(), train.expand(name=os.environ["WIRING_CANDIDATES"].split(",")),
+        stage("evaluate", after_mapped=True), stage("report"))]
+    for before, after in zip(tasks, tasks[1:]):
+        before >> after
+
+    @task(trigger_rule="one_failed", retries=0)
+    def fail_if_any_stage_failed():
+        raise RuntimeError("a stage failed")
+
+    [t for t in tasks if t.task_id not in definition.MAPPED_STAGES] >> fail_if_any_stage_failed()
+'''
+
+
+def test_one_failed_candidate_does_not_fail_the_run_all_failed_do(tmp_path):
+    """A real (SQLite) Airflow runs the wiring with dag.test(): one failed candidate leaves
+    evaluate to run and the run green; all failed make evaluate upstream_failed and the run
+    red; skipped candidates (unchanged data) skip evaluate."""
+    import subprocess
+    import sys
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "wiring.py").write_text(WIRING_DAG)
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+           "WIRING_CANDIDATES": ",".join(CANDIDATES)}
+    airflow = [sys.executable, "-c", "import sys; from airflow.__main__ import main; "
+               "sys.argv = ['airflow', *sys.argv[1:]]; main()"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True,
+                   timeout=600)
+    probe = ("import json, sys; sys.path.insert(0, sys.argv[1]); import wiring; "
+             "run = wiring.dag.test(); print(json.dumps([run.state, {f'{t.task_id}{t.map_index}'"
+             ": str(t.state) for t in run.get_task_instances()}]))")
+
+    def run(failing: list[str], skip: bool = False) -> tuple[str, dict]:
+        out = subprocess.run([sys.executable, "-c", probe, str(dags)], capture_output=True,
+                             text=True, timeout=300, env={
+                                 **env, "WIRING_FAILING": ",".join(failing),
+                                 "WIRING_SKIP": "1" if skip else ""})
+        assert out.returncode == 0, out.stderr[-3000:]
+        return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    state, tis = run(CANDIDATES[:1])
+    assert state == "success" and tis["train0"] == "failed", tis
+    assert tis["evaluate-1"] == "success" and tis["fail_if_any_stage_failed-1"] == "skipped"
+    state, tis = run(CANDIDATES)
+    assert state == "failed" and tis["evaluate-1"] == "upstream_failed", tis
+    assert tis["report-1"] == "success" and tis["fail_if_any_stage_failed-1"] == "failed"
+    state, tis = run([], skip=True)
+    assert state == "success" and tis["evaluate-1"] == "skipped", tis
+    assert {tis[f"train{i}"] for i in range(len(CANDIDATES))} == {"skipped"}

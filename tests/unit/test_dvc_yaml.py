@@ -1,7 +1,8 @@
 """dvc.yaml against the code: the stages of carprice.pipeline.definition.STAGES in order, each
-run by ``python -m carprice.pipeline`` with the one run-id var, and each stage's deps naming exactly
-the carprice modules its process imports (walked with ast, lazy imports inside functions
-included) and what its image is built from."""
+run by ``python -m carprice.pipeline`` with the one run-id var (a mapped stage: once per
+candidate of params.yaml, with foreach), and each stage's deps naming exactly the carprice
+modules its process imports (walked with ast, lazy imports inside functions included) and
+what its image is built from."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from tests.conftest import REPO
 SRC = REPO / "src"
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
 RUN_DIR = "data/runs/${run_id}/"
+
+
+def body(stage: str) -> dict:
+    """The stage's definition: a mapped stage's is its foreach's ``do``."""
+    found = DVC["stages"][stage]
+    return found["do"] if stage in definition.MAPPED_STAGES else found
 
 
 def module_file(name: str) -> Path | None:
@@ -103,8 +110,20 @@ def test_stages_follow_the_pipeline_order():
 
 @pytest.mark.parametrize("stage", definition.STAGES)
 def test_each_cmd_runs_its_stage_with_the_run_id_var(stage):
-    cmd = DVC["stages"][stage]["cmd"]
-    assert cmd == f"python -m carprice.pipeline {stage} --run-id ${{run_id}} --soft-skip"
+    cmd = body(stage)["cmd"]
+    candidate = "--candidate ${key} " if stage in definition.MAPPED_STAGES else ""
+    assert cmd == (f"python -m carprice.pipeline {stage} {candidate}--run-id ${{run_id}} "
+                   "--soft-skip")
+
+
+@pytest.mark.parametrize("stage", sorted(definition.MAPPED_STAGES))
+def test_a_mapped_stage_runs_once_per_candidate_with_its_own_outputs(stage):
+    assert DVC["stages"][stage]["foreach"] == "${candidates}"
+    assert "candidates.${key}" in body(stage)["params"]
+    assert produced(body(stage)) == {f"{RUN_DIR}{stage}.${{key}}.json",
+                                     f"{RUN_DIR}train_info/${{key}}.json"}
+    later = definition.STAGES[definition.STAGES.index(stage) + 1]
+    assert "candidates" in body(later)["params"]  # evaluate chooses among them
 
 
 def image_deps(stage: str) -> set[str]:
@@ -117,7 +136,7 @@ def test_deps_name_every_module_the_stage_runs(stage):
     # the entry point imports the stage module by name (importlib): both closures run
     needed = (import_closure(SRC / "carprice" / "pipeline" / "stages" / f"{stage}.py")
               | import_closure(SRC / "carprice" / "pipeline" / "__main__.py"))
-    listed = source_files(DVC["stages"][stage]["deps"])
+    listed = source_files(body(stage)["deps"])
     assert not needed - listed, f"dvc.yaml {stage}: add deps {sorted(needed - listed)}"
     assert not listed - needed, f"dvc.yaml {stage}: not imported {sorted(listed - needed)}"
 
@@ -132,14 +151,16 @@ def test_the_import_walk_sees_lazy_imports():
 @pytest.mark.parametrize("stage", definition.STAGES)
 def test_run_folder_deps_come_from_earlier_stages(stage):
     index = definition.STAGES.index(stage)
-    earlier = set().union(*(produced(DVC["stages"][s]) for s in definition.STAGES[:index]))
-    deps = DVC["stages"][stage]["deps"]
+    earlier = set().union(*(produced(body(s)) for s in definition.STAGES[:index]))
+    deps = body(stage)["deps"]
     assert image_deps(stage) <= set(deps), f"{stage}: add deps {sorted(image_deps(stage))}"
     for dep in deps:
         assert (REPO / dep.replace("${run_id}", "x")).exists() or dep.startswith(RUN_DIR), dep
         if not dep.startswith("src/") and dep not in image_deps(stage):
-            assert dep.startswith(RUN_DIR) and dep in earlier, f"{stage}: {dep}"
-    for path in produced(DVC["stages"][stage]):
+            # a folder dep: an earlier mapped stage's outputs inside it (DVC links them)
+            assert dep.startswith(RUN_DIR) and (
+                dep in earlier or any(p.startswith(f"{dep}/") for p in earlier)), f"{stage}: {dep}"
+    for path in produced(body(stage)):
         assert path.startswith(RUN_DIR), f"{stage}: {path}"
 
 

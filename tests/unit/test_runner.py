@@ -21,7 +21,7 @@ from carprice.registry.aliases import RegistryError
 from carprice.sources import SourceError
 from carprice.sources.csv_reader import CsvError
 
-STAGE = "train"
+STAGE = "preprocess"  # any stage run once (not mapped); the functions are the tests'
 
 
 def run_stage(func, capsys, data_dir, *extra: str) -> tuple[int, dict, str]:

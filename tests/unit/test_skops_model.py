@@ -13,9 +13,11 @@ import pytest
 import skops.io
 from sklearn.linear_model import LinearRegression
 
+from carprice.contract.schema import TARGET
 from carprice.contract.validation import prepare_features
 from carprice.model import pyfunc
 from carprice.model.estimator import OUTPUT_COLUMNS
+from carprice.model.linear import CarPriceRidge
 from carprice.model.skops_model import (
     ESTIMATOR_PATH,
     TRUSTED_TYPES,
@@ -116,11 +118,29 @@ def test_a_folder_without_the_skops_file_says_retrain():
         from_files({"MLmodel": b"flavors: {}\n", "python_model.pkl": b""})
 
 
-def test_the_trusted_list_is_what_a_trained_model_needs_and_no_more(models):
-    """If scikit-learn adds a type to its fitted models, this says which to trust."""
+def test_the_trusted_list_is_what_trained_models_need_and_no_more(models, ridge):
+    """If scikit-learn adds a type to its fitted models, this says which to trust: the
+    boosted trees and the ridge candidate together need exactly the list."""
     _, served = models
-    needed = set(skops.io.get_untrusted_types(data=skops.io.dumps(served.estimator)))
+    needed = {t for model in (served.estimator, ridge)
+              for t in skops.io.get_untrusted_types(data=skops.io.dumps(model))}
     assert needed == set(TRUSTED_TYPES)
+
+
+@pytest.fixture(scope="module")
+def ridge() -> CarPriceRidge:
+    listings = synthetic.generate(CARS, seed=7)
+    train, calib = listings.iloc[:800], listings.iloc[800:]
+    return CarPriceRidge(alpha=1.0, interval_coverage=0.8).fit(
+        train, train[TARGET], calib, calib[TARGET])
+
+
+def test_the_ridge_candidate_loads_from_skops_with_the_same_prices(ridge, cars):
+    loaded = load_estimator(skops.io.dumps(ridge))
+    assert isinstance(loaded, CarPriceRidge) and loaded.q_log_ == ridge.q_log_ > 0
+    assert loaded.categories_ == ridge.categories_
+    served = SkopsCarPrice(loaded)
+    pd.testing.assert_frame_equal(served.predict_frame(cars), ridge.predict_interval(cars))
 
 
 def test_categories_come_from_the_logged_metadata(tmp_path):

@@ -156,3 +156,16 @@ def test_only_the_promoting_stages_get_the_signing_key(stage):
     assert private not in json.dumps([s.command, s.environment, s.labels, s.name])
     # the public key is no secret: every stage may verify with it
     assert s.environment[settings.ENV_SIGNING_PUBLIC_KEY] == public
+
+
+def test_each_candidate_of_a_mapped_stage_gets_its_own_container():
+    """Candidates run side by side: distinct names and labels (an earlier try's clean-up
+    matches the candidate's label, never a sibling's), the candidate in the command."""
+    specs = {name: spec(flags=("--run-id", "r1", "--soft-skip", "--candidate", name))
+             for name in PARAMS["candidates"]}
+    assert len({s.name for s in specs.values()}) == len(specs) > 1
+    for name, s in specs.items():
+        assert s.command == ["train", "--candidate", name, "--soft-skip"]
+        assert s.labels[container.LABEL_CANDIDATE] == name
+        assert s.name == f"carprice-train-{name.replace('_', '-')}-dvc-r1"
+    assert container.LABEL_CANDIDATE not in spec("evaluate").labels

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -144,6 +145,43 @@ class ModelParams(Section):
         gt=0, lt=1, description="Share of true prices the prediction interval should contain")
 
 
+# A candidate's name: a task's map index, a container-name part and a file name.
+CANDIDATE_NAME = r"^[a-z][a-z0-9_]{0,30}$"
+MAX_CANDIDATES = 6  # each is a container of its own, run side by side
+ESTIMATORS = ("hgb", "ridge")
+# The model-section keys a hgb candidate may set for itself.
+HGB_KEYS = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
+            "l2_regularization", "interactions")
+
+
+class CandidateParams(Section):
+    """One candidate configuration. Unlike elsewhere, keys may be absent: a hgb candidate
+    takes every key it does not set from the model section (its defaults)."""
+
+    estimator: Literal["hgb", "ridge"] = Field(
+        description="hgb: boosted trees (the model section); ridge: a regularised linear "
+                    "model on the same features")
+    learning_rate: float | None = Field(default=None, gt=0, description="hgb: learning rate")
+    max_iter: int | None = Field(default=None, ge=1, description="hgb: boosting iterations")
+    max_leaf_nodes: int | None = Field(default=None, ge=2, description="hgb: leaves per tree")
+    min_samples_leaf: int | None = Field(default=None, ge=1, description="hgb: rows per leaf")
+    l2_regularization: float | None = Field(default=None, ge=0,
+                                            description="hgb: L2 penalty on leaf values")
+    interactions: bool | None = Field(default=None, description="hgb: let features interact")
+    alpha: float | None = Field(default=None, gt=0, description="ridge: L2 penalty")
+
+    @model_validator(mode="after")
+    def _keys_of_its_estimator(self) -> CandidateParams:
+        hgb_set = [k for k in HGB_KEYS if getattr(self, k) is not None]
+        if self.estimator == "ridge" and hgb_set:
+            raise ValueError(f"a ridge candidate takes alpha, not {', '.join(hgb_set)}")
+        if self.estimator == "ridge" and self.alpha is None:
+            raise ValueError("a ridge candidate needs alpha")
+        if self.estimator == "hgb" and self.alpha is not None:
+            raise ValueError("alpha is for ridge candidates; hgb takes model section keys")
+        return self
+
+
 class RegistryParams(Section):
     model_name: str = Field(min_length=1, description="Registered model name in MLflow")
     experiment: str = Field(min_length=1, description="MLflow experiment of the pipeline runs")
@@ -209,15 +247,42 @@ class Params(Section):
     validate_: ValidateParams = Field(alias="validate")
     split: SplitParams
     model: ModelParams
+    candidates: dict[str, CandidateParams] = Field(
+        description="Model configurations trained side by side; the best on validation "
+                    "is gated")
     gate: GateParams
     registry: RegistryParams
     run: RunParams
     monitor: MonitorParams
     rollback: RollbackParams
 
+    @field_validator("candidates")
+    @classmethod
+    def _named_for_files(cls, value: dict[str, CandidateParams]) -> dict:
+        if not 1 <= len(value) <= MAX_CANDIDATES:
+            raise ValueError(f"name 1 to {MAX_CANDIDATES} candidates, got {len(value)}")
+        bad = [name for name in value if not re.fullmatch(CANDIDATE_NAME, name)]
+        if bad:
+            raise ValueError(f"candidate names must be lower-case letters, digits and _ "
+                             f"(at most 31, a letter first), got {bad[0]!r}")
+        return value
+
     def as_dict(self) -> dict:
-        """The plain nested dict the stages read (keys as in params.yaml)."""
-        return self.model_dump(by_alias=True)
+        """The plain nested dict the stages read (keys as in params.yaml; a candidate's
+        unset keys left out, as in the file)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def candidate(self, name: str) -> dict:
+        """The candidate ``name``'s settings: for hgb, the model section with its keys on
+        top; for ridge, its alpha and the interval coverage. ParamsError if unknown."""
+        found = self.candidates.get(name)
+        if found is None:
+            raise ParamsError(f"params: unknown candidate {one_line(name, 60)!r}; expected "
+                              f"one of {', '.join(self.candidates)}")
+        own = found.model_dump(exclude_none=True)
+        if found.estimator == "ridge":
+            return {**own, "interval_coverage": self.model.interval_coverage}
+        return {**self.model.model_dump(), **own}
 
 
 def params_path() -> Path:

@@ -24,6 +24,8 @@ ENV_INBOX_DIR = "CARPRICE_INBOX_DIR"  # csv_uri inbox/<file> (default: <data dir
 ENV_DAG_ID = "CARPRICE_DAG_ID"
 ENV_IMAGE = "CARPRICE_IMAGE"
 ENV_GIT_COMMIT = "CARPRICE_GIT_COMMIT"
+# Which candidate (params candidates) a mapped stage (pipeline.definition.MAPPED_STAGES) runs.
+ENV_CANDIDATE = "CARPRICE_CANDIDATE"
 # The authenticated Airflow user who triggered the DAG run, set by the DAG for every stage:
 # the audit tags of promotions and rollbacks name it. SCHEDULER_USER when no user triggered
 # it (a scheduled run); unset outside Airflow (carprice run, dvc repro): LOCAL_USER.

@@ -95,9 +95,7 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
         if (np.asarray(y) <= 0).any():
             raise ValueError("prices must be positive to model log(price)")
         self.__dict__.pop("_compiled", None)  # compiled from the previous fit
-        self.pipeline_ = build_pipeline(
-            self.learning_rate, self.max_iter, self.max_leaf_nodes, self.min_samples_leaf,
-            self.l2_regularization, self.interactions, self.random_state)
+        self.pipeline_ = self._build_pipeline()
         self.pipeline_.fit(X[list(schema.FEATURES)], np.log(np.asarray(y, dtype=float)))
         self.q_log_ = 0.0
         if X_calib is not None and y_calib is not None:
@@ -110,6 +108,13 @@ class CarPriceModel(RegressorMixin, BaseEstimator):
                                  .categories_, strict=True)
         }
         return self
+
+    def _build_pipeline(self) -> Pipeline:
+        """The unfitted pipeline; steps "encode" (a ColumnTransformer whose "cat" part
+        learns categories_) then the regressor, on log price."""
+        return build_pipeline(
+            self.learning_rate, self.max_iter, self.max_leaf_nodes, self.min_samples_leaf,
+            self.l2_regularization, self.interactions, self.random_state)
 
     def __getstate__(self) -> dict:
         # The compiled scorer is rebuilt after loading: pickles stay as they were.
@@ -167,3 +172,14 @@ def from_params(model_params: dict, random_state: int = 0, **changes) -> CarPric
     """The model of params.yaml's ``model`` section, with ``changes`` on top."""
     return CarPriceModel(**{k: changes.get(k, model_params[k]) for k in MODEL_PARAMS},
                          random_state=random_state)
+
+
+def from_candidate(settings: dict, random_state: int = 0) -> CarPriceModel:
+    """The model of one candidate (``Params.candidate(name)``: its estimator and keys)."""
+    if settings["estimator"] == "ridge":
+        from carprice.model.linear import CarPriceRidge
+
+        return CarPriceRidge(alpha=settings["alpha"],
+                             interval_coverage=settings["interval_coverage"],
+                             random_state=random_state)
+    return from_params(settings, random_state)

@@ -91,7 +91,7 @@ def _category_codes(encode, boost) -> list[dict]:
     """Per categorical column: value -> the code the boosting model sees (absent: NaN)."""
     learned = encode.named_transformers_["cat"].categories_
     rows = max(len(c) for c in learned)
-    probe = _probe(learned, rows)
+    probe = probe_rows(learned, rows)
     codes = boost._preprocessor.transform(encode.transform(probe))
     cat_codes = codes[:, :len(learned)]
     known = cat_codes[~np.isnan(cat_codes)]
@@ -102,7 +102,7 @@ def _category_codes(encode, boost) -> list[dict]:
             for j, cats in enumerate(learned)]
 
 
-def _probe(learned: list, rows: int) -> pd.DataFrame:
+def probe_rows(learned: list, rows: int) -> pd.DataFrame:
     """Every learned category (cycled), an unseen one, and numbers across their ranges
     with some blanks: the rows compile_pipeline checks itself on."""
     out: dict[str, Any] = {}
@@ -125,7 +125,7 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline | None:
         compiled = CompiledPipeline(pipeline)
         encode = pipeline.named_steps["encode"]
         learned = encode.named_transformers_["cat"].categories_
-        probe = _probe(learned, max(len(c) for c in learned) + 1)
+        probe = probe_rows(learned, max(len(c) for c in learned) + 1)
         want = pipeline.predict(probe)
         got = compiled.predict_log(probe)
         if not np.array_equal(got, want):

@@ -25,14 +25,18 @@ ESTIMATOR_PATH = f"artifacts/{ESTIMATOR_FILE}"
 MLMODEL_FILE = "MLmodel"  # MLflow's model description (YAML): our metadata, e.g. categories
 
 # Types beyond skops' own defaults (numpy, builtins, scikit-learn estimators) that a
-# CarPriceModel holds. Anything else in a file is refused, never instantiated. Found with
-# skops.io.get_untrusted_types on a trained model; a new scikit-learn may need one more.
+# CarPriceModel or its ridge subclass holds. Anything else in a file is refused, never
+# instantiated. Found with skops.io.get_untrusted_types on trained models (both kinds); a
+# new scikit-learn may need one more.
 TRUSTED_TYPES: tuple[str, ...] = (
     "carprice.model.estimator.CarPriceModel",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     # HistGradientBoostingRegressor keeps a partial of check_array as its preprocessor
     "functools.partial",
     "sklearn.utils.validation.check_array",
+    # the ridge candidate (carprice.model.linear); OneHotEncoder keeps its output dtype
+    "carprice.model.linear.CarPriceRidge",
+    "numpy.dtype",
 )
 
 

@@ -52,6 +52,7 @@ LABEL_PROJECT = "io.carprice.project"  # scripts/stack-common.sh reads it from h
 LABEL_STAGE, LABEL_RUN = "io.carprice.stage", "io.carprice.run"
 LABEL_DAG, LABEL_TRY = "io.carprice.dag", "io.carprice.try"  # started by Airflow
 LABEL_DVC = "io.carprice.dvc"  # started by the dvc-runner
+LABEL_CANDIDATE = "io.carprice.candidate"  # a mapped stage's candidate (definition.MAPPED_STAGES)
 
 # Secrets a stage gets from its launcher's environment at run time (never a command line,
 # never a templated field): stage variable -> launcher variable.
@@ -113,8 +114,10 @@ class StageContainer:
 def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, run_name: str,
                     dag_id: str, params_json: str, flags: tuple[str, ...] = (),
                     launcher_labels: Mapping[str, str] | None = None,
-                    extra_env: Mapping[str, str] | None = None) -> StageContainer:
-    """The container of ``stage`` for one run.
+                    extra_env: Mapping[str, str] | None = None,
+                    candidate: str = "") -> StageContainer:
+    """The container of ``stage`` for one run (of a mapped stage: for one ``candidate``,
+    named in its command, labels and container name, so candidates run side by side).
 
     ``deployment``: the launcher's environment (the ENV_ deployment names above).
     ``run_id`` / ``run_name`` (container-name safe) / ``dag_id`` / ``params_json`` may be
@@ -148,13 +151,16 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
     }
     secrets = {**dict(zip(ACCOUNT_VARIABLES, stage_account(stage), strict=True)), **STAGE_SECRETS,
                **{name: name for name in EXTRA_SECRETS.get(stage, ())}}
+    own = {LABEL_CANDIDATE: candidate} if candidate else {}
     return StageContainer(
-        stage=stage, image=image, command=[stage, *flags], environment=environment,
-        secrets=secrets, mounts=tuple(mounts),
+        stage=stage, image=image,
+        command=[stage, *(["--candidate", candidate] if candidate else []), *flags],
+        environment=environment, secrets=secrets, mounts=tuple(mounts),
         network=deployment_value(ENV_DOCKER_NETWORK, deployment), user=CONTAINER_USER,
-        labels={LABEL_PROJECT: project, LABEL_STAGE: stage, LABEL_RUN: run_id,
+        labels={LABEL_PROJECT: project, LABEL_STAGE: stage, LABEL_RUN: run_id, **own,
                 **(launcher_labels or {})},
-        name=f"{project}-{stage.replace('_', '-')}-{run_name}")
+        name="-".join([project, *(p.replace("_", "-") for p in (stage, candidate) if p),
+                       run_name]))
 
 
 def secret_values(spec: StageContainer, env: Mapping[str, str]) -> dict[str, str]:

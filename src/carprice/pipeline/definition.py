@@ -25,6 +25,10 @@ STAGES: tuple[str, ...] = (
     "promote_production",
     "report",
 )
+# Mapped stages run once per candidate of params.yaml's ``candidates`` (its keys are the
+# names), side by side: a dynamic task map in the DAG, one dvc.yaml stage per candidate
+# (foreach), one run each in ``carprice run``. The pipeline goes on while one succeeded.
+MAPPED_STAGES: frozenset[str] = frozenset({"train"})
 # Which dependency set each stage image installs (pyproject extras).
 STAGE_EXTRAS: dict[str, str] = {
     "ingest": "data",

@@ -30,7 +30,7 @@ def dvc_stage_container(stage: str, flags: list[str],
         stage, env, run_id=args.run_id, run_name=f"dvc-{safe_name(args.run_id, 60)}",
         dag_id=DVC_DAG_ID, params_json=json.dumps(dotted(params)),
         flags=("--soft-skip",) if args.soft_skip else (),
-        launcher_labels={container.LABEL_DVC: "1"})
+        launcher_labels={container.LABEL_DVC: "1"}, candidate=args.candidate)
 
 
 def run_dvc_stage(stage: str, flags: list[str]) -> int:

@@ -17,7 +17,7 @@ VALIDATION_REPORT_JSON = "validation_report.json"
 VALIDATION_REPORT_MD = "validation_report.md"
 SPLITS: dict[str, str] = {"train": "train.parquet", "valid": "valid.parquet",
                           "test": "test.parquet"}
-TRAIN_INFO = "train_info.json"
+TRAIN_INFO_DIR = "train_info"  # train_info/<candidate>.json: one per trained candidate
 EVALUATION = "evaluation.json"
 PIPELINE_REPORT_JSON = "pipeline_report.json"
 PIPELINE_REPORT_MD = "pipeline_report.md"
@@ -35,9 +35,15 @@ ERROR_BY_PRICE_BAND = "error_by_price_band.csv"
 FEATURE_IMPORTANCE = "feature_importance.csv"
 
 
-def stage_summary(stage: str) -> str:
-    """The JSON summary a stage leaves in the run folder (its last output line)."""
-    return f"{stage}.json"
+def stage_summary(stage: str, candidate: str = "") -> str:
+    """The JSON summary a stage leaves in the run folder (its last output line); a mapped
+    stage leaves one per candidate (``train.<candidate>.json``)."""
+    return f"{stage}.{candidate}.json" if candidate else f"{stage}.json"
+
+
+def train_info(candidate: str) -> str:
+    """What train wrote about ``candidate`` (its logged model, metrics, version tags)."""
+    return f"{TRAIN_INFO_DIR}/{candidate}.json"
 
 
 def run_folder(data_dir: Path, run_id: str) -> Path:

@@ -20,13 +20,13 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from carprice import errors
 from carprice.config import settings
-from carprice.config.params import Params, load_params, parse_set_args
+from carprice.config.params import Params, ParamsError, load_params, parse_set_args
 from carprice.errors import CarpriceError, FinalError
 from carprice.pipeline import definition, run_folder
 from carprice.pipeline.definition import StageExit
@@ -64,6 +64,7 @@ class StageContext:
     models_dir: Path
     params: Params  # params.yaml with the run's overrides, typed
     dag_id: str
+    candidate: str = ""  # a mapped stage's candidate (definition.MAPPED_STAGES)
 
     def path(self, name: str) -> Path:
         return self.run_dir / name
@@ -81,8 +82,15 @@ class StageContext:
         return path
 
     def summary(self, stage: str) -> dict | None:
-        """An earlier stage's summary in this run, if it ran."""
-        path = self.path(run_folder.stage_summary(stage))
+        """An earlier stage's summary in this run, if it ran; a mapped stage's combines
+        its candidates' (mapped_summary)."""
+        if stage in definition.MAPPED_STAGES:
+            return mapped_summary(stage, {name: self.summary_of(stage, name)
+                                          for name in self.params.candidates})
+        return self.summary_of(stage)
+
+    def summary_of(self, stage: str, candidate: str = "") -> dict | None:
+        path = self.path(run_folder.stage_summary(stage, candidate))
         return json.loads(path.read_text()) if path.is_file() else None
 
     @property
@@ -112,6 +120,23 @@ class StageContext:
             tags.IMAGE: settings.current().image,
             tags.MLFLOW_PARENT_RUN_ID: self.run_info.get("parent_run_id", ""),
         }
+
+
+def mapped_summary(stage: str, found: Mapping[str, dict | None]) -> dict | None:
+    """One summary of a mapped stage's candidate runs: ok when one succeeded (the pipeline
+    goes on with it), skipped when all were skipped, failed otherwise; None if none ran."""
+    ran = {name: s for name, s in found.items() if s}
+    if not ran:
+        return None
+    statuses = {s.get("status") for s in ran.values()}
+    status = (STATUS_OK if STATUS_OK in statuses
+              else STATUS_SKIPPED if statuses == {STATUS_SKIPPED} else STATUS_FAILED)
+    missing = [name for name in found if name not in ran]
+    why = [f"{name} {s.get('status')}: {s['reason']}" for name, s in ran.items()
+           if s.get("reason")] + [f"{name} did not run or did not finish" for name in missing]
+    return {"stage": stage, "status": status, "reason": "; ".join(why),
+            "seconds": max(float(s.get("seconds") or 0) for s in ran.values()),
+            "candidates": {name: s.get("status", "not run") for name, s in ran.items()}}
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -155,11 +180,19 @@ def parse_args(stage: str, argv: list[str] | None) -> StageArgs:
 
 def make_context(stage: str, args: StageArgs) -> StageContext:
     params = Params.model_validate(load_params(args.params, parse_set_args(args.set)))
+    if stage in definition.MAPPED_STAGES:
+        if not args.candidate:
+            raise ParamsError(f"{stage} runs once per candidate: give --candidate, one of "
+                              f"{', '.join(params.candidates)}")
+        params.candidate(args.candidate)  # one line if params has no such candidate
+    elif args.candidate:
+        raise ParamsError(f"{stage} takes no --candidate (only "
+                          f"{', '.join(sorted(definition.MAPPED_STAGES))} do)")
     run_dir = run_folder.run_folder(Path(args.data_dir), args.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     return StageContext(stage=stage, run_id=args.run_id, run_dir=run_dir,
                         models_dir=Path(args.models_dir), params=params,
-                        dag_id=settings.current().dag_id)
+                        dag_id=settings.current().dag_id, candidate=args.candidate)
 
 
 def upstream_skip(ctx: StageContext) -> str | None:
@@ -206,9 +239,12 @@ def _execute(ctx: StageContext, func: Callable[[StageContext], dict]) -> dict:
             return func(ctx) or {}
     parent_id = ensure_parent_run(ctx)
     exp_id = ctx.run_info["experiment_id"]
-    child = MlflowClient().create_run(exp_id, run_name=ctx.stage, tags={
-        tags.RUN_PARENT: parent_id, tags.RUN_STAGE: ctx.stage,
-        tags.RUN_PIPELINE_RUN_ID: ctx.run_id})
+    # A mapped stage: one run per candidate, named and tagged with it.
+    child = MlflowClient().create_run(
+        exp_id, run_name=f"{ctx.stage} {ctx.candidate}".strip(), tags={
+            tags.RUN_PARENT: parent_id, tags.RUN_STAGE: ctx.stage,
+            tags.RUN_PIPELINE_RUN_ID: ctx.run_id,
+            **({tags.RUN_CANDIDATE: ctx.candidate} if ctx.candidate else {})})
     with mlflow.start_run(run_id=child.info.run_id):
         return func(ctx) or {}
 
@@ -217,7 +253,7 @@ def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | Non
     """Run one stage and return its exit code (callers pass it to sys.exit)."""
     started = time.time()
     args = parse_args(stage, argv)
-    summary: dict = {"stage": stage}
+    summary: dict = {"stage": stage, **({"candidate": args.candidate} if args.candidate else {})}
     ctx: StageContext | None = None
     try:
         ctx = make_context(stage, args)
@@ -242,7 +278,7 @@ def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | Non
     summary["exit_code"] = int(code)
     summary["seconds"] = round(time.time() - started, 2)
     if ctx is not None:
-        ctx.write_json(run_folder.stage_summary(stage), summary)
+        ctx.write_json(run_folder.stage_summary(stage, ctx.candidate), summary)
     sys.stderr.flush()
     print(json.dumps(summary, default=str), flush=True)
     return int(code)
@@ -278,19 +314,36 @@ def run_stage(stage: str, argv: list[str] | None = None) -> int:
 
 
 def run_all(args: StageArgs, through: str = definition.STAGES[-1]) -> int:
-    """The training stages in order, up to ``through``. A failure stops the chain; the
-    report still runs when it is in the range. Without the report, the pipeline's parent
-    MLflow run is closed here."""
+    """The training stages in order, up to ``through``; a mapped stage once per candidate
+    of params.yaml, one after the other. A failure stops the chain (a mapped stage's: when
+    every candidate failed); the report still runs when it is in the range. Without the
+    report, the pipeline's parent MLflow run is closed here."""
+    if args.candidate:
+        print("error: a run trains every candidate: --candidate is for one stage",
+              file=sys.stderr)
+        return int(StageExit.NO_RETRY)
     argv = args.argv()
     stages = definition.STAGES[: definition.STAGES.index(through) + 1]
     code = 0
     for stage in stages:
-        code = run_stage(stage, argv)
+        code = (run_candidates(stage, args) if stage in definition.MAPPED_STAGES
+                else run_stage(stage, argv))
         if code not in (StageExit.OK, StageExit.SKIPPED) and stage != "report":
             return (run_stage("report", argv) or code) if "report" in stages else code
     if "report" not in stages:
         close_parent_run(run_folder.run_folder(Path(args.data_dir), args.run_id))
     return code
+
+
+def run_candidates(stage: str, args: StageArgs) -> int:
+    """The mapped ``stage`` once per candidate: OK (or SKIPPED) when one succeeded (or was
+    skipped), else the first failure's exit code."""
+    names = Params.model_validate(load_params(args.params, parse_set_args(args.set))).candidates
+    codes = [run_stage(stage, replace(args, candidate=name).argv()) for name in names]
+    for done in (StageExit.OK, StageExit.SKIPPED):
+        if done in codes:
+            return int(done)
+    return codes[0]
 
 
 def close_parent_run(run_dir: Path) -> None:

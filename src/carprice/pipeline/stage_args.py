@@ -25,11 +25,13 @@ class StageArgs:
     params: str | None = None
     set: list[str] = field(default_factory=list)
     soft_skip: bool = False
+    candidate: str = ""
 
     def argv(self) -> list[str]:
         out = ["--run-id", self.run_id, "--data-dir", self.data_dir,
                "--models-dir", self.models_dir]
         out += ["--params", self.params] if self.params else []
+        out += ["--candidate", self.candidate] if self.candidate else []
         for item in self.set:
             out += ["--set", item]
         return out + (["--soft-skip"] if self.soft_skip else [])
@@ -49,9 +51,13 @@ def stage_options(
     soft_skip: Annotated[bool, typer.Option(
         "--soft-skip", help=f"exit 0 instead of {definition.SKIP_EXIT_CODE} when the stage "
         "is skipped (for dvc repro)")] = False,
+    candidate: Annotated[str, typer.Option(
+        envvar=settings.ENV_CANDIDATE,
+        help=f"the candidate (a name under params candidates) of a stage run once per "
+             f"candidate: {', '.join(sorted(definition.MAPPED_STAGES))}")] = "",
 ) -> StageArgs:
     return StageArgs(run_id=run_id, data_dir=data_dir, models_dir=models_dir, params=params,
-                     set=list(set_ or []), soft_skip=soft_skip)
+                     set=list(set_ or []), soft_skip=soft_skip, candidate=candidate)
 
 
 def parse_stage_args(stage: str, argv: list[str] | None = None) -> StageArgs:

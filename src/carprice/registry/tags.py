@@ -6,8 +6,8 @@ from __future__ import annotations
 from carprice.registry import PRODUCTION_ALIAS
 
 # ---------------------------------------------------------------- model version tags
-# Provenance, recorded by train (StageContext.version_tags, in train_info.json) and set
-# by promote_staging when it registers the candidate.
+# Provenance, recorded by train (StageContext.version_tags, in train_info/<candidate>.json)
+# and set by promote_staging when it registers the candidate evaluate chose.
 PIPELINE_RUN_ID = "pipeline_run_id"
 AIRFLOW_DAG_ID = "airflow_dag_id"
 GIT_COMMIT = "git_commit"
@@ -20,6 +20,7 @@ DATA_DVC_MD5 = "data_dvc_md5"
 TRAIN_ROWS = "train_rows"
 TRAINED_AT = "trained_at"
 VALID_RMSE_LOG = "valid_rmse_log"
+CANDIDATE = "candidate"  # its name under params candidates (evaluate chose it)
 # Decisions: evaluate's (evaluation.json) set by promote_staging, then validate_staging's.
 TEST_METRIC_PREFIX = "test_"  # test_rmse_log, test_mape, ... (metrics.regression_metrics)
 GATE_DECISION = "gate_decision"  # GATE_PENDING until promote_staging writes Decision.label
@@ -79,6 +80,7 @@ EXPORTED = (TRAINED_AT, TRAIN_ROWS, GIT_COMMIT, DATA_HASH, PIPELINE_RUN_ID)
 # ---------------------------------------------------------------- MLflow run tags
 RUN_PIPELINE_RUN_ID = "carprice.pipeline_run_id"
 RUN_STAGE = "carprice.stage"
+RUN_CANDIDATE = "carprice.candidate"  # a mapped stage's run (train): which candidate
 RUN_DAG_ID = "carprice.dag_id"
 RUN_GIT_COMMIT = "carprice.git_commit"
 RUN_FINGERPRINT = "carprice.fingerprint"

@@ -1,7 +1,8 @@
-"""evaluate: score the candidate (train's logged model) and the current production model
-(by pinned version) on the same test rows; write metrics, error tables, plots and the gate
-decision to the run folder. It writes nothing to the registry (it runs as the trainer, which
-only reads the served model): promote_staging registers the candidate with the decision."""
+"""evaluate: pick the best trained candidate on validation (carprice.pipeline.candidates),
+score it and the current production model (by pinned version) on the same test rows; write
+metrics, error tables, plots, the candidate table and the gate decision to the run folder.
+It writes nothing to the registry (it runs as the trainer, which only reads the served
+model): promote_staging registers the chosen candidate with the decision."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from carprice.contract.spreadsheet import escape_formulas
 from carprice.model import metrics
 from carprice.model.estimator import LOWER, PREDICTED, PRICE, UPPER, CarPriceModel
 from carprice.model.pyfunc import to_model_input, unwrap
-from carprice.pipeline import run_folder
+from carprice.pipeline import candidates, run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import PRODUCTION_ALIAS, tags
 from carprice.registry.aliases import RegistryError, version_for_alias
@@ -52,8 +53,13 @@ def run(ctx: StageContext) -> dict:
     y = test[schema.TARGET].to_numpy()
     X = to_model_input(test)
     name = ctx.model_name
-    trained = ctx.read_json(run_folder.TRAIN_INFO)
-    model_uri = trained["model_uri"]
+    chosen, table = candidates.choose(
+        candidates.trained_infos(ctx.run_dir, list(ctx.params.candidates)))
+    mlflow.set_tag(tags.RUN_CANDIDATE, chosen)
+    mlflow.log_dict({"candidates": table}, f"{run_folder.EVALUATION_ARTIFACTS}/candidates.json")
+    mlflow.log_metrics({f"{row['candidate']}_valid_rmse_log": row["valid_rmse_log"]
+                        for row in table if "valid_rmse_log" in row})
+    model_uri = next(row["model_uri"] for row in table if row["candidate"] == chosen)
     sigma = ctx.read_json(run_folder.INGEST_INFO).get("noise_sigma")
 
     candidate = mlflow.pyfunc.load_model(model_uri)
@@ -85,13 +91,16 @@ def run(ctx: StageContext) -> dict:
     # In MLflow even when no version is registered (train_with_mlflow.py stops here).
     mlflow.set_tag(tags.RUN_GATE_DECISION, decision.label)
     _log_tables_and_plots(ctx, inner.estimator, test, y, pred)
-    out = {"model_uri": model_uri, "metrics": cand_metrics,
+    out = {"candidate": chosen, "candidates": table, "model_uri": model_uri,
+           "metrics": cand_metrics,
            # promote_staging tags them; promote_production checks them against params.yaml
            "gate_thresholds": ctx.params.gate.model_dump(),
            "production_version": prod_version, "production_metrics": prod_metrics,
            "decision": decision.as_dict()}
     ctx.write_json(run_folder.EVALUATION, out)
-    return {"model_uri": model_uri, "rmse_log": round(cand_metrics["rmse_log"], 5),
+    # "chosen", not "candidate": a stage summary's candidate names a mapped stage's run
+    return {"chosen": chosen, "model_uri": model_uri,
+            "rmse_log": round(cand_metrics["rmse_log"], 5),
             "coverage": round(cand_metrics["coverage"], 4), "r2": round(cand_metrics["r2"], 4),
             "mape": round(cand_metrics["mape"], 4), "production_version": prod_version,
             "gate": decision.label}

@@ -1,8 +1,8 @@
-"""promote_staging: register the candidate as a version of the served model, tag it with
-its provenance and the gate decision, and point ``staging`` at it, or skip (refused, clearly
-labelled) with the reasons tagged on the version. A version that passed is signed
-(carprice.registry.signing) before ``staging`` moves: only what the gate passed can be
-served.
+"""promote_staging: register the candidate evaluate chose and gated as a version of the
+served model, tag it with its provenance and the gate decision, and point ``staging`` at
+it, or skip (refused, clearly labelled) with the reasons tagged on the version. A version
+that passed is signed (carprice.registry.signing) before ``staging`` moves: only what the
+gate passed can be served.
 
 The first stage that runs as the promoter account: train and evaluate (the trainer) only log
 the candidate and judge it. A refused candidate is registered too, so every judged model is
@@ -33,8 +33,9 @@ def decision_tags(evaluation: dict) -> dict:
 def run(ctx: StageContext) -> dict:
     from mlflow import MlflowClient
 
-    trained = ctx.read_json(run_folder.TRAIN_INFO)
     evaluation = ctx.read_json(run_folder.EVALUATION)
+    # the candidate evaluate chose and gated
+    trained = ctx.read_json(run_folder.train_info(evaluation["candidate"]))
     decision = evaluation["decision"]
     client = MlflowClient()
     version = register_candidate(client, ctx.model_name, trained["model_uri"], ctx.run_id,
