@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from carprice.config import gate_floor, settings
+from carprice.config.candidate_params import CANDIDATE_NAME, MAX_CANDIDATES, CandidateParams
 from carprice.config.gate_params import GateParams, Section
 from carprice.errors import InputError, one_line
 
@@ -145,43 +146,6 @@ class ModelParams(Section):
         gt=0, lt=1, description="Share of true prices the prediction interval should contain")
 
 
-# A candidate's name: a task's map index, a container-name part and a file name.
-CANDIDATE_NAME = r"^[a-z][a-z0-9_]{0,30}$"
-MAX_CANDIDATES = 6  # each is a container of its own, run side by side
-ESTIMATORS = ("hgb", "ridge")
-# The model-section keys a hgb candidate may set for itself.
-HGB_KEYS = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
-            "l2_regularization", "interactions")
-
-
-class CandidateParams(Section):
-    """One candidate configuration. Unlike elsewhere, keys may be absent: a hgb candidate
-    takes every key it does not set from the model section (its defaults)."""
-
-    estimator: Literal["hgb", "ridge"] = Field(
-        description="hgb: boosted trees (the model section); ridge: a regularised linear "
-                    "model on the same features")
-    learning_rate: float | None = Field(default=None, gt=0, description="hgb: learning rate")
-    max_iter: int | None = Field(default=None, ge=1, description="hgb: boosting iterations")
-    max_leaf_nodes: int | None = Field(default=None, ge=2, description="hgb: leaves per tree")
-    min_samples_leaf: int | None = Field(default=None, ge=1, description="hgb: rows per leaf")
-    l2_regularization: float | None = Field(default=None, ge=0,
-                                            description="hgb: L2 penalty on leaf values")
-    interactions: bool | None = Field(default=None, description="hgb: let features interact")
-    alpha: float | None = Field(default=None, gt=0, description="ridge: L2 penalty")
-
-    @model_validator(mode="after")
-    def _keys_of_its_estimator(self) -> CandidateParams:
-        hgb_set = [k for k in HGB_KEYS if getattr(self, k) is not None]
-        if self.estimator == "ridge" and hgb_set:
-            raise ValueError(f"a ridge candidate takes alpha, not {', '.join(hgb_set)}")
-        if self.estimator == "ridge" and self.alpha is None:
-            raise ValueError("a ridge candidate needs alpha")
-        if self.estimator == "hgb" and self.alpha is not None:
-            raise ValueError("alpha is for ridge candidates; hgb takes model section keys")
-        return self
-
-
 class RegistryParams(Section):
     model_name: str = Field(min_length=1, description="Registered model name in MLflow")
     experiment: str = Field(min_length=1, description="MLflow experiment of the pipeline runs")
@@ -270,7 +234,10 @@ class Params(Section):
     def as_dict(self) -> dict:
         """The plain nested dict the stages read (keys as in params.yaml; a candidate's
         unset keys left out, as in the file)."""
-        return self.model_dump(by_alias=True, exclude_none=True)
+        out = self.model_dump(by_alias=True)
+        out["candidates"] = {name: c.model_dump(exclude_none=True)
+                             for name, c in self.candidates.items()}
+        return out
 
     def candidate(self, name: str) -> dict:
         """The candidate ``name``'s settings: for hgb, the model section with its keys on
