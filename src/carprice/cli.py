@@ -87,17 +87,20 @@ def generate(
     seed: Annotated[int, typer.Option(min=0)] = 42,
     avito: Annotated[bool, typer.Option(
         "--avito", help="French headers, mileage ranges, latin1 (the Avito export)")] = False,
+    typos: Annotated[int, typer.Option(
+        min=0, help="rows given a data-entry price of 5-10 M DH (outliers to catch)")] = 0,
 ) -> None:
     """Write synthetic listings as CSV."""
     from carprice.sources.csv_reader import to_avito
     from carprice.sources.synthetic import generate as make
+    from carprice.sources.synthetic import with_typos
 
-    frame = make(rows, seed)
+    frame, _ = with_typos(make(rows, seed), min(typos, rows), seed)
     if avito:
         to_avito(frame).to_csv(out, index=False, encoding="latin1")
     else:
         frame.to_csv(out, index=False)
-    print(json.dumps({"rows": len(frame), "out": out, "avito": avito}))
+    print(json.dumps({"rows": len(frame), "out": out, "avito": avito, "typos": typos}))
 
 
 @app.command("data-restore")

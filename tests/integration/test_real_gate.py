@@ -25,13 +25,14 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 PARAMS = load_params(REPO / "params.yaml")
 ROWS = 400  # 280 train, 60 valid, 60 test rows: half the real export
+TYPOS = 4  # ordinary cars listed at 5-10 M DH, as in a real export (sources.synthetic)
 SEEDS = (1, 2, 3, 4, 5)
 
 
 def export(folder, seed: int):
     path = folder / f"avito-{seed}.csv"
     assert cli(["generate", "--rows", str(ROWS), "--seed", str(seed), "--out", str(path),
-                "--avito"]) == 0
+                "--avito", "--typos", str(TYPOS)]) == 0
     return path
 
 
@@ -41,7 +42,11 @@ def test_a_few_hundred_rows_pass_the_default_gate_whatever_the_seed(tmp_path, ca
     for seed in SEEDS:
         path = export(tmp_path, seed)
         raw = parse(decode(path.read_bytes()), name=path.name)
-        clean, _ = validate_dataset(raw, Thresholds(**PARAMS["validate"]))
+        clean, report = validate_dataset(raw, Thresholds(**PARAMS["validate"]))
+        # the data-entry prices are reported and left out, and nothing else is
+        assert report["rows_outlier"] == TYPOS, report["outliers"]
+        assert all(o["price_dh"] >= 5_000_000 for o in report["outliers"])
+        assert clean["price_dh"].max() < 5_000_000 and len(clean) == ROWS - TYPOS
         parts = split(clean, PARAMS["split"]["valid_size"], PARAMS["split"]["test_size"], seed)
         train, valid, test = parts["train"], parts["valid"], parts["test"]
         model = from_params(PARAMS["model"], random_state=seed).fit(
@@ -71,6 +76,10 @@ def test_the_pipeline_promotes_a_first_small_export_and_logs_the_intervals(works
     results = ws.pipeline("it-small-avito", "data.source=csv", f"data.csv_uri=inbox/{path.name}",
                           f"registry.model_name={name}")
     assert results["report"][0].get("outcome") == "promoted", results
+    assert results["validate"][0]["rows_outlier"] == TYPOS
+    run_dir = ws.data_dir / "runs" / "it-small-avito"
+    listed = json.loads((run_dir / run_folder.VALIDATION_REPORT_JSON).read_text())["outliers"]
+    assert len(listed) == TYPOS and all(o["price_dh"] >= 5_000_000 for o in listed)
     evaluation = json.loads((ws.data_dir / "runs" / "it-small-avito" / run_folder.EVALUATION)
                             .read_text())
     assert evaluation["decision"]["passed"] and evaluation["production_version"] is None

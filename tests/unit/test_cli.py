@@ -77,7 +77,8 @@ def test_generate_writes_a_csv(tmp_path, capsys, avito):
     out = tmp_path / "cars.csv"
     argv = ["generate", "--rows", "40", "--seed", "3", "--out", str(out)]
     assert cli.main(argv + (["--avito"] if avito else [])) == 0
-    assert json.loads(capsys.readouterr().out) == {"rows": 40, "out": str(out), "avito": avito}
+    assert json.loads(capsys.readouterr().out) == {"rows": 40, "out": str(out), "avito": avito,
+                                                        "typos": 0}
     frame = pd.read_csv(out, encoding="latin1" if avito else "utf-8")
     assert len(frame) == 40
     assert ("Marque" in frame.columns) is avito

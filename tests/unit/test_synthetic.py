@@ -62,3 +62,17 @@ def test_output_for_a_seed_is_pinned():
     hashed = pd.util.hash_pandas_object(generate(2000, 42), index=True).to_numpy()
     assert hashlib.sha256(hashed.tobytes()).hexdigest() == (
         "768fdef72d13099efd949d4b90b51fb98938a882886833dfa3fc90ca7e0d1da9")
+
+
+def test_typos_give_data_entry_prices_to_the_rows_they_name():
+    from carprice.sources.synthetic import TYPO_PRICES_DH, with_typos
+
+    clean = generate(300, seed=5)
+    typed, rows = with_typos(clean, 7, seed=5)
+    assert len(rows) == len(set(rows)) == 7
+    changed = np.flatnonzero(typed[schema.TARGET].to_numpy() != clean[schema.TARGET].to_numpy())
+    assert list(changed) == list(rows)
+    assert typed[schema.TARGET].iloc[rows].between(*TYPO_PRICES_DH).all()
+    assert typed.drop(columns=schema.TARGET).equals(clean.drop(columns=schema.TARGET))
+    with pytest.raises(ValueError, match="typos must be between 0 and 300"):
+        with_typos(clean, 301)

@@ -113,3 +113,21 @@ def generate(rows: int, seed: int = 42, noise_sigma: float = 0.12,
         schema.TARGET: np.round(np.exp(log_price), -2),
     })
     return frame.astype(schema.DTYPES)[list(schema.COLUMNS)]
+
+
+# Data-entry errors as a real export holds them: ordinary cars listed at 5 to 10 million DH
+# (the real sample behind issue 18 had one at 8,300,000 DH and one at 5,000,000 DH).
+TYPO_PRICES_DH = (5_000_000, 10_000_000)
+
+
+def with_typos(frame: pd.DataFrame, count: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """``frame`` with ``count`` random rows given a data-entry price (TYPO_PRICES_DH), and
+    the positions of those rows: what validation's outlier rule must catch."""
+    if not 0 <= count <= len(frame):
+        raise ValueError(f"typos must be between 0 and {len(frame)}, got {count}")
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(frame), size=count, replace=False))
+    out = frame.copy()
+    out.iloc[rows, out.columns.get_loc(schema.TARGET)] = np.round(
+        rng.uniform(*TYPO_PRICES_DH, size=count), -3)
+    return out, rows
