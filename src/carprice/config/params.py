@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -27,9 +26,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
-from carprice.config import gate_floor, settings
+from carprice.config import candidates, gate_floor, param_errors, settings
+from carprice.config.candidates import CandidateParams
 from carprice.errors import InputError, one_line
 
 # Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
@@ -145,43 +144,6 @@ class ModelParams(_Section):
         gt=0, lt=1, description="Share of true prices the prediction interval should contain")
 
 
-# A candidate's name: a task's map index, a container-name part and a file name.
-CANDIDATE_NAME = r"^[a-z][a-z0-9_]{0,30}$"
-MAX_CANDIDATES = 6  # each is a container of its own, run side by side
-ESTIMATORS = ("hgb", "ridge")
-# The model-section keys a hgb candidate may set for itself.
-HGB_KEYS = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
-            "l2_regularization", "interactions")
-
-
-class CandidateParams(_Section):
-    """One candidate configuration. Unlike elsewhere, keys may be absent: a hgb candidate
-    takes every key it does not set from the model section (its defaults)."""
-
-    estimator: Literal["hgb", "ridge"] = Field(
-        description="hgb: boosted trees (the model section); ridge: a regularised linear "
-                    "model on the same features")
-    learning_rate: float | None = Field(default=None, gt=0, description="hgb: learning rate")
-    max_iter: int | None = Field(default=None, ge=1, description="hgb: boosting iterations")
-    max_leaf_nodes: int | None = Field(default=None, ge=2, description="hgb: leaves per tree")
-    min_samples_leaf: int | None = Field(default=None, ge=1, description="hgb: rows per leaf")
-    l2_regularization: float | None = Field(default=None, ge=0,
-                                            description="hgb: L2 penalty on leaf values")
-    interactions: bool | None = Field(default=None, description="hgb: let features interact")
-    alpha: float | None = Field(default=None, gt=0, description="ridge: L2 penalty")
-
-    @model_validator(mode="after")
-    def _keys_of_its_estimator(self) -> CandidateParams:
-        hgb_set = [k for k in HGB_KEYS if getattr(self, k) is not None]
-        if self.estimator == "ridge" and hgb_set:
-            raise ValueError(f"a ridge candidate takes alpha, not {', '.join(hgb_set)}")
-        if self.estimator == "ridge" and self.alpha is None:
-            raise ValueError("a ridge candidate needs alpha")
-        if self.estimator == "hgb" and self.alpha is not None:
-            raise ValueError("alpha is for ridge candidates; hgb takes model section keys")
-        return self
-
-
 class GateParams(_Section):
     # A run may only tighten these (carprice.config.gate_floor.TIGHTENS says which way).
     max_rmse_log: float = Field(
@@ -271,13 +233,7 @@ class Params(_Section):
     @field_validator("candidates")
     @classmethod
     def _named_for_files(cls, value: dict[str, CandidateParams]) -> dict:
-        if not 1 <= len(value) <= MAX_CANDIDATES:
-            raise ValueError(f"name 1 to {MAX_CANDIDATES} candidates, got {len(value)}")
-        bad = [name for name in value if not re.fullmatch(CANDIDATE_NAME, name)]
-        if bad:
-            raise ValueError(f"candidate names must be lower-case letters, digits and _ "
-                             f"(at most 31, a letter first), got {bad[0]!r}")
-        return value
+        return candidates.check_names(value)
 
     def as_dict(self) -> dict:
         """The plain nested dict the stages read (keys as in params.yaml; a candidate's
@@ -285,16 +241,13 @@ class Params(_Section):
         return self.model_dump(by_alias=True, exclude_none=True)
 
     def candidate(self, name: str) -> dict:
-        """The candidate ``name``'s settings: for hgb, the model section with its keys on
-        top; for ridge, its alpha and the interval coverage. ParamsError if unknown."""
+        """The candidate ``name``'s settings (carprice.config.candidates.settings);
+        ParamsError if params has no such candidate."""
         found = self.candidates.get(name)
         if found is None:
             raise ParamsError(f"params: unknown candidate {one_line(name, 60)!r}; expected "
                               f"one of {', '.join(self.candidates)}")
-        own = found.model_dump(exclude_none=True)
-        if found.estimator == "ridge":
-            return {**own, "interval_coverage": self.model.interval_coverage}
-        return {**self.model.model_dump(), **own}
+        return candidates.settings(found, self.model.model_dump())
 
 
 def params_path() -> Path:
@@ -355,7 +308,8 @@ def validate(params: Mapping[str, Any]) -> Params:
     try:
         return Params.model_validate(params)
     except ValidationError as exc:
-        raise ParamsError("params: " + "; ".join(_describe(e) for e in exc.errors())) from None
+        reasons = "; ".join(param_errors.describe(e) for e in exc.errors())
+        raise ParamsError(f"params: {reasons}") from None
 
 
 def parse_set_args(items: list[str]) -> dict[str, str]:
@@ -422,42 +376,3 @@ def _merge(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
             continue
         node[leaf] = value  # an unknown leaf is reported by the model (extra="forbid")
     return out
-
-
-_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-           "less_than_equal": "<="}
-_EXPECTED = {
-    "int_parsing": "an integer", "int_from_float": "an integer", "int_type": "an integer",
-    "float_parsing": "a number", "float_type": "a number", "finite_number": "a finite number",
-    "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "text",
-    "model_type": "a section of keys", "model_attributes_type": "a section of keys",
-    "dict_type": "a section of keys",
-}
-
-
-def _describe(error: ErrorDetails) -> str:
-    """One pydantic error as ``<dotted key> must be ..., got <value>``."""
-    key = ".".join(str(p) for p in error["loc"]) or "params.yaml"
-    kind, ctx = error["type"], error.get("ctx", {})
-    got = _shown(error.get("input"))
-    if kind == "extra_forbidden":
-        return f"unknown key {key}"
-    if kind == "missing":
-        return f"missing key {key}"
-    if kind in _BOUNDS:
-        return f"{key} must be {_BOUNDS[kind]} {next(iter(ctx.values())):g}, got {got}"
-    if kind in _EXPECTED:
-        return f"{key} must be {_EXPECTED[kind]}, got {got}"
-    if kind == "literal_error":
-        return f"{key} must be {ctx['expected']}, got {got}"
-    if kind == "string_too_short":
-        return f"{key} must not be empty"
-    if kind == "value_error":
-        return f"{key}: {ctx['error']}"
-    return f"{key}: {one_line(error['msg'])}, got {got}"
-
-
-def _shown(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return one_line(text if len(text) <= 60 else text[:57] + "...")
-
