@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the Airflow-dependent unit tests (tests/unit/test_dag.py) in their own venv built
+# Run the Airflow-dependent unit tests (tests/unit/test_dag*.py) in their own venv built
 # from requirements/airflow.txt, the Airflow image's lock. The dev venv has no Airflow,
 # so there these tests skip; here a missing Airflow fails them.
 #   tests/unit/run_airflow_tests.sh [pytest args...]
@@ -25,4 +25,5 @@ trap 'rm -rf "$AIRFLOW_HOME"' EXIT
 cd "$REPO"
 AIRFLOW_HOME="$AIRFLOW_HOME" AIRFLOW__CORE__LOAD_EXAMPLES=false CARPRICE_REQUIRE_AIRFLOW=1 \
   CARPRICE_PARAMS_FILE="$REPO/params.yaml" PYTHONPATH="$REPO/src:$REPO/airflow/dags" \
-  "$VENV/bin/python" -m pytest -p no:cacheprovider tests/unit/test_dag.py "$@"
+  "$VENV/bin/python" -m pytest -p no:cacheprovider tests/unit/test_dag.py \
+  tests/unit/test_dag_candidates.py "$@"

@@ -6,8 +6,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from carprice.config import candidates as candidates_module
+from carprice.config import param_errors, settings
 from carprice.config import params as params_module
-from carprice.config import settings
 from carprice.config.params import (
     PARAM_ALIASES,
     PARAM_CHOICES,
@@ -218,7 +219,8 @@ AIRFLOW_SAFE = {"__future__", "collections", "copy", "dataclasses", "enum", "fun
                 "typing", "yaml", "pydantic", "pydantic_core", "carprice"}
 
 
-@pytest.mark.parametrize("module", [params_module, definition, container])
+@pytest.mark.parametrize("module", [params_module, candidates_module, param_errors,
+                                    definition, container])
 def test_the_params_module_needs_no_ml_stack(module):
     tree = ast.parse(Path(module.__file__).read_text())
     imported = set()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -25,10 +24,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
-from carprice.config import gate_floor, settings
-from carprice.config.candidate_params import CANDIDATE_NAME, MAX_CANDIDATES, CandidateParams
+from carprice.config import candidates, gate_floor, param_errors, settings
+from carprice.config.candidates import CandidateParams
 from carprice.config.gate_params import GateParams, Section
 from carprice.errors import InputError, one_line
 
@@ -223,13 +221,7 @@ class Params(Section):
     @field_validator("candidates")
     @classmethod
     def _named_for_files(cls, value: dict[str, CandidateParams]) -> dict:
-        if not 1 <= len(value) <= MAX_CANDIDATES:
-            raise ValueError(f"name 1 to {MAX_CANDIDATES} candidates, got {len(value)}")
-        bad = [name for name in value if not re.fullmatch(CANDIDATE_NAME, name)]
-        if bad:
-            raise ValueError(f"candidate names must be lower-case letters, digits and _ "
-                             f"(at most 31, a letter first), got {bad[0]!r}")
-        return value
+        return candidates.check_names(value)
 
     def as_dict(self) -> dict:
         """The plain nested dict the stages read (keys as in params.yaml; a candidate's
@@ -240,16 +232,13 @@ class Params(Section):
         return out
 
     def candidate(self, name: str) -> dict:
-        """The candidate ``name``'s settings: for hgb, the model section with its keys on
-        top; for ridge, its alpha and the interval coverage. ParamsError if unknown."""
+        """The candidate ``name``'s settings (carprice.config.candidates.settings);
+        ParamsError if params has no such candidate."""
         found = self.candidates.get(name)
         if found is None:
             raise ParamsError(f"params: unknown candidate {one_line(name, 60)!r}; expected "
                               f"one of {', '.join(self.candidates)}")
-        own = found.model_dump(exclude_none=True)
-        if found.estimator == "ridge":
-            return {**own, "interval_coverage": self.model.interval_coverage}
-        return {**self.model.model_dump(), **own}
+        return candidates.settings(found, self.model.model_dump())
 
 
 def params_path() -> Path:
@@ -310,7 +299,8 @@ def validate(params: Mapping[str, Any]) -> Params:
     try:
         return Params.model_validate(params)
     except ValidationError as exc:
-        raise ParamsError("params: " + "; ".join(_describe(e) for e in exc.errors())) from None
+        reasons = "; ".join(param_errors.describe(e) for e in exc.errors())
+        raise ParamsError(f"params: {reasons}") from None
 
 
 def parse_set_args(items: list[str]) -> dict[str, str]:
@@ -382,38 +372,3 @@ def _merge(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
             continue
         node[leaf] = value  # an unknown leaf is reported by the model (extra="forbid")
     return out
-
-
-_BOUNDS = dict(greater_than=">", greater_than_equal=">=", less_than="<", less_than_equal="<=")
-_EXPECTED = {
-    "int_parsing": "an integer", "int_from_float": "an integer", "int_type": "an integer",
-    "float_parsing": "a number", "float_type": "a number", "finite_number": "a finite number",
-    "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "text",
-    **dict.fromkeys(("model_type", "model_attributes_type", "dict_type"), "a section of keys"),
-}
-_FIXED = {"extra_forbidden": "unknown key {key}", "missing": "missing key {key}",
-          "string_too_short": "{key} must not be empty"}
-
-
-def _describe(error: ErrorDetails) -> str:
-    """One pydantic error as ``<dotted key> must be ..., got <value>``."""
-    key = ".".join(str(p) for p in error["loc"]) or "params.yaml"
-    kind, ctx = error["type"], error.get("ctx", {})
-    got = _shown(error.get("input"))
-    if kind in _FIXED:
-        return _FIXED[kind].format(key=key)
-    if kind in _BOUNDS:
-        return f"{key} must be {_BOUNDS[kind]} {next(iter(ctx.values())):g}, got {got}"
-    if kind in _EXPECTED:
-        return f"{key} must be {_EXPECTED[kind]}, got {got}"
-    if kind == "literal_error":
-        return f"{key} must be {ctx['expected']}, got {got}"
-    if kind == "value_error":
-        return f"{key}: {ctx['error']}"
-    return f"{key}: {one_line(error['msg'])}, got {got}"
-
-
-def _shown(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return one_line(text if len(text) <= 60 else text[:57] + "...")
-

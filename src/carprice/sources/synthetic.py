@@ -127,7 +127,6 @@ def with_typos(frame: pd.DataFrame, count: int, seed: int = 0) -> tuple[pd.DataF
         raise ValueError(f"typos must be between 0 and {len(frame)}, got {count}")
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(frame), size=count, replace=False))
-    out = frame.copy()
-    out.iloc[rows, out.columns.get_loc(schema.TARGET)] = np.round(
-        rng.uniform(*TYPO_PRICES_DH, size=count), -3)
-    return out, rows
+    prices = frame[schema.TARGET].to_numpy(dtype=float, copy=True)
+    prices[rows] = np.round(rng.uniform(*TYPO_PRICES_DH, size=count), -3)
+    return frame.assign(**{schema.TARGET: prices}).astype(frame.dtypes.to_dict()), rows
