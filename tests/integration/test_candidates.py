@@ -11,9 +11,10 @@ import json
 import pytest
 from mlflow import MlflowClient
 
+from carprice.config.params import load_params
 from carprice.pipeline import run_folder
 from carprice.registry import PRODUCTION_ALIAS, tags
-from tests.conftest import SMALL, Workspace
+from tests.conftest import REPO, SMALL, Workspace
 
 pytestmark = pytest.mark.integration
 NAME = "car-price-candidates"
@@ -53,11 +54,11 @@ def test_a_failed_candidate_does_not_fail_the_run_while_another_succeeds(ws):
 
 
 def test_the_run_fails_when_every_candidate_failed(ws):
-    names = ("hgb", "hgb_interactions", "ridge")
+    names = tuple(load_params(REPO / "params.yaml")["candidates"])
     for name in names:
         break_candidate(ws, "it-all-fail", name)
     results = ws.pipeline("it-all-fail", *SETS)
-    assert [results[f"train@{name}"][0]["status"] for name in names] == ["failed"] * 3
+    assert [results[f"train@{name}"][0]["status"] for name in names] == ["failed"] * len(names)
     assert "evaluate" not in results  # the chain stops at the failed stage
     report = results["report"][0]
     assert report["status"] == "failed" and report["reason"].startswith(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from carprice.config.params import ParamsError, apply_overrides, load_params, read_params
+from carprice.config.params import Params, ParamsError, apply_overrides, load_params, read_params
 from carprice.contract import schema
 from carprice.contract.schema import TARGET
 from carprice.model.estimator import CarPriceModel, from_candidate
@@ -35,11 +35,12 @@ def with_candidates(found: dict) -> dict:
 
 def test_the_default_candidates_and_what_each_trains_with():
     params = read_params(PARAMS_YAML)
-    assert list(params.candidates) == ["hgb", "hgb_interactions", "ridge"]
+    assert list(params.candidates) == ["hgb", "ridge"]
     model = params.model.model_dump()
     assert params.candidate("hgb") == {**model, "estimator": "hgb"}  # the model section as is
-    assert params.candidate("hgb_interactions") == {**model, "estimator": "hgb",
-                                                    "interactions": True}
+    richer = with_candidates({"hgb_interactions": {"estimator": "hgb", "interactions": True}})
+    assert Params.model_validate(richer).candidate("hgb_interactions") == {
+        **model, "estimator": "hgb", "interactions": True}  # a key set here wins
     assert params.candidate("ridge") == {"estimator": "ridge", "alpha": 1.0,
                                          "interval_coverage": model["interval_coverage"]}
     # unset keys stay out of the plain dict, as in the file: it loads back unchanged
@@ -49,9 +50,9 @@ def test_the_default_candidates_and_what_each_trains_with():
 
 def test_a_candidate_key_can_be_overridden_like_any_other():
     out = apply_overrides(load_params(PARAMS_YAML),
-                          {"candidates.hgb_interactions.max_iter": "50",
+                          {"candidates.hgb.max_iter": "50",
                            "candidates.ridge.alpha": "3"})
-    assert out["candidates"]["hgb_interactions"]["max_iter"] == 50
+    assert out["candidates"]["hgb"]["max_iter"] == 50
     assert out["candidates"]["ridge"]["alpha"] == 3.0
 
 
@@ -78,8 +79,7 @@ def test_bad_candidates_fail_in_one_line(found, message):
 
 
 def test_an_unknown_candidate_names_the_known_ones():
-    with pytest.raises(ParamsError, match="unknown candidate 'gbm'; expected one of hgb, "
-                                          "hgb_interactions, ridge"):
+    with pytest.raises(ParamsError, match="unknown candidate 'gbm'; expected one of hgb, ridge"):
         read_params(PARAMS_YAML).candidate("gbm")
 
 
@@ -178,7 +178,7 @@ def test_train_needs_a_known_candidate_and_leaves_a_summary_per_candidate(capsys
     code, found, _ = run_train(capsys, data_dir, run_id)
     assert code == StageExit.NO_RETRY
     assert found["reason"] == ("train runs once per candidate: give --candidate, one "
-                               "of hgb, hgb_interactions, ridge")
+                               "of hgb, ridge")
     code, found, _ = run_train(capsys, data_dir, run_id, "--candidate", "gbm")
     assert code == StageExit.NO_RETRY and "unknown candidate 'gbm'" in found["reason"]
 
