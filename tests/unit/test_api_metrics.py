@@ -115,6 +115,7 @@ def test_route_labels_are_templates_never_raw_paths(client):
     assert client.post("/predict", content=big,
                        headers={"content-type": "application/json"}).status_code == 413
     client.get("/health")
+    client.request("BREW", "/predict")
     samples = scrape(client)
     routes = {labels["route"] for labels in labels_of(samples, "carprice_api_requests_total")}
     assert routes <= {"/predict", "/health", "/metrics", "/openapi.json", UNMATCHED}
@@ -126,6 +127,8 @@ def test_route_labels_are_templates_never_raw_paths(client):
                  status="413") == 1
     assert value(samples, "carprice_api_requests_total", method="GET", route="/health",
                  status="200") == 1
+    methods = {labels["method"] for labels in labels_of(samples, "carprice_api_requests_total")}
+    assert methods == {"GET", "POST", "other"}
 
 
 def test_metrics_answers_get_and_head_only(client):

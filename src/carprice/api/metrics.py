@@ -22,6 +22,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "unmatched"  # the route label of a path no route serves (404s, scanners)
+# any other method (a client may send any token) is labelled "other": bounded label sets
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Seconds: the API answers one car in milliseconds; a long list takes up to seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075,
                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -153,7 +155,8 @@ class MetricsMiddleware:
             else:
                 await self.app(scope, receive, tracked_send)
         finally:
-            self.metrics.observe_request(scope["method"], self.route_of(scope), status,
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.metrics.observe_request(method, self.route_of(scope), status,
                                          time.perf_counter() - start)
 
     async def _serve(self, scope, send) -> None:
