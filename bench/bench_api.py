@@ -10,7 +10,8 @@ Then, with an async HTTP client (httpx2) on loopback only and bounded request co
   * single-car POST /predict at 1, 8 and 32 concurrent clients (closed loop: each client
     sends its next request when the previous answer arrives): p50/p95/max latency,
     requests per second, and the server's and the client's CPU time per request;
-  * one POST of a --batch-rows car list (body pre-encoded), best and median of a few.
+  * one POST of a --batch-rows car list (body pre-encoded), best and median of a few;
+  * GET /metrics, as Prometheus scrapes it: median time and size.
 The prediction log is on if CARPRICE_PREDLOG_DSN is set (never passed on the command
 line: it holds a password); --no-predlog unsets it, to compare.
 Targets: single p50 <= 15 ms and p95 <= 60 ms at 8 clients; 10k-row batch <= 1 s.
@@ -122,6 +123,19 @@ def summary(latencies: list[float], wall: float) -> dict:
             "req_per_s": round(len(ms) / wall, 1)}
 
 
+async def scrape_cost(client, repeat: int = 20) -> dict | None:
+    """What a Prometheus scrape of GET /metrics costs (None: the API has no /metrics)."""
+    times, size = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        r = await client.get("/metrics")
+        times.append(time.perf_counter() - start)
+        if r.status_code != 200:
+            return None
+        size = len(r.content)
+    return {"median_ms": round(statistics.median(times) * 1000, 2), "bytes": size}
+
+
 async def run(args, base_url: str, proc: subprocess.Popen) -> dict:
     import httpx2
 
@@ -157,6 +171,7 @@ async def run(args, base_url: str, proc: subprocess.Popen) -> dict:
         if cpu is not None:  # includes the prediction log's writer thread, if on
             out["batch"]["server_cpu_s"] = round((cpu_seconds(proc.pid) - cpu) / len(runs), 3)
         out["prediction_log"] = (await client.get("/health")).json()["prediction_log"]
+        out["metrics"] = await scrape_cost(client)
     return out
 
 
@@ -204,6 +219,9 @@ def main() -> None:
     cpu = f", server CPU {b['server_cpu_s']} s/request" if "server_cpu_s" in b else ""
     print(f"batch: {b['rows']} cars in one POST ({b['mib']} MiB): best {b['best_s']} s, "
           f"median {b['median_s']} s{cpu}  [target <= 1 s]")
+    if out["metrics"]:
+        print(f"GET /metrics: median {out['metrics']['median_ms']} ms, "
+              f"{out['metrics']['bytes']} bytes")
     print(json.dumps({**out, "load_average": round(load1, 2), "workers": args.workers}))
 
 

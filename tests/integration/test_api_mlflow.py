@@ -6,10 +6,14 @@ promoted version), so the `car-price` registry the pipeline tests check is never
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -166,3 +170,101 @@ def test_real_uvicorn_serves_predictions(promoted_model, mlflow_server, tmp_path
     text = log_file.read_text()
     assert f"serving car-price v{promoted_model['version']} from registry" in text
     assert "prediction log off" in text
+
+
+class Outage:
+    """A TCP relay in front of the MLflow server: ``cut()`` closes it and every connection
+    through it (connections refused at the same URL, pooled ones dead, as when the MLflow
+    container stops); ``restore()`` listens again on the same port."""
+
+    def __init__(self, upstream: str):
+        parts = urlsplit(upstream)
+        self.target = (parts.hostname, parts.port)
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._conns: list[socket.socket] = []
+        self._server: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(16)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def cut(self) -> None:
+        assert self._server is not None
+        for sock in (self._server, *self._conns):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the threads blocked on it
+            sock.close()
+        self._conns.clear()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self.target)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_registry_is_served_again_within_the_ttl_after_mlflow_returns(api_env, promoted_model,
+                                                                      mlflow_server):
+    """Issue 17: x-model-source stayed `export` after MLflow came back, same version."""
+    outage = Outage(mlflow_server)
+    api_env.setenv("MLFLOW_TRACKING_URI", outage.uri)
+    client = started(create_app())
+    try:
+        assert predict(client).headers[SOURCE_HEADER] == "registry"
+        outage.cut()
+        wait_for_header(client, SOURCE_HEADER, "export", timeout=TTL + 60)
+        time.sleep(TTL * 2)  # a few failed alias checks
+        outage.restore()  # MLflow is back
+        delay = wait_for_header(client, SOURCE_HEADER, "registry", timeout=TTL + 60)
+        print(f"registry served again {delay:.1f} s after MLflow returned (TTL {TTL:g} s)")
+        assert delay <= TTL + 10
+        r = predict(client)
+        assert r.headers[VERSION_HEADER] == promoted_model["version"]
+        info = client.get("/model").json()
+        assert info["source"] == "registry" and info["problem"] is None
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_started_during_an_outage_serves_the_registry_once_mlflow_is_reachable(
+        api_env, promoted_model, mlflow_server):
+    outage = Outage(mlflow_server)
+    outage.cut()
+    api_env.setenv("MLFLOW_TRACKING_URI", outage.uri)
+    client = started(create_app())
+    try:
+        assert predict(client).headers[SOURCE_HEADER] == "export"
+        exported = client.app.state.served.peek().model
+        outage.restore()
+        delay = wait_for_header(client, SOURCE_HEADER, "registry", timeout=TTL + 60)
+        assert delay <= TTL + 10
+        assert predict(client).headers[VERSION_HEADER] == promoted_model["version"]
+        # the export is the production version's signed content: not downloaded again
+        assert client.app.state.served.peek().model is exported
+        assert (f'carprice_api_model{{model_name="car-price",source="registry",'
+                f'version="{promoted_model["version"]}"}} 1.0') in client.get("/metrics").text
+    finally:
+        client.__exit__(None, None, None)

@@ -11,12 +11,14 @@ import gc
 import json
 import os
 import threading
+from dataclasses import replace
 
 import pytest
 
 from carprice.api.model_holder import ServedModel
 from carprice.registry import mlflow_server
 from carprice.serving import model_source
+from tests.conftest import free_port
 from tests.unit.app_model import export_small_model, sign_export
 
 
@@ -158,3 +160,25 @@ def test_nothing_loadable_means_none_with_both_reasons(tmp_path, monkeypatch):
     got, model = model_source.load_with_fallback(res, model_source.load_model)
     assert model is None and got.source == "none"
     assert "cannot load models:/car-price/9" in got.problem
+
+
+def test_the_registry_copy_of_the_served_export_switches_the_source_without_loading(export_dir):
+    """MLflow is back and its production is the exported version: same signed content."""
+    export = model_source.resolve_production("car-price", "", export_dir)
+    dead = f"http://127.0.0.1:{free_port()}"  # a registry load would fail: none may happen
+    same = replace(export, source=model_source.Source.REGISTRY, problem=None,
+                   model_uri="models:/car-price/7", tracking_uri=dead)
+    other = replace(same, version="8", model_uri="models:/car-price/8",
+                    signature=replace(same.signature, digest="0" * 64))
+    answers = iter([export, same, other])
+    load, clock = Counting(model_source.load_model), Clock()
+    holder = ServedModel(lambda: next(answers), load, ttl=30, clock=clock)
+    first = holder.get()
+    assert first.resolution.source == "export" and load.calls == 1
+    clock.now += 31
+    back = holder.refresh()
+    assert (back.resolution.source, back.problem, load.calls) == ("registry", None, 1)
+    assert back.model is first.model
+    clock.now += 31
+    newer = holder.refresh()  # other content: loaded (fails here: no MLflow), not reused
+    assert load.calls == 2 and newer.refused and newer.model is first.model

@@ -1,5 +1,7 @@
 """The model the API serves: the production alias resolved at most once per TTL, the
-loaded model cached by pinned version, the exported copy when MLflow is down.
+loaded model cached by pinned version, the exported copy when MLflow is down. A registry
+version and the export with the same signed content share one loaded model, so the source
+switches both ways within a TTL without loading anything.
 
 Requests never wait on MLflow once a model is loaded: when the TTL has passed, the
 next request starts a refresh in a background thread and is answered with the model
@@ -59,7 +61,8 @@ class ServedModel:
         self._resolve, self._load, self._clock = resolve, load, clock
         self.ttl = model_source.alias_ttl() if ttl is None else ttl
         self._snapshot: Snapshot | None = None
-        self._models: OrderedDict[str, Any] = OrderedDict()
+        # cache key -> (signed_content, model)
+        self._models: OrderedDict[str, tuple[tuple | None, Any]] = OrderedDict()
         self._refreshing = threading.Lock()  # held by whoever resolves/loads right now
         self._last_good = LastGood("API", notify.send)
 
@@ -132,12 +135,27 @@ class ServedModel:
         key = res.cache_key or ""
         if key in self._models:
             self._models.move_to_end(key)
-            return self._models[key]
-        model = self._load(res)
-        self._models[key] = model
+            return self._models[key][1]
+        content = signed_content(res)
+        model = next((m for c, m in self._models.values() if content and c == content), None)
+        if model is not None:  # e.g. MLflow is back and serves the version of the export
+            log.info("%s v%s from %s is the signed content already loaded: not loaded again",
+                     res.model_name, res.version, res.source)
+        else:
+            model = self._load(res)
+        self._models[key] = (content, model)
         while len(self._models) > KEEP_MODELS:
             self._models.popitem(last=False)
         return model
+
+
+def signed_content(res: model_source.Resolution) -> tuple | None:
+    """What a resolution's model files are, whatever their source: (name, version,
+    signature). Loading verified the files against that signature (same name, version
+    and digest), so two resolutions with equal ones load the same model; None: unsigned."""
+    if res.signature is None:
+        return None
+    return (res.model_name, str(res.version), res.signature)
 
 
 def freeze_heap() -> None:

@@ -4,7 +4,8 @@
 
 Settings come from the environment, read by carprice.serving.model_source (MLFLOW_TRACKING_URI,
 CARPRICE_MODELS_DIR, CARPRICE_MODEL_NAME, CARPRICE_ALIAS_TTL_SECONDS) and by
-carprice.serving.prediction_log (CARPRICE_PREDLOG_DSN).
+carprice.serving.prediction_log (CARPRICE_PREDLOG_DSN). GET /metrics is Prometheus's, answered
+by carprice.api.metrics's middleware (not in the OpenAPI schema).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from carprice.api.batching import MicroBatcher, price_all
 from carprice.api.body_limit import BodyLimit
+from carprice.api.metrics import ApiMetrics, MetricsMiddleware
 from carprice.api.model_holder import ServedModel, Snapshot
 from carprice.api.schemas import (
     MAX_BODY_BYTES,
@@ -131,12 +133,16 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
     app = FastAPI(title="CarPrice API", description=DESCRIPTION, version="1",
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    metrics = ApiMetrics(served.peek, plog.stats)
+    # added last, so outermost: /metrics is answered before the body limit
+    app.add_middleware(MetricsMiddleware, metrics=metrics,
+                       routes=lambda: [getattr(r, "path", "") for r in app.routes])
     # FastAPI's decorator, called: Starlette's add_exception_handler is typed for handlers
     # of any Exception, not of the class they are registered for.
     app.exception_handler(RequestValidationError)(_validation_error)
     app.exception_handler(ModelUnavailable)(_unavailable)
     app.exception_handler(ValidationError)(_invalid_car)
-    app.state.served, app.state.predlog = served, plog
+    app.state.served, app.state.predlog, app.state.metrics = served, plog, metrics
 
     batcher = MicroBatcher()
 
@@ -211,6 +217,7 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
         # Queued once the body is rendered: a big batch wakes the log's writer thread, which
         # would otherwise take turns on the GIL with this rendering.
         plog.log(prediction_log.records("api", res.model_name, res.version, cars, outputs))
+        metrics.observe_predictions(res.source, outputs)
         return response
 
     # FastAPI's documented way to extend its schema ("Extending OpenAPI"): replace the method
