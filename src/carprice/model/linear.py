@@ -9,6 +9,7 @@ import logging
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
@@ -80,12 +81,18 @@ class CompiledRidge:
         starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
         self.lookups: list[dict] = []
         self.unseen: list[float] = []
+        self.indexes: list[pd.Index] = []
+        self.values: list[np.ndarray] = []
         for j, col in enumerate(schema.CATEGORICAL):
             span = slice(starts[j], starts[j] + widths[j])
             part = onehot[:, span] @ coef[span]
             by_value = dict(zip(probe[col], part.tolist(), strict=True))
             self.unseen.append(by_value.pop(UNSEEN))
             self.lookups.append(by_value)
+            # for many rows: one hashed lookup per column (position -1, unseen, is last)
+            self.indexes.append(pd.Index(list(by_value), dtype=object))
+            self.values.append(np.append(np.fromiter(by_value.values(), dtype=float),
+                                         self.unseen[-1]))
         imputer, scaler = num.steps[0][1], num.steps[1][1]
         self.medians = np.asarray(imputer.statistics_, dtype=float)
         self.weights = coef[n_cat:] / scaler.scale_
@@ -97,12 +104,17 @@ class CompiledRidge:
         numbers = np.where(np.isnan(numbers), self.medians, numbers)
         out = self.offset + numbers @ self.weights
         for j, col in enumerate(schema.CATEGORICAL):
-            lookup, unseen = self.lookups[j], self.unseen[j]
-            out = out + np.fromiter((lookup.get(v, unseen) for v in X[col]), dtype=float,
-                                    count=len(out))
+            if len(out) <= FEW_ROWS:  # a dict beats pandas' set-up cost on an API request
+                lookup, unseen = self.lookups[j], self.unseen[j]
+                out = out + np.fromiter((lookup.get(v, unseen) for v in X[col]),
+                                        dtype=float, count=len(out))
+            else:
+                found = self.indexes[j].get_indexer(pd.Index(np.asarray(X[col], dtype=object)))
+                out = out + self.values[j][found]
         return out
 
 
+FEW_ROWS = 64
 NUMBERS = (*schema.NUMERIC, *schema.BOOLEAN)  # the "num" part of the encoder, in order
 # Scikit-learn sums the same terms in another order: the results agree to rounding.
 ATOL_LOG = 1e-9
