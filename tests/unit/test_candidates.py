@@ -229,3 +229,31 @@ def test_the_ridge_candidate_fits_the_synthetic_market_with_a_calibrated_interva
         got = model.compiled_pipeline().predict_log({c: rows[c].to_numpy()
                                                      for c in schema.FEATURES})
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_on_the_default_synthetic_data_the_chosen_candidate_reaches_the_noise_floor():
+    """Issue 18's bar for the default: the candidate evaluate would choose (lowest validation
+    RMSE(log)) reaches RMSE(log) <= 1.05 x sigma on test, with its 80 % interval calibrated."""
+    from carprice.contract.validation import Thresholds, validate_dataset
+    from carprice.pipeline.stages.preprocess import split
+
+    params = read_params(PARAMS_YAML)
+    data = params.data
+    clean, _ = validate_dataset(synthetic.generate(data.rows, data.seed, data.noise_sigma),
+                                Thresholds(**params.validate_.model_dump()))
+    parts = split(clean, params.split.valid_size, params.split.test_size, params.split.seed)
+    train, valid, test = parts["train"], parts["valid"], parts["test"]
+
+    def rmse_log(model, rows) -> float:
+        return float(np.sqrt(np.mean((np.log(rows[TARGET]) - np.log(model.predict(rows))) ** 2)))
+
+    fitted = {name: from_candidate(params.candidate(name), params.split.seed).fit(
+        train, train[TARGET], valid, valid[TARGET]) for name in params.candidates}
+    infos = {name: {"valid_rmse_log": rmse_log(m, valid), "model_uri": name}
+             for name, m in fitted.items()}
+    chosen, _ = candidates.choose(infos)
+    model = fitted[chosen]
+    assert rmse_log(model, test) <= 1.05 * data.noise_sigma
+    pred = model.predict_interval(test)
+    covered = ((test[TARGET] >= pred["lower_dh"]) & (test[TARGET] <= pred["upper_dh"])).mean()
+    assert abs(covered - params.model.interval_coverage) < 0.02, covered
