@@ -111,9 +111,13 @@ def wait_for(stack: Stack, env: dict, run_id: str, expect: str = "success",
 
 
 def stage_states(states: dict[str, str], stage: str) -> list[str]:
-    """The states of ``stage``'s task instances: a mapped stage's, one per candidate."""
+    """The states of ``stage``'s task instances: a mapped stage's, one per candidate.
+    A mapped instance that never ran has no rendered name (``train[0]``), one that ran is
+    named by its candidate (``train[ridge]``): both are counted, by key prefix."""
     if stage in MAPPED_STAGES:
-        return [states[f"{stage}[{name}]"] for name in CANDIDATES]
+        found = [state for key, state in states.items() if key.startswith(f"{stage}[")]
+        assert len(found) == len(CANDIDATES), (stage, states)
+        return found
     return [states[stage]]
 
 

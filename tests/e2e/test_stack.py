@@ -57,6 +57,8 @@ def test_first_run_trains_and_promotes(stack, stack_env, facts):
     _, states, seconds = run_pipeline(stack, stack_env)
     assert all(state == "success" for stage in definition.STAGES
                for state in stage_states(states, stage)), states
+    # the grid names each mapped train by its candidate (map_index_template)
+    assert {f"train[{name}]" for name in CANDIDATES} <= set(states), states
     version = stack.alias_version("production")
     assert version, "no production alias after a green run"
     log(f"production alias -> version {version} ({seconds:.0f} s)")
