@@ -126,12 +126,21 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline | None:
         encode = pipeline.named_steps["encode"]
         learned = encode.named_transformers_["cat"].categories_
         probe = probe_rows(learned, max(len(c) for c in learned) + 1)
-        want = pipeline.predict(probe)
-        got = compiled.predict_log(probe)
-        if not np.array_equal(got, want):
-            raise ValueError(f"differs from Pipeline.predict by up to "
-                             f"{np.nanmax(np.abs(got - want)):.3g}")
+        check_agrees(compiled, pipeline, probe, [probe])
     except Exception as exc:  # noqa: BLE001 - the pipeline itself still works
         log.warning("scoring through the scikit-learn pipeline (slower): %s", exc)
         return None
     return compiled
+
+
+def check_agrees(compiled, pipeline: Pipeline, probe, inputs, atol: float = 0.0) -> None:
+    """ValueError unless ``compiled.predict_log`` of each of ``inputs`` (the probe rows, as
+    a frame or as columns) gives ``pipeline.predict(probe)``: exactly, or to ``atol``."""
+    want = pipeline.predict(probe)
+    for X in inputs:
+        got = compiled.predict_log(X)
+        same = (np.array_equal(got, want) if atol == 0
+                else np.allclose(got, want, rtol=0, atol=atol))
+        if not same:
+            raise ValueError(f"differs from Pipeline.predict by up to "
+                             f"{np.nanmax(np.abs(got - want)):.3g}")

@@ -18,7 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from carprice.contract import schema
 from carprice.model.estimator import MAX_CATEGORIES, CarPriceModel
-from carprice.model.fast_scorer import UNSEEN, probe_rows
+from carprice.model.fast_scorer import UNSEEN, check_agrees, probe_rows
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +128,8 @@ def compile_ridge(pipeline: Pipeline) -> CompiledRidge | None:
         encode = pipeline.named_steps["encode"]
         learned = [list(c) for c in encode.named_transformers_["cat"].categories_]
         probe = probe_rows(learned, max(len(c) for c in learned) + 1)
-        want = pipeline.predict(probe)
-        for X in (probe, {c: probe[c].to_numpy() for c in schema.FEATURES}):
-            got = compiled.predict_log(X)
-            if not np.allclose(got, want, rtol=0, atol=ATOL_LOG):
-                raise ValueError(f"differs from Pipeline.predict by up to "
-                                 f"{np.nanmax(np.abs(got - want)):.3g}")
+        check_agrees(compiled, pipeline, probe,
+                     [probe, {c: probe[c].to_numpy() for c in schema.FEATURES}], ATOL_LOG)
     except Exception as exc:  # noqa: BLE001 - the pipeline itself still works
         log.warning("scoring the ridge through the scikit-learn pipeline (slower): %s", exc)
         return None
