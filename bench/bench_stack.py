@@ -6,6 +6,7 @@
    Compose project (carprice-bench, ports 28080/25000/28501);
 2. cold start: ./docker-stop-full.sh, then ./docker-start-full.sh --no-build until every
    service is healthy (images built, volumes kept: the usual restart);
+   idle memory: the sum of `docker stats` over the project's containers, 30 s after healthy;
 3. DAG wall time on the default data (trigger with force=true -> run success);
 4. the same stages in-process (`python -m carprice.pipeline <stage>` in STAGES order, what
    `dvc repro` runs) against the same MLflow server, and DAG time / in-process time;
@@ -62,6 +63,24 @@ def run_script(env: dict, *cmd: str) -> tuple[float, str]:
 
 def build_times(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"built (.+?) in (\d+) s", output)}
+
+
+def idle_memory_mib(project: str) -> tuple[float, dict[str, float]]:
+    """Memory of every running container of the project (docker stats, one sample)."""
+    names = subprocess.run(
+        ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}",
+         "--format", "{{.Names}}"], capture_output=True, text=True, check=True,
+    ).stdout.split()
+    out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}",
+                          *names], capture_output=True, text=True, check=True).stdout
+    units = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
+    per = {}
+    for line in out.splitlines():
+        name, usage = line.split(" ", 1)
+        m = re.match(r"([\d.]+)(\w+)", usage.split("/")[0].strip())
+        if m:
+            per[name.removeprefix(f"{project}-")] = round(float(m[1]) * units[m[2]], 1)
+    return round(sum(per.values()), 1), per
 
 
 def in_process_seconds(stack: Stack, run_id: str) -> tuple[float, dict[str, float]]:
@@ -124,6 +143,10 @@ def main() -> int:
         figures["cold_start_s"] = round(elapsed)
         healthy = re.search(r"all \d+ services healthy after (\d+) s", out)
         print(f"cold start (images built) to all-healthy: {elapsed:.0f} s")
+        time.sleep(30)
+        figures["idle_memory_mib"], figures["idle_memory_by_service_mib"] = idle_memory_mib(PROJECT)
+        print(f"idle memory, every container: {figures['idle_memory_mib']:.0f} MiB "
+              f"{figures['idle_memory_by_service_mib']}")
 
         stack = Stack(env_file=env_file)
         stack.wait_for_dag()
