@@ -79,6 +79,8 @@ def idle_memory_mib(project: str) -> tuple[float, dict[str, float]]:
         name, usage = line.split(" ", 1)
         m = re.match(r"([\d.]+)(\w+)", usage.split("/")[0].strip())
         if m:
+            if not name.startswith(f"{project}-"):
+                continue  # a container someone ran on the project network
             per[name.removeprefix(f"{project}-")] = round(float(m[1]) * units[m[2]], 1)
     return round(sum(per.values()), 1), per
 
