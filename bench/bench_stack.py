@@ -32,14 +32,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "scripts"), str(REPO / "src")]
 
-from stack_client import Stack  # noqa: E402
+from stack_client import Stack, read_env_file  # noqa: E402
 
 from carprice.config import settings  # noqa: E402
-from carprice.pipeline import definition  # noqa: E402
+from carprice.config.params import load_params  # noqa: E402
+from carprice.pipeline import container, definition  # noqa: E402
 
 PROJECT = "carprice-bench"
 PORTS = {"AIRFLOW_PORT": "28080", "MLFLOW_PORT": "25000", "STREAMLIT_PORT": "28501"}
 RESULTS = REPO / "bench" / "results"
+# docker-compose-full.yml's account names when .env does not set them
+DEFAULT_USERS = {container.ENV_TRAINER_USER: "carprice-trainer",
+                 container.ENV_PROMOTER_USER: "carprice-promoter"}
 
 
 def run_script(env: dict, *cmd: str) -> tuple[float, str]:
@@ -85,8 +89,11 @@ def idle_memory_mib(project: str) -> tuple[float, dict[str, float]]:
     return round(sum(per.values()), 1), per
 
 
-def in_process_seconds(stack: Stack, run_id: str) -> tuple[float, dict[str, float]]:
-    """Every stage as a plain process, in order, on a fresh run folder."""
+def in_process_seconds(stack: Stack, run_id: str, env_file: Path) -> tuple[float, dict[str, float]]:
+    """Every stage as a plain process, in order, on a fresh run folder, signed in with the
+    account the DAG gives that stage (and the signing pair, as the stack's launchers)."""
+    stack_settings = read_env_file(env_file)
+    candidates = list(load_params(REPO / "params.yaml")["candidates"])
     per_stage = {}
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -95,23 +102,33 @@ def in_process_seconds(stack: Stack, run_id: str) -> tuple[float, dict[str, floa
             settings.ENV_PARAMS_FILE: str(REPO / "params.yaml"),
             settings.ENV_PARAMS_JSON: json.dumps({"force": True}),
             "PYTHONPATH": str(REPO / "src"),
+            settings.ENV_SIGNING_KEY: stack_settings[settings.ENV_SIGNING_KEY],
+            settings.ENV_SIGNING_PUBLIC_KEY: stack_settings[settings.ENV_SIGNING_PUBLIC_KEY],
         }
         common = ["--run-id", run_id, "--data-dir", f"{tmp}/data", "--models-dir", f"{tmp}/models"]
         total_start = time.monotonic()
         for stage in definition.STAGES:
+            user_var, password_var = container.stage_account(stage)
+            user = stack_settings.get(user_var) or DEFAULT_USERS[user_var]
+            account = {"MLFLOW_TRACKING_USERNAME": user,
+                       "MLFLOW_TRACKING_PASSWORD": stack_settings[password_var]}
+            # a mapped stage once per candidate, one after the other (dvc repro's order)
+            runs = ([["--candidate", name] for name in candidates]
+                    if stage in definition.MAPPED_STAGES else [[]])
             started = time.monotonic()
-            proc = subprocess.run(
-                [sys.executable, "-m", "carprice.pipeline", stage, *common],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            for extra in runs:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "carprice.pipeline", stage, *common, *extra],
+                    cwd=REPO,
+                    env={**env, **account},
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if proc.returncode not in (0, definition.SKIP_EXIT_CODE):
+                    print(proc.stderr[-3000:])
+                    raise SystemExit(f"in-process {stage} {extra} failed ({proc.returncode})")
             per_stage[stage] = round(time.monotonic() - started, 1)
-            if proc.returncode not in (0, definition.SKIP_EXIT_CODE):
-                print(proc.stderr[-3000:])
-                raise SystemExit(f"in-process {stage} failed ({proc.returncode})")
         return time.monotonic() - total_start, per_stage
 
 
@@ -163,7 +180,8 @@ def main() -> int:
         figures["dag_wall_s"] = round(dag_s)
         print(f"DAG wall time (default data, trigger -> success): {dag_s:.0f} s")
 
-        inproc_s, per_stage = in_process_seconds(stack, f"bench-inprocess-{int(time.time())}")
+        inproc_s, per_stage = in_process_seconds(
+            stack, f"bench-inprocess-{int(time.time())}", env_file)
         figures["in_process_s"] = round(inproc_s)
         figures["in_process_stages_s"] = per_stage
         figures["dag_over_in_process"] = round(dag_s / inproc_s, 2)
