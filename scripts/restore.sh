@@ -7,10 +7,11 @@
 #
 # Everything is verified before the stack is touched (the archive reads to its end, every
 # part matches manifest.json's sha256 and size, every dump passes `pg_restore --list`): a
-# bad archive is refused in one line and nothing changes. Then the services that hold the
-# data are stopped; each database is restored in one transaction into a new database, and
-# all of them replace the old ones in one final transaction (a failure before it leaves the
-# old ones in place); the volumes follow and the stack starts again.
+# bad archive is refused in one line and nothing changes. Then the archive's files are
+# unpacked beside the live ones in their volumes, the services that hold the data stop, each
+# database is restored in one transaction into a new database, and all of them replace the
+# live ones in one final transaction (a failure before it leaves the live data in place);
+# the volumes follow by renames and the stack starts again.
 set -euo pipefail
 # shellcheck source=scripts/stack-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/stack-common.sh"
@@ -73,51 +74,84 @@ drop_aside() {  # the databases a restore creates beside the live ones
   done
 }
 
-# 2. Everything that holds a connection or a file being replaced.
+# The volumes, each through a container that mounts it: TARBALL SERVICE TARGET [run option...]
+# (the app mounts the export read-only: a stage image, same user, writes it).
+VOLUMES=(
+  "mlflow-artifacts.tar|mlflow|/mlflow/artifacts|"
+  "models.tar|stage-data|/app/models|$PROJECT-models:/app/models"
+  "runs.tar|stage-data|/app/data/runs|"
+)
+# sh scripts run there with the target as $1. Stage: unpack into TARGET/.restoring (same
+# filesystem: the final step is renames only). Replace: the whole volume, or (run folders)
+# only the archived folders' namesakes.
+# shellcheck disable=SC2016  # expanded by the container's sh
+STAGE='set -e; mkdir -p "$1"; cd "$1"; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -'
+# shellcheck disable=SC2016
+UNSTAGE='rm -rf "$1/.restoring"'
+# shellcheck disable=SC2016
+REPLACE_ALL='set -e; cd "$1"; rm -rf .replaced; mkdir .replaced
+for f in * .[!.]* ..?*; do
+  case "$f" in .restoring | .replaced) continue ;; esac
+  if [ -e "$f" ] || [ -L "$f" ]; then mv "$f" .replaced/; fi
+done
+for f in .restoring/* .restoring/.[!.]* .restoring/..?*; do
+  if [ -e "$f" ] || [ -L "$f" ]; then mv "$f" .; fi
+done
+rmdir .restoring; rm -rf .replaced'
+# shellcheck disable=SC2016
+REPLACE_NAMESAKES='set -e; cd "$1"
+for f in .restoring/*; do
+  [ -d "$f" ] || continue
+  rm -rf "./${f##*/}"; mv "$f" .
+done
+rm -rf .restoring'
+on_volumes() {  # on_volumes SCRIPT|replace [stdin from each part]: run SCRIPT on every volume
+  local entry part service target mount script input
+  for entry in "${VOLUMES[@]}"; do
+    IFS='|' read -r part service target mount <<< "$entry"
+    input=/dev/null
+    [ -z "${2:-}" ] || input="$src/$part"
+    script="$1"
+    if [ "$script" = replace ]; then
+      script="$REPLACE_ALL"
+      [ "$part" != runs.tar ] || script="$REPLACE_NAMESAKES"
+    fi
+    compose run --rm --no-deps -T ${mount:+-v "$mount"} --entrypoint sh "$service" \
+      -c "$script" sh "$target" < "$input" >/dev/null || return 1
+  done
+}
+undo() {  # a failed restore: drop what was put aside, start the stack again, stop with $1
+  drop_aside || true
+  on_volumes "$UNSTAGE" || true
+  compose up -d --wait >/dev/null 2>&1 || true
+  die "$1"
+}
+
+# 2. The files, unpacked beside the live ones in their volumes (nothing live changes yet).
+log "unpacking the artifacts, the export and the run folders beside the live ones"
+on_volumes "$STAGE" parts || undo "unpacking the volumes failed (disk full?): nothing was changed"
+
+# 3. Every database restored beside the live one, with everything that holds a connection
+# or a file being replaced stopped.
 mapfile -t users < <(compose config --services | grep -vx -e postgres -e redis)
 log "stopping ${users[*]}"
 compose stop "${users[@]}" >/dev/null
-drop_aside || die "cannot drop what an earlier restore left aside; nothing was changed"
+drop_aside || undo "cannot drop what an earlier restore left aside: the live data is untouched"
 for db in "${BACKUP_DATABASES[@]}"; do
   log "restoring database $db (one transaction, beside the live one)"
   if ! { compose exec -T postgres createdb -U postgres -O "$db" "$db$RESTORING" \
       && compose exec -T postgres pg_restore -U postgres --no-owner --role="$db" \
         --single-transaction --exit-on-error -d "$db$RESTORING" < "$src/$db.dump"; }; then
-    drop_aside || true
-    compose up -d --wait >/dev/null 2>&1 || true
-    die "restoring $db failed: the old databases are untouched and the stack started again"
+    undo "restoring $db failed: the live data is untouched and the stack started again"
   fi
 done
-# 3. The swap: every live database replaced by its restored copy in one transaction
-# (its SQL was written before anything stopped).
-if ! sql -o /dev/null < "$work/swap.sql"; then
-  drop_aside || true
-  compose up -d --wait >/dev/null 2>&1 || true
-  die "swapping the restored databases in failed: the old ones are untouched and the stack started again"
-fi
-drop_aside || warn "the replaced databases (*_replaced) could not be dropped: drop them by hand"
-
-restore_volume() {  # restore_volume TARBALL SERVICE TARGET [run option...]
-  local tarball="$1" service="$2" target="$3"
-  shift 3
-  log "restoring $target"
-  compose run --rm --no-deps -T "$@" --entrypoint sh "$service" -c \
-    "find '$target' -mindepth 1 -delete && tar -C '$target' -xf -" < "$tarball"
-}
-restore_volume "$src/mlflow-artifacts.tar" mlflow /mlflow/artifacts
-# The app mounts the model export read-only: a stage image (same user) writes it.
-restore_volume "$src/models.tar" stage-data /app/models -v "$PROJECT-models:/app/models"
-# Run folders: the archived ones replace their namesakes; other folders stay.
-log "restoring the archived run folders"
-# shellcheck disable=SC2016  # expanded by the container's sh
-compose run --rm --no-deps -T --entrypoint sh stage-data -c '
-  set -e; runs=/app/data/runs; tmp="$runs/.restoring"
-  rm -rf "$tmp"; mkdir -p "$tmp"; tar -C "$tmp" -xf -
-  for dir in "$tmp"/*; do
-    [ -d "$dir" ] || continue
-    rm -rf "$runs/${dir##*/}"; mv "$dir" "$runs/"
-  done
-  rmdir "$tmp"' < "$src/runs.tar"
+# 4. The swap: every live database replaced by its restored copy in one transaction (its SQL
+# was written before anything stopped), then the volumes by renames.
+sql -o /dev/null < "$work/swap.sql" \
+  || undo "swapping the restored databases in failed: the live data is untouched and the stack started again"
+log "databases swapped in; replacing the volumes"
+drop_aside || warn "the replaced databases (*$REPLACED) could not be dropped: drop them by hand"
+on_volumes replace || die "replacing the volumes failed after the databases were restored: run the restore again"
 log "starting the stack again"
 compose up -d --wait >/dev/null
 log "restored $name into project $PROJECT"
