@@ -69,7 +69,8 @@ sql() {  # sql STATEMENTS...: as the superuser on the maintenance database, stop
 drop_aside() {  # the databases a restore creates beside the live ones
   local db
   for db in "${BACKUP_DATABASES[@]}"; do
-    sql -c "DROP DATABASE IF EXISTS \"$db$RESTORING\" WITH (FORCE)" \
+    sql -c "SET client_min_messages = warning" \
+      -c "DROP DATABASE IF EXISTS \"$db$RESTORING\" WITH (FORCE)" \
       -c "DROP DATABASE IF EXISTS \"$db$REPLACED\" WITH (FORCE)" >/dev/null || return 1
   done
 }
