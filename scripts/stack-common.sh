@@ -78,4 +78,20 @@ remove_stage_containers() {
 
 # Databases on the stack's Postgres (scripts/postgres-init.sh creates them; backups hold them).
 # shellcheck disable=SC2034  # read by backup.sh and restore.sh, which source this file
-BACKUP_DATABASES=(airflow mlflow)
+BACKUP_DATABASES=(airflow mlflow predictions)
+# The one folder inside an archive (carprice.pipeline.backup.ROOT).
+# shellcheck disable=SC2034
+BACKUP_ROOT=carprice-backup
+
+# carprice.pipeline.backup (manifest, verify, run-folders, marker), streams on stdin/stdout.
+#   backup_tool exec ...  in the running streamlit container (its MLflow reader, the data volume)
+#   backup_tool run ...   in a throwaway stage-data container (nothing else need be running)
+backup_tool() {
+  local how="$1"
+  shift
+  if [ "$how" = exec ]; then
+    compose exec -T streamlit python -m carprice.pipeline.backup "$@"
+  else
+    compose run --rm --no-deps -T --entrypoint python stage-data -m carprice.pipeline.backup "$@"
+  fi
+}

@@ -4,14 +4,20 @@ restarted mid-run, MLflow stopped, two runs at once, and backup -> reset -> rest
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
+from stack_client import read_env_file
 
+from carprice.contract import schema
 from carprice.pipeline import definition
 from carprice.registry import tags
+from carprice.sources.synthetic import generate
 from tests.e2e.conftest import (
     REPO,
     compose,
@@ -19,6 +25,8 @@ from tests.e2e.conftest import (
     log,
     pending_versions,
     promoted_by,
+    psql,
+    run_pipeline,
     script,
     stage_containers,
     start_run,
@@ -132,30 +140,105 @@ def test_two_runs_at_once_both_finish_with_one_production(stack, stack_env):
         f"(v{expected}, promoted: {promoted or 'none'}; the export names it)")
 
 
-def test_backup_reset_restore_serves_the_same_production(stack, stack_env, tmp_path):
-    version = stack.alias_version()
-    proc = subprocess.run([str(REPO / "scripts" / "backup.sh"), str(tmp_path)], env=stack_env,
-                          capture_output=True, text=True, timeout=600)
+def restore(env: dict, archive: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(REPO / "scripts" / "restore.sh"), str(archive), "--yes"],
+                          env=env, capture_output=True, text=True, timeout=900)
+
+
+def logged(env: dict) -> int:
+    """Rows of the prediction log (its table is created by the first write)."""
+    if psql(env, "predictions", "SELECT to_regclass('public.predictions') IS NULL") == "t":
+        return 0
+    return int(psql(env, "predictions", "SELECT count(*) FROM predictions"))
+
+
+def snapshot(stack, env: dict) -> dict:
+    """What a refused restore must leave exactly as it was."""
+    return {"production": stack.alias_version(),
+            "predictions": logged(env),
+            "databases": psql(env, "postgres", "SELECT string_agg(datname, ',' ORDER BY "
+                                               "datname) FROM pg_database"),
+            "running": sorted(compose(env, "ps", "-q", "--status", "running").stdout.split())}
+
+
+def test_backup_reset_restore_brings_everything_back_and_refuses_a_bad_archive(
+        stack, stack_env, tmp_path):
+    # Some traffic to log (and enough rows for the monitor to judge), with contract 6's key.
+    key = read_env_file(Path(stack_env["CARPRICE_ENV_FILE"])).get("API_KEY")
+    before = logged(stack_env)
+    cars = generate(300, seed=41)[list(schema.FEATURES)].to_dict(orient="records")
+    resp = requests.post(f"{stack.api_url}/predict", json=cars, timeout=120,
+                         headers={"X-API-Key": key} if key else {})
+    assert resp.status_code == 200, resp.text[:300]
+    deadline = time.monotonic() + 30  # the log is written in the background
+    while logged(stack_env) < before + 300:
+        assert time.monotonic() < deadline, "the 300 predictions were never logged"
+        time.sleep(1)
+    # An older archive of this project is pruned by --keep 1; another project's (a name
+    # that starts with this one) is not.
+    project = stack_env["COMPOSE_PROJECT_NAME"]
+    older = tmp_path / f"carprice-{project}-20000101T000000Z.tar.gz"
+    other = tmp_path / f"carprice-{project}-2-20000101T000000Z.tar.gz"
+    older.write_bytes(b"old")
+    other.write_bytes(b"other")
+    started = time.monotonic()
+    proc = subprocess.run([str(REPO / "scripts" / "backup.sh"), str(tmp_path), "--keep", "1"],
+                          env=stack_env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    archive = proc.stdout.strip().splitlines()[-1]
+    backup_s = time.monotonic() - started
+    archive = Path(proc.stdout.strip().splitlines()[-1])
+    assert not older.exists() and other.exists() and archive.is_file()
+    marker = json.loads(compose(stack_env, "exec", "-T", "streamlit", "cat",
+                                "/app/data/ops/last-backup.json").stdout)
+    assert marker["archive"] == archive.name
+    assert marker["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    before = snapshot(stack, stack_env)
+    assert before["production"] and before["predictions"] >= 300, before
+
+    # A corrupted copy (bytes flipped mid-file) and a truncated one: refused in one line,
+    # and the running stack is exactly as it was.
+    data = archive.read_bytes()
+    flipped = bytearray(data)
+    flipped[len(data) // 2:len(data) // 2 + 16] = bytes(b ^ 0xFF for b in data[
+        len(data) // 2:len(data) // 2 + 16])
+    bad = {"flipped": bytes(flipped), "truncated": data[:len(data) * 3 // 4]}
+    for label, content in bad.items():
+        copy = tmp_path / f"{label}-{archive.name}"
+        copy.write_bytes(content)
+        refused = restore(stack_env, copy)
+        assert refused.returncode != 0, f"{label} archive restored: {refused.stdout[-1000:]}"
+        # One line of its own (Compose may add WARN lines of its own on stderr).
+        ours = [line for line in refused.stderr.splitlines() if line.startswith("[carprice]")]
+        assert len(ours) == 1 and "refused" in ours[0], (label, refused.stderr[-2000:])
+        log(f"{label} archive: {ours[0]}")
+        assert snapshot(stack, stack_env) == before, f"the stack changed after the {label} one"
+
     script(stack_env, "docker-reset-full.sh", "--yes", "--no-build", timeout=900)
     assert stack.alias_version() is None, "production alias survived the reset"
     stack._token = None
     stack.wait_for_dag()
     runs = stack.api("GET", f"/api/v2/dags/{definition.DAG_ID}/dagRuns")
     assert runs["total_entries"] == 0, "DAG runs survived the reset"
-    proc = subprocess.run([str(REPO / "scripts" / "restore.sh"), archive, "--yes"],
-                          env=stack_env, capture_output=True, text=True, timeout=900)
+    started = time.monotonic()
+    proc = restore(stack_env, archive)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    restore_s = time.monotonic() - started
     stack._token = None
-    assert stack.alias_version() == version
+    assert stack.alias_version() == before["production"]
+    assert logged(stack_env) == before["predictions"]
+    assert "_restoring" not in psql(stack_env, "postgres", "SELECT string_agg(datname, ',') "
+                                                           "FROM pg_database")
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         served = requests.get(f"{stack.api_url}/model", timeout=30).json()
-        if str(served.get("version")) == str(version) and served["source"] == "registry":
+        if str(served.get("version")) == before["production"] and served["source"] == "registry":
             break
         time.sleep(3)
-    assert str(served.get("version")) == str(version), served
-    log(f"backup -> reset -> restore: production v{version} served again")
-
-
+    assert str(served.get("version")) == before["production"], served
+    # The monitor finds the production version's run folder (its train.parquet) again.
+    form = {"monitor_source": "predictions", "retrain": False}
+    _, states, _ = run_pipeline(stack, stack_env, form, dag_id=definition.MONITOR_DAG_ID)
+    assert states["monitor"] == "success", states
+    log(f"backup ({backup_s:.0f} s, {archive.stat().st_size / 1e6:.1f} MB) -> reset -> restore "
+        f"({restore_s:.0f} s): production v{before['production']} served again, "
+        f"{before['predictions']} predictions back, monitoring green")
