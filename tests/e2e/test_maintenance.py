@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 DAG = definition.MAINTENANCE_DAG_ID
 OLD, RECENT = "e2e-maintenance-old", "e2e-maintenance-recent"
 STALE_FOLDER = "e2e-maintenance-stale"
+MARKER = "e2e-maintenance-aged"  # a file of ours in the production run folder
 TABLE = prediction_log.TABLE
 
 
@@ -50,14 +51,17 @@ def test_maintenance_prunes_what_is_old_keeps_what_is_needed_and_reports_disk(
     assert (count(env, OLD), count(env, RECENT)) == (3, 2)
 
     # An old run folder that registered nothing, and the production model's run folder
-    # made just as old: only the first may go.
+    # made just as old: only the first may go. (Should a restore have left the production
+    # run without its folder, one stands in for it and goes again at the end.)
     production = stack.alias_version()
     assert production, "earlier scenarios promote a production version"
     needed = safe_name(version_tags(stack, production)[tags.PIPELINE_RUN_ID])
-    in_data_volume(env, f"mkdir -p /app/data/runs/{STALE_FOLDER} && "
-                        f"echo x > /app/data/runs/{STALE_FOLDER}/raw.parquet && "
-                        f"test -d /app/data/runs/{needed} && "
-                        f"find /app/data/runs/{STALE_FOLDER} /app/data/runs/{needed} "
+    runs = "/app/data/runs"
+    stand_in = in_data_volume(env, f"test -d {runs}/{needed} && echo kept || echo new")
+    in_data_volume(env, f"mkdir -p {runs}/{STALE_FOLDER} {runs}/{needed} && "
+                        f"echo x > {runs}/{STALE_FOLDER}/raw.parquet && "
+                        f"touch {runs}/{needed}/{MARKER} && "
+                        f"find {runs}/{STALE_FOLDER} {runs}/{needed} "
                         f"-exec touch -h -d '40 days ago' {{}} +")
 
     run_id, states, seconds = run_pipeline(stack, env, dag_id=DAG)
@@ -65,8 +69,10 @@ def test_maintenance_prunes_what_is_old_keeps_what_is_needed_and_reports_disk(
     assert set(states.values()) == {"success"}, states
     assert set(states) == {"maintenance", "clean_airflow_db", "prune_task_logs"}
     assert (count(env, OLD), count(env, RECENT)) == (0, 2)
-    listing = in_data_volume(env, "ls /app/data/runs").split()
+    listing = in_data_volume(env, f"ls {runs}").split()
     assert STALE_FOLDER not in listing and needed in listing, listing
+    in_data_volume(env, f"rm -rf {runs}/{needed}" if stand_in == "new"
+                   else f"rm -f {runs}/{needed}/{MARKER}")
     stage_log = stack.task_log(run_id, "maintenance", dag_id=DAG)
     assert "free disk at /app/data:" in stage_log, stage_log[-2000:]
     assert "removed" in stack.task_log(run_id, "prune_task_logs", dag_id=DAG)
