@@ -145,6 +145,7 @@ def main() -> int:
         "COMPOSE_PROJECT_NAME": PROJECT,
         "CARPRICE_ENV_FILE": str(env_file),
         "CARPRICE_SCHEDULE": "none",
+        "CARPRICE_MAINTENANCE_SCHEDULE": "none",
     }
     figures: dict = {}
     try:

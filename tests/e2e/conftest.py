@@ -151,6 +151,7 @@ def stack_env(tmp_path_factory):
         "CARPRICE_ENV_FILE": str(env_file),
         # Manual triggers only: a schedule would start its own run on unpause.
         "CARPRICE_SCHEDULE": "none",
+        "CARPRICE_MAINTENANCE_SCHEDULE": "none",
         "HEALTH_TIMEOUT": os.environ.get("HEALTH_TIMEOUT", "600"),
     }
     # Leftovers of an interrupted run would keep old database passwords: start from zero.

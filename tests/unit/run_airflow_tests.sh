@@ -26,4 +26,4 @@ cd "$REPO"
 AIRFLOW_HOME="$AIRFLOW_HOME" AIRFLOW__CORE__LOAD_EXAMPLES=false CARPRICE_REQUIRE_AIRFLOW=1 \
   CARPRICE_PARAMS_FILE="$REPO/params.yaml" PYTHONPATH="$REPO/src:$REPO/airflow/dags" \
   "$VENV/bin/python" -m pytest -p no:cacheprovider tests/unit/test_dag.py \
-  tests/unit/test_dag_candidates.py "$@"
+  tests/unit/test_dag_candidates.py tests/unit/test_dag_maintenance.py "$@"

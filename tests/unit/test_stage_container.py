@@ -46,7 +46,10 @@ def test_every_stage_gets_the_mounts_of_what_it_reads_and_writes(stage):
     s = spec(stage)
     targets = {m.target: m for m in s.mounts}
     assert container.CONTAINER_DATA_DIR in targets
-    assert (container.CONTAINER_MODELS_DIR in targets) == (stage in definition.WRITES_MODELS)
+    models = targets.get(container.CONTAINER_MODELS_DIR)
+    assert (models is not None) == (stage in definition.WRITES_MODELS | definition.READS_MODELS)
+    if models:  # only a stage that writes the export may change it
+        assert models.read_only == (stage not in definition.WRITES_MODELS)
     inbox = targets.get(container.CONTAINER_INBOX_DIR)
     assert (inbox is not None) == (stage in definition.READS_INBOX)
     if inbox:
@@ -66,6 +69,7 @@ def test_secrets_are_named_in_the_spec_and_filled_only_at_run_time():
     assert values["MLFLOW_TRACKING_USERNAME"] == "promoter"
     assert values["MLFLOW_TRACKING_PASSWORD"] == "pr0moter-s3cret"
     assert container.ENV_PREDLOG_DSN in spec("monitor").secrets
+    assert container.ENV_PREDLOG_DSN in spec("maintenance").secrets
     assert container.ENV_PREDLOG_DSN not in spec("train").secrets
 
 

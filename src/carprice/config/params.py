@@ -28,6 +28,7 @@ from pydantic import (
 from carprice.config import candidates, gate_floor, param_errors, settings
 from carprice.config.candidates import CandidateParams
 from carprice.config.gate_params import GateParams, Section
+from carprice.config.maintenance_params import MaintenanceParams
 from carprice.errors import InputError, one_line
 
 # Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
@@ -67,9 +68,11 @@ ROLLBACK_PARAM_ALIASES: dict[str, str] = {
     "requested_by": "rollback.requested_by",
     "reason": "rollback.reason",
 }
+MAINTENANCE_PARAM_ALIASES: dict[str, str] = {
+    name: f"maintenance.{name}" for name in MaintenanceParams.model_fields}
 # Every trigger-form name of every DAG -> its dotted key (one name, one key).
 FORM_ALIASES: dict[str, str] = {**PARAM_ALIASES, **MONITOR_PARAM_ALIASES,
-                                **ROLLBACK_PARAM_ALIASES}
+                                **ROLLBACK_PARAM_ALIASES, **MAINTENANCE_PARAM_ALIASES}
 
 
 class ParamsError(InputError):
@@ -217,6 +220,7 @@ class Params(Section):
     run: RunParams
     monitor: MonitorParams
     rollback: RollbackParams
+    maintenance: MaintenanceParams
 
     @field_validator("candidates")
     @classmethod

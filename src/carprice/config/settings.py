@@ -55,6 +55,9 @@ ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 # only (the app itself reads as the reader). No promoter account is ever held there.
 ENV_SCRIPT_TRAINER_USER = "CARPRICE_TRAINER_USER"
 ENV_SCRIPT_TRAINER_PASSWORD = "CARPRICE_TRAINER_PASSWORD"
+# Schedule of the carprice_maintenance DAG (read when airflow/dags/ is parsed): a cron
+# preset or expression, or "none" for manual triggers only.
+ENV_MAINTENANCE_SCHEDULE = "CARPRICE_MAINTENANCE_SCHEDULE"
 # Set in the stack's dvc-runner image: dvc.yaml's stages run as sibling containers there.
 ENV_DVC_DOCKER = "CARPRICE_DVC_DOCKER"
 

@@ -63,6 +63,7 @@ STAGE_SECRETS: dict[str, str] = {ENV_NOTIFY_URLS: ENV_NOTIFY_URLS}
 # The model-signing private key: only the stages that promote (carprice.registry.signing).
 EXTRA_SECRETS: dict[str, tuple[str, ...]] = {
     "monitor": (ENV_PREDLOG_DSN,),
+    "maintenance": (ENV_PREDLOG_DSN,),  # deletes old rows of the prediction log
     "promote_staging": (ENV_SIGNING_KEY,),
     "promote_production": (ENV_SIGNING_KEY,),
 }
@@ -129,6 +130,9 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
     if stage in definition.WRITES_MODELS:  # the exported production copy
         mounts.append(Mount(deployment_value(ENV_MODELS_VOLUME, deployment),
                             CONTAINER_MODELS_DIR))
+    elif stage in definition.READS_MODELS:
+        mounts.append(Mount(deployment_value(ENV_MODELS_VOLUME, deployment),
+                            CONTAINER_MODELS_DIR, read_only=True))
     if stage in definition.READS_INBOX:  # the user's own CSVs, read-only
         mounts.append(Mount(deployment_value(ENV_INBOX_HOST_DIR, deployment),
                             CONTAINER_INBOX_DIR, type="bind", read_only=True))

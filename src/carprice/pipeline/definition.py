@@ -79,10 +79,11 @@ def safe_name(text: str, max_len: int = 100) -> str:
 
 # The model's life after promotion: stages run alone, each by its own DAG (not part of
 # STAGES, the training DAG's order). Their MLflow runs go to params monitor.experiment.
-MONITOR_STAGES: tuple[str, ...] = ("monitor", "rollback")
+MONITOR_STAGES: tuple[str, ...] = ("monitor", "rollback", "maintenance")
 MONITOR_STAGE_EXTRAS: dict[str, str] = {
     "monitor": "monitor",  # loads the model and runs Evidently's drift report
     "rollback": "data",  # registry calls and an artifact download only
+    "maintenance": "monitor",  # prunes the prediction log: the image with its driver
 }
 # Every stage that has an image, with its dependency set (docker-compose-full.yml builds them).
 IMAGE_EXTRAS: dict[str, str] = {**STAGE_EXTRAS, **MONITOR_STAGE_EXTRAS}
@@ -90,6 +91,8 @@ IMAGE_EXTRAS: dict[str, str] = {**STAGE_EXTRAS, **MONITOR_STAGE_EXTRAS}
 # that read the user's inbox (csv_uri=inbox/<file>): their containers get those mounts.
 WRITES_MODELS: frozenset[str] = frozenset({"promote_production", "rollback"})
 READS_INBOX: frozenset[str] = frozenset({"ingest", "monitor"})
+# Stages that read the exported production copy (read-only: which run folder it needs).
+READS_MODELS: frozenset[str] = frozenset({"maintenance"})
 # Least privilege in MLflow (mlflow/accounts.py): only these stages sign in as the promoter,
 # the one account that registers versions of the served model, tags them and moves its
 # aliases. Every other stage (ingest parses files from the internet) signs in as the
@@ -110,8 +113,9 @@ REGISTRY_POOL, REGISTRY_POOL_SLOTS = "carprice_registry", 1
 # The DAGs of the monitoring stages (MONITOR_STAGES).
 MONITOR_DAG_ID = "car_price_monitoring"
 ROLLBACK_DAG_ID = "car_price_rollback"
+MAINTENANCE_DAG_ID = "carprice_maintenance"
 # Where the monitor stage takes its current rows from (params monitor.source).
 MONITOR_SOURCES: tuple[str, ...] = tuple(field_schema("monitor.source")["enum"])
 # params.yaml sections of those stages: they never change the model, so they stay out of
 # the training fingerprint (runner.params_hash).
-MONITOR_PARAM_SECTIONS: tuple[str, ...] = ("monitor", "rollback")
+MONITOR_PARAM_SECTIONS: tuple[str, ...] = ("monitor", "rollback", "maintenance")

@@ -339,6 +339,30 @@ def recent_inputs(dsn: str, limit: int = 10_000, source: str | None = None,
     return pd.concat([meta, features, outputs], axis=1)
 
 
+def delete_older_than(dsn: str, before: datetime, batch_rows: int) -> int:
+    """Delete the rows logged before ``before``, ``batch_rows`` per transaction (each
+    batch commits, so writers wait on short locks only); how many went. 0 when nothing
+    was ever logged (no table yet)."""
+    from psycopg2 import errors
+
+    batch = (f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts < %s "
+             "ORDER BY id LIMIT %s)")
+    deleted = 0
+    conn = connect(dsn)
+    try:
+        while True:
+            with conn, conn.cursor() as cur:
+                cur.execute(batch, (before, batch_rows))
+                count = cur.rowcount
+            deleted += count
+            if count < batch_rows:
+                return deleted
+    except errors.UndefinedTable:
+        return deleted
+    finally:
+        conn.close()
+
+
 def _query(dsn: str, sql: str, params: tuple) -> list[tuple]:
     """Rows of a read-only query; none while nothing was ever logged (no table yet)."""
     from psycopg2 import errors
