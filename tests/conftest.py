@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 # The API key of this test session (carprice.api.guard), as the stack's .env has API_KEY:
 # in the environment (api_key fixture), sent by every API call of the tests.
 API_KEY = secrets.token_hex(16)
-API_HEADERS = {"X-API-Key": API_KEY}
+API_HEADERS = {"X-API-Key": API_KEY}  # carprice.api.guard.API_KEY_HEADER (not imported
+# here: the Airflow test venv shares this file and has no `limits`)
 
 
 @pytest.fixture(scope="session", autouse=True)
