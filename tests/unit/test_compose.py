@@ -388,6 +388,7 @@ SCRIPTS = [
     "scripts/restore.sh",
     "tests/e2e/run.sh",
     "tests/unit/run_airflow_tests.sh",
+    "proxy/entrypoint.sh",
 ]
 
 
