@@ -81,15 +81,16 @@ def test_only_the_proxy_is_published_and_a_network_bind_is_refused(stack, stack_
 def test_the_api_over_https_wants_its_key_and_limits_each_client(stack, stack_env, ca_file):
     url = f"{proxy_url(stack_env, 'PROXY_API_PORT')}/predict"
     car = pyfunc.example_car()
+    # verify= on every call: a Session's verify loses to REQUESTS_CA_BUNDLE when that is set
+    ca = str(ca_file)  # the generated CA, nothing else
     with requests.Session() as http:
-        http.verify = str(ca_file)  # the generated CA, nothing else
-        assert http.get(f"{proxy_url(stack_env, 'PROXY_API_PORT')}/health",
+        assert http.get(f"{proxy_url(stack_env, 'PROXY_API_PORT')}/health", verify=ca,
                         timeout=30).status_code == 200
         for headers in ({}, {"X-API-Key": "not-the-key"}):
-            refused = http.post(url, json=car, headers=headers, timeout=30)
+            refused = http.post(url, json=car, headers=headers, verify=ca, timeout=30)
             assert refused.status_code == 401, refused.text[:200]
             assert refused.json() == {"message": "missing or wrong X-API-Key header"}
-        priced = http.post(url, json=car, headers=stack.api_headers, timeout=30)
+        priced = http.post(url, json=car, headers=stack.api_headers, verify=ca, timeout=30)
         assert priced.status_code == 200, priced.text[:300]
         assert priced.json()["predictions"][0]["price_dh"] > 0
         # plain HTTP on the loopback port asks for the key too
@@ -115,14 +116,14 @@ def hammer(url: str, car: dict, headers: dict, ca_file: Path) -> requests.Respon
 
     def client() -> None:
         with requests.Session() as http:
-            http.verify = str(ca_file)
             deadline = time.monotonic() + 90
             while not stop.is_set() and time.monotonic() < deadline:
                 with lock:
                     if sent[0] >= 700:
                         return
                     sent[0] += 1
-                resp = http.post(url, json=car, headers=headers, timeout=30)
+                resp = http.post(url, json=car, headers=headers, verify=str(ca_file),
+                                 timeout=30)
                 assert resp.status_code in (200, 429), (resp.status_code, resp.text[:200])
                 if resp.status_code == 429:
                     seen.append(resp)
