@@ -24,7 +24,7 @@ HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-420}"
 SECRET_KEYS=(POSTGRES_PASSWORD AIRFLOW_DB_PASSWORD MLFLOW_DB_PASSWORD AIRFLOW_FERNET_KEY
   AIRFLOW_JWT_SECRET AIRFLOW_ADMIN_PASSWORD REDIS_PASSWORD MLFLOW_SECRET_KEY MLFLOW_ADMIN_PASSWORD
   MLFLOW_TRAINER_PASSWORD MLFLOW_PROMOTER_PASSWORD MLFLOW_READER_PASSWORD FLOWER_PASSWORD
-  PREDLOG_DB_PASSWORD)
+  PREDLOG_DB_PASSWORD API_KEY STREAMLIT_PASSWORD)
 
 # --- secrets: openssl on the host, else Python in the base image -----------------------
 random_secret() {  # random_secret hex|fernet
@@ -111,6 +111,48 @@ fill_secrets() {
   chmod 600 "$ENV_FILE"
 }
 
+# --- the doors: what may listen beyond this machine -----------------------------------------
+proxy_enabled() { case ",$(setting COMPOSE_PROFILES)," in *,proxy,*) return 0 ;; esac; return 1; }
+
+# Only the HTTPS proxy is published beyond loopback: the services behind it speak plain HTTP
+# (MLflow's basic auth in clear text) and Streamlit has no login of its own.
+check_bind_address() {
+  local bind
+  bind="$(setting BIND_ADDRESS 127.0.0.1)"
+  case "$bind" in 127.* | ::1 | localhost) return 0 ;; esac
+  if proxy_enabled; then
+    die "BIND_ADDRESS=$bind would publish Airflow, MLflow, Streamlit and the API beside the proxy, unencrypted and without the app's login: keep BIND_ADDRESS=127.0.0.1 (the proxy listens on PROXY_BIND_ADDRESS)"
+  fi
+  die "BIND_ADDRESS=$bind would publish Airflow, MLflow, Streamlit and the API on the network unencrypted, Streamlit without a login: keep BIND_ADDRESS=127.0.0.1 and open them through the HTTPS proxy (COMPOSE_PROFILES=proxy in $ENV_FILE)"
+}
+
+# The proxy's first name: the address browsers and the Airflow login redirects use.
+proxy_host() { setting PROXY_HOSTNAMES localhost | tr ',' ' ' | awk '{print $1}'; }
+
+# The root of the proxy's local CA (Caddy creates it on its first start), copied beside the
+# compose file for browsers and curl to trust; git ignores it.
+proxy_ca_file() { printf '%s/proxy/%s-root-ca.crt' "$STACK_DIR" "$PROJECT"; }
+
+export_proxy_ca() {
+  local ca try
+  ca="$(proxy_ca_file)"
+  if [ -n "$(setting PROXY_CERT_FILE)" ]; then
+    log "proxy: TLS with your certificate (PROXY_CERT_FILE)"
+    return 0
+  fi
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    compose cp proxy:/data/caddy/pki/authorities/local/root.crt "$ca" >/dev/null 2>&1 && break
+    [ "$try" = 10 ] && die "the proxy's local CA has no root certificate yet (see: docker compose logs proxy)"
+    sleep 2
+  done
+  chmod 644 "$ca"
+  log "proxy: the local CA's root certificate is $ca; trust it once:"
+  log "  curl / requests:  curl --cacert $ca ...   (REQUESTS_CA_BUNDLE=$ca)"
+  log "  Debian/Ubuntu:    sudo cp $ca /usr/local/share/ca-certificates/carprice.crt && sudo update-ca-certificates"
+  log "  Chrome/Chromium:  certutil -d sql:\$HOME/.pki/nssdb -A -t C,, -n carprice -i $ca   (libnss3-tools)"
+  log "  Firefox: Settings > Certificates > Import;  macOS: sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain $ca"
+}
+
 # --- preflight -----------------------------------------------------------------------------
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -119,7 +161,9 @@ preflight() {
   local running port key
   running="$(compose ps -q 2>/dev/null || true)"
   if [ -z "$running" ]; then
-    for key in AIRFLOW_PORT MLFLOW_PORT STREAMLIT_PORT API_PORT; do
+    local keys=(AIRFLOW_PORT MLFLOW_PORT STREAMLIT_PORT API_PORT)
+    proxy_enabled && keys+=(PROXY_STREAMLIT_PORT PROXY_AIRFLOW_PORT PROXY_MLFLOW_PORT PROXY_API_PORT)
+    for key in "${keys[@]}"; do
       port="$(setting "$key")"
       [ -n "$port" ] || die "$key is empty in $ENV_FILE"
       if port_in_use "$port"; then
@@ -128,7 +172,9 @@ preflight() {
     done
   fi
   local image
-  for key in PYTHON_BASE_IMAGE POSTGRES_IMAGE REDIS_IMAGE; do
+  local images=(PYTHON_BASE_IMAGE POSTGRES_IMAGE REDIS_IMAGE)
+  proxy_enabled && images+=(CADDY_IMAGE)
+  for key in "${images[@]}"; do
     image="$(setting "$key")"
     [ -n "$image" ] || die "$key is empty in $ENV_FILE"
     docker image inspect "$image" >/dev/null 2>&1 && continue
@@ -202,6 +248,7 @@ create_env_file
 add_new_settings
 fill_secrets
 load_project
+check_bind_address
 preflight
 
 DOCKER_SOCK=/var/run/docker.sock
@@ -215,6 +262,11 @@ mkdir -p "$INBOX"
 [ "$(env_file_get CARPRICE_INBOX_HOST_DIR)" = "$INBOX" ] || env_file_set CARPRICE_INBOX_HOST_DIR "$INBOX"
 
 log "project $PROJECT (settings: $ENV_FILE)"
+# Airflow's login redirects are absolute: through the proxy they must name the proxy.
+if proxy_enabled && [ -z "$(setting AIRFLOW_PUBLIC_URL)" ]; then
+  AIRFLOW_PUBLIC_URL="https://$(proxy_host):$(setting PROXY_AIRFLOW_PORT 8444)"
+  export AIRFLOW_PUBLIC_URL
+fi
 if [ "$BUILD" = 1 ]; then build_images; fi
 
 log "starting containers"
@@ -231,6 +283,7 @@ if ! compose --progress quiet up -d --remove-orphans --wait --wait-timeout "$HEA
   die "not healthy after ${HEALTH_TIMEOUT}s or failed: ${bad[*]:-see above}"
 fi
 log "all services healthy; stack up in $((SECONDS - UP_START)) s"
+if proxy_enabled; then export_proxy_ca; fi
 
 bind="$(setting BIND_ADDRESS 127.0.0.1)"
 [ "$bind" = 0.0.0.0 ] && bind=localhost
@@ -238,9 +291,21 @@ cat <<EOF
 [carprice] Airflow    http://$bind:$(setting AIRFLOW_PORT 8080)   (DAG car_price_predictor_pipeline)
 [carprice] MLflow     http://$bind:$(setting MLFLOW_PORT 5000)
 [carprice] Streamlit  http://$bind:$(setting STREAMLIT_PORT 8501)
-[carprice] API        http://$bind:$(setting API_PORT 8000)/docs
+[carprice] API        http://$bind:$(setting API_PORT 8000)/docs   (POST /predict: header X-API-Key)
 EOF
+if proxy_enabled; then
+  host="$(proxy_host)"
+  cat <<EOF
+[carprice] through the HTTPS proxy (on $(setting PROXY_BIND_ADDRESS 0.0.0.0), names: $(setting PROXY_HOSTNAMES localhost)):
+[carprice] Streamlit  https://$host:$(setting PROXY_STREAMLIT_PORT 8443)   (login STREAMLIT_USER / STREAMLIT_PASSWORD)
+[carprice] Airflow    https://$host:$(setting PROXY_AIRFLOW_PORT 8444)
+[carprice] MLflow     https://$host:$(setting PROXY_MLFLOW_PORT 8445)
+[carprice] API        https://$host:$(setting PROXY_API_PORT 8446)/docs
+EOF
+fi
 log "logins (user and password settings in $ENV_FILE, readable by you only):"
 log "  Airflow    AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD"
 log "  MLflow     MLFLOW_ADMIN_USER / MLFLOW_ADMIN_PASSWORD (app and stages have their own accounts)"
 log "  Flower     FLOWER_USER / FLOWER_PASSWORD (with --profile flower)"
+log "  API        API_KEY, sent as header X-API-Key on POST /predict"
+if proxy_enabled; then log "  Streamlit  STREAMLIT_USER / STREAMLIT_PASSWORD (through the proxy)"; fi

@@ -13,7 +13,9 @@ Then, with an async HTTP client (httpx2) on loopback only and bounded request co
   * one POST of a --batch-rows car list (body pre-encoded), best and median of a few;
   * GET /metrics, as Prometheus scrapes it: median time and size.
 The prediction log is on if CARPRICE_PREDLOG_DSN is set (never passed on the command
-line: it holds a password); --no-predlog unsets it, to compare.
+line: it holds a password); --no-predlog unsets it, to compare. The server gets a fresh
+API key (in its environment) that the client sends in X-API-Key, and a per-client rate limit
+(--rate-limit) above what the bench sends: the check runs, nothing is refused.
 Targets: single p50 <= 15 ms and p95 <= 60 ms at 8 clients; 10k-row batch <= 1 s.
 Prints figures, asserts nothing. The client shares the machine's cores with the server.
 """
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carprice.api.guard import API_KEY_HEADER
 from carprice.config import settings
 from carprice.contract import schema
 from carprice.model import pyfunc
@@ -40,6 +44,8 @@ from carprice.registry.export import EXPORT_DIRNAME
 from carprice.sources import synthetic
 
 REPO = Path(__file__).resolve().parents[1]
+API_KEY = secrets.token_hex(16)  # this run's server only
+KEY_HEADERS = {API_KEY_HEADER: API_KEY, "content-type": "application/json"}
 
 
 def free_port() -> int:
@@ -66,7 +72,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start_server(args, port: int, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           settings.ENV_API_KEY: API_KEY, settings.ENV_API_RATE_LIMIT: args.rate_limit}
     if args.model:
         env["CARPRICE_MODELS_DIR"] = str(models_dir_of(args.model))
         env.pop("MLFLOW_TRACKING_URI", None)
@@ -100,7 +107,7 @@ async def closed_loop(client, body: bytes, clients: int, total: int) -> tuple[li
     """`clients` concurrent loops sharing `total` requests; (latencies, wall seconds)."""
     latencies: list[float] = []
     per_client = max(total // clients, 1)
-    headers = {"content-type": "application/json"}
+    headers = KEY_HEADERS
 
     async def one_client() -> None:
         for _ in range(per_client):
@@ -160,8 +167,7 @@ async def run(args, base_url: str, proc: subprocess.Popen) -> dict:
         runs, cpu = [], cpu_seconds(proc.pid) if args.workers == 1 else None
         for _ in range(args.batch_repeat):
             start = time.perf_counter()
-            r = await client.post("/predict", content=batch,
-                                  headers={"content-type": "application/json"})
+            r = await client.post("/predict", content=batch, headers=KEY_HEADERS)
             runs.append(time.perf_counter() - start)
             if r.status_code != 200 or len(r.json()["predictions"]) != args.batch_rows:
                 raise RuntimeError(f"batch answered {r.status_code}: {r.text[:200]}")
@@ -186,6 +192,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-predlog", action="store_true", help="unset CARPRICE_PREDLOG_DSN")
     parser.add_argument("--ready-timeout", type=float, default=180)
+    parser.add_argument("--rate-limit", default="1000000/minute",
+                        help="the server's per-client limit (CARPRICE_API_RATE_LIMIT)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="carprice-bench-api-") as tmp:

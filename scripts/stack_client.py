@@ -5,7 +5,8 @@
 
 Settings come from the environment, else from .env (CARPRICE_ENV_FILE): AIRFLOW_PORT,
 MLFLOW_PORT, AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD, MLFLOW_ADMIN_USER,
-MLFLOW_ADMIN_PASSWORD. Used by tests/e2e and bench/.
+MLFLOW_ADMIN_PASSWORD, API_PORT and API_KEY (``Stack.api_headers``: what POST /predict
+needs). Used by tests/e2e and bench/.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class Stack:
         self.mlflow = f"http://{host}:{settings.get('MLFLOW_PORT', '5000')}"
         self.streamlit = f"http://{host}:{settings.get('STREAMLIT_PORT', '8501')}"
         self.api_url = f"http://{host}:{settings.get('API_PORT', '8000')}"
+        # the prediction API's key (carprice.api.guard.API_KEY_HEADER), for POST /predict
+        self.api_headers = {"X-API-Key": settings.get("API_KEY", "")}
         self.user = settings.get("AIRFLOW_ADMIN_USER", "admin")
         self.password = settings.get("AIRFLOW_ADMIN_PASSWORD", "")
         self.mlflow_auth = (settings.get("MLFLOW_ADMIN_USER", "admin"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,11 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+# The API key of this test session (carprice.api.guard), as the stack's .env has API_KEY:
+# in the environment (api_key fixture), sent by every API call of the tests.
+API_KEY = secrets.token_hex(16)
+API_HEADERS = {"X-API-Key": API_KEY}  # carprice.api.guard.API_KEY_HEADER (not imported
+# here: the Airflow test venv shares this file and has no `limits`)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -34,6 +40,23 @@ def signing_keys():
     old = {name: os.environ.get(name) for name in names}
     os.environ.update(zip(names, pair, strict=True))
     yield pair
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_key():
+    """CARPRICE_API_KEY for every app the tests create or start, and a rate limit no test
+    reaches by accident (tests/unit/test_api_guard.py sets its own)."""
+    from carprice.config import settings
+
+    names = {settings.ENV_API_KEY: API_KEY, settings.ENV_API_RATE_LIMIT: "100000/second"}
+    old = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    yield API_KEY
     for name, value in old.items():
         if value is None:
             os.environ.pop(name, None)

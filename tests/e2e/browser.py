@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 CHROMIUM_ARGS = [
@@ -47,6 +48,27 @@ def browser_available() -> str | None:
     return None
 
 
+def home_trusting(ca_file: Path, home: Path) -> Path:
+    """A HOME whose NSS database (~/.pki/nssdb, what Chromium on Linux reads) trusts
+    ``ca_file`` as a root for websites: certutil from libnss3-tools."""
+    if not shutil.which("certutil"):
+        raise BrowserUnavailable("certutil not found: apt-get install -y libnss3-tools")
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True)
+    for args in (["-N", "--empty-password"],
+                 ["-A", "-t", "C,,", "-n", "carprice-test-ca", "-i", str(ca_file)]):
+        subprocess.run(["certutil", "-d", f"sql:{nssdb}", *args], check=True,
+                       capture_output=True, timeout=60)
+    return home
+
+
+def launch(pw, home: Path | None = None):
+    """Headless Chromium; with ``home``, that HOME (e.g. home_trusting's)."""
+    env = {**os.environ, "HOME": str(home)} if home else None
+    return pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                              args=CHROMIUM_ARGS, env=env)
+
+
 def _visible_or_explain(page, locator, problem: str) -> None:
     """Wait for ``locator``; on timeout raise AssertionError with what the page shows."""
     from playwright.sync_api import Error as PlaywrightError
@@ -58,8 +80,10 @@ def _visible_or_explain(page, locator, problem: str) -> None:
         raise AssertionError(f"{problem}; page says: {body[:800]}") from exc
 
 
-def predict_in_browser(base_url: str, screenshot_path: Path, timeout_s: float = 180) -> str:
+def predict_in_browser(base_url: str, screenshot_path: Path, timeout_s: float = 180,
+                       home: Path | None = None, login: tuple[str, str] | None = None) -> str:
     """Open the app, press "Predict price" with the form's defaults, return the price text.
+    ``home``: Chromium's HOME (home_trusting); ``login``: (user, password) for HTTP basic auth.
 
     Waits up to ``timeout_s`` for the form (the first visit loads the model). Saves a
     full-page screenshot to ``screenshot_path`` whatever happens, so a failure shows
@@ -73,10 +97,11 @@ def predict_in_browser(base_url: str, screenshot_path: Path, timeout_s: float = 
     screenshot_path.parent.mkdir(parents=True, exist_ok=True)
     timeout_ms = timeout_s * 1000
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = launch(pw, home)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            credentials = {"username": login[0], "password": login[1]} if login else None
+            page = browser.new_page(viewport={"width": 1400, "height": 1000},
+                                    http_credentials=credentials)
             page.set_default_timeout(timeout_ms)
             try:
                 page.goto(base_url, wait_until="domcontentloaded")

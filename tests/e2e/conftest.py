@@ -32,6 +32,11 @@ PORTS = {
     "MLFLOW_PORT": os.environ.get("CARPRICE_E2E_MLFLOW_PORT", "15000"),
     "STREAMLIT_PORT": os.environ.get("CARPRICE_E2E_STREAMLIT_PORT", "18501"),
     "API_PORT": os.environ.get("CARPRICE_E2E_API_PORT", "18000"),
+    # the HTTPS proxy (tests/e2e/test_proxy.py), on loopback only here
+    "PROXY_STREAMLIT_PORT": os.environ.get("CARPRICE_E2E_PROXY_STREAMLIT_PORT", "18443"),
+    "PROXY_AIRFLOW_PORT": os.environ.get("CARPRICE_E2E_PROXY_AIRFLOW_PORT", "18444"),
+    "PROXY_MLFLOW_PORT": os.environ.get("CARPRICE_E2E_PROXY_MLFLOW_PORT", "18445"),
+    "PROXY_API_PORT": os.environ.get("CARPRICE_E2E_PROXY_API_PORT", "18446"),
 }
 # train runs once per candidate: its task instances are train[<candidate>] (task_key)
 CANDIDATES = list(load_params(REPO / "params.yaml")["candidates"])
@@ -152,6 +157,9 @@ def stack_env(tmp_path_factory):
         # Manual triggers only: a schedule would start its own run on unpause.
         "CARPRICE_SCHEDULE": "none",
         "CARPRICE_MAINTENANCE_SCHEDULE": "none",
+        # mon's "monitoring" joins here: COMPOSE_PROFILES=monitoring,proxy
+        "COMPOSE_PROFILES": "proxy",
+        "PROXY_BIND_ADDRESS": "127.0.0.1",
         "HEALTH_TIMEOUT": os.environ.get("HEALTH_TIMEOUT", "600"),
     }
     # Leftovers of an interrupted run would keep old database passwords: start from zero.

@@ -15,7 +15,7 @@ engine_was_up=0
 docker info >/dev/null 2>&1 && engine_was_up=1
 
 base_images=("${PYTHON_BASE_IMAGE:-python:3.11-slim-bookworm}" "${POSTGRES_IMAGE:-postgres:15-bookworm}"
-  "${REDIS_IMAGE:-redis:7-bookworm}")
+  "${REDIS_IMAGE:-redis:7-bookworm}" "${CADDY_IMAGE:-caddy:2.11}")
 have_images() {
   local img
   for img in "${base_images[@]}"; do docker image inspect "$img" >/dev/null 2>&1 || return 1; done
@@ -44,7 +44,7 @@ started=$SECONDS
 # One stack for the whole session; the files run in this order and test_restart.py (stop,
 # start, reset) comes last. Arguments replace the list (e.g. one file).
 files=(tests/e2e/test_stack.py tests/e2e/test_day2.py tests/e2e/test_trust.py tests/e2e/test_faults.py
-  tests/e2e/test_maintenance.py tests/e2e/test_restart.py)
+  tests/e2e/test_maintenance.py tests/e2e/test_proxy.py tests/e2e/test_restart.py)
 [ "$#" -gt 0 ] && files=("$@")
 CARPRICE_E2E=1 "$PY" -m pytest -p no:cacheprovider -m e2e -s "${files[@]}"
 log "e2e took $((SECONDS - started)) s"

@@ -56,19 +56,21 @@ def post_cars(stack, frame) -> None:
     cars = frame[list(schema.FEATURES)].to_dict(orient="records")
     for start in range(0, len(cars), 1000):
         resp = requests.post(f"{stack.api_url}/predict", json=cars[start:start + 1000],
-                             timeout=120)
+                             headers=stack.api_headers, timeout=120)
         assert resp.status_code == 200, resp.text[:300]
 
 
 def test_api_prices_a_car_logs_it_and_names_a_bad_field(stack, stack_env, facts):
     wait_served(stack, facts["version"])
     car = pyfunc.example_car()
-    resp = requests.post(f"{stack.api_url}/predict", json=car, timeout=30)
+    resp = requests.post(f"{stack.api_url}/predict", json=car, headers=stack.api_headers,
+                         timeout=30)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     log(f"API: {body}")
     assert resp.headers["X-Model-Version"] == facts["version"]
-    bad = requests.post(f"{stack.api_url}/predict", json={**car, "year": "old"}, timeout=30)
+    bad = requests.post(f"{stack.api_url}/predict", json={**car, "year": "old"},
+                        headers=stack.api_headers, timeout=30)
     assert bad.status_code == 422 and "year" in bad.text
     assert requests.get(f"{stack.api_url}/openapi.json", timeout=30).status_code == 200
     deadline = time.monotonic() + 30  # the log is written in the background

@@ -96,7 +96,8 @@ def test_a_version_aliased_by_hand_is_refused_and_the_gate_model_keeps_serving(s
             f"{state.get('problem')}")
         assert state["ready"] is True and str(state["version"]) == str(good), state
         assert "sign" in state.get("problem", ""), state
-        price = requests.post(f"{api}/predict", json=pyfunc.example_car(), timeout=30)
+        price = requests.post(f"{api}/predict", json=pyfunc.example_car(),
+                              headers=stack.api_headers, timeout=30)
         assert price.status_code == 200, price.text[:300]
         assert price.headers["X-Model-Version"] == str(good)
     finally:

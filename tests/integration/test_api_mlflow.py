@@ -25,7 +25,7 @@ from carprice.api.service import SOURCE_HEADER, VERSION_HEADER
 from carprice.config import settings
 from carprice.model import pyfunc
 from carprice.registry import mlflow_server
-from tests.conftest import REPO, free_port, register_copy, wait_http
+from tests.conftest import API_HEADERS, REPO, free_port, register_copy, wait_http
 
 pytestmark = pytest.mark.integration
 TTL = 2.0
@@ -46,7 +46,7 @@ def api_env(promoted_model, monkeypatch):
 
 
 def started(app) -> TestClient:
-    client = TestClient(app)
+    client = TestClient(app, headers=API_HEADERS)
     client.__enter__()
     app.state.served.settle()
     return client
@@ -156,13 +156,14 @@ def test_real_uvicorn_serves_predictions(promoted_model, mlflow_server, tmp_path
         while requests.get(f"{url}/ready", timeout=5).status_code != 200:
             assert time.monotonic() < deadline, log_file.read_text()[-2000:]
             time.sleep(0.5)
-        r = requests.post(f"{url}/predict", json=CAR, timeout=30)
+        assert requests.post(f"{url}/predict", json=CAR, timeout=30).status_code == 401
+        r = requests.post(f"{url}/predict", json=CAR, headers=API_HEADERS, timeout=30)
         assert r.status_code == 200, r.text
         assert r.headers[SOURCE_HEADER] == "registry"
         assert r.headers[VERSION_HEADER] == promoted_model["version"]
         assert r.json()["predictions"][0]["price_dh"] > 0
         assert requests.post(f"{url}/predict", json={**CAR, "year": 1800},
-                             timeout=30).status_code == 422
+                             headers=API_HEADERS, timeout=30).status_code == 422
         assert "/predict" in requests.get(f"{url}/openapi.json", timeout=10).json()["paths"]
     finally:
         proc.terminate()

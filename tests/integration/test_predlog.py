@@ -28,7 +28,7 @@ from carprice.model import pyfunc
 from carprice.registry import mlflow_server
 from carprice.serving import prediction_log
 from carprice.sources import synthetic
-from tests.conftest import free_port, in_ci
+from tests.conftest import API_HEADERS, free_port, in_ci
 
 pytestmark = pytest.mark.integration
 CAR = pyfunc.example_car()
@@ -108,7 +108,7 @@ def api(postgres, export_dir, monkeypatch):
     for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
         monkeypatch.setenv(key, value)
     writer = prediction_log.PredictionLog(postgres.dsn, flush_seconds=0.2, retry_seconds=0.5)
-    with TestClient(create_app(log_writer=writer)) as client:
+    with TestClient(create_app(log_writer=writer), headers=API_HEADERS) as client:
         yield client, writer
 
 

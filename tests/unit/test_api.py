@@ -21,6 +21,7 @@ from carprice.model import pyfunc
 from carprice.registry import mlflow_server
 from carprice.serving import model_source, pricing
 from carprice.sources import synthetic
+from tests.conftest import API_HEADERS
 
 CAR = pyfunc.example_car()
 
@@ -38,14 +39,14 @@ def env(monkeypatch):
 @pytest.fixture
 def client(env, export_dir):
     env.setenv("CARPRICE_MODELS_DIR", str(export_dir))
-    with TestClient(create_app()) as c:
+    with TestClient(create_app(), headers=API_HEADERS) as c:
         yield c
 
 
 @pytest.fixture
 def no_model_client(env, tmp_path):
     env.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
-    with TestClient(create_app()) as c:
+    with TestClient(create_app(), headers=API_HEADERS) as c:
         yield c
 
 

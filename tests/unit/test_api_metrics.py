@@ -22,7 +22,7 @@ from carprice.config import settings
 from carprice.model import pyfunc
 from carprice.registry import mlflow_server
 from carprice.serving import model_source, prediction_log
-from tests.conftest import free_port
+from tests.conftest import API_HEADERS, free_port
 
 CAR = pyfunc.example_car()
 
@@ -40,7 +40,7 @@ def env(monkeypatch, export_dir):
 
 @pytest.fixture
 def client(env):
-    with TestClient(create_app()) as c:
+    with TestClient(create_app(), headers=API_HEADERS) as c:
         c.app.state.served.settle()
         yield c
 
@@ -168,7 +168,7 @@ def test_the_prediction_log_queue_written_and_dropped_are_exposed(env):
     dsn = f"postgresql://u:hunter22@127.0.0.1:{free_port()}/db"  # nothing listens there
     plog = prediction_log.PredictionLog(dsn, max_rows=2, flush_rows=100, flush_seconds=0.05,
                                         retry_seconds=600)
-    with TestClient(create_app(log_writer=plog)) as client:
+    with TestClient(create_app(log_writer=plog), headers=API_HEADERS) as client:
         client.app.state.served.settle()
         assert client.post("/predict", json=[CAR] * 3).status_code == 200
         deadline = time.monotonic() + 20

@@ -40,7 +40,8 @@ def example_env(tmp_path: Path) -> Path:
         key, sep, value = line.partition("=")
         if sep and not key.startswith("#") and not value:
             filler = {"DOCKER_GID": "0", "CARPRICE_INBOX_HOST_DIR": "/srv/carprice/data/inbox",
-                      "CARPRICE_NOTIFY_URLS": ""}.get(key, "test-" + key.lower())
+                      "CARPRICE_NOTIFY_URLS": "", "PROXY_CERT_FILE": "", "PROXY_KEY_FILE": "",
+                      "AIRFLOW_PUBLIC_URL": ""}.get(key, "test-" + key.lower())
             line = f"{key}={filler}"
         lines.append(line)
     path = tmp_path / "test.env"
@@ -134,7 +135,10 @@ def test_postgres_and_redis_publish_no_port(services):
 
 
 def test_published_ports_bind_to_configured_address(config, services):
+    """Loopback, except the HTTPS proxy: the one door to other machines."""
     for name, svc in services.items():
+        if name == "proxy":
+            continue
         for port in svc.get("ports", []):
             if isinstance(port, dict):  # rendered
                 assert port.get("host_ip") == "127.0.0.1", (name, port)
@@ -384,6 +388,7 @@ SCRIPTS = [
     "scripts/restore.sh",
     "tests/e2e/run.sh",
     "tests/unit/run_airflow_tests.sh",
+    "proxy/entrypoint.sh",
 ]
 
 
@@ -452,3 +457,40 @@ def test_the_model_mlflow_creates_at_start_is_the_one_the_pipeline_registers():
     mlflow_env = yaml.safe_load(COMPOSE.read_text())["services"]["mlflow"]["environment"]
     assert mlflow_env["CARPRICE_MODEL_NAME"] == f"${{CARPRICE_MODEL_NAME:-{served}}}"
     assert f"CARPRICE_MODEL_NAME={served}" in ENV_EXAMPLE.read_text().splitlines()
+
+
+def test_the_proxy_is_the_only_service_published_beyond_loopback(services):
+    proxy = services["proxy"]
+    assert proxy.get("profiles") == ["proxy"]
+    ports = proxy["ports"]
+    assert sorted(int(p["target"]) for p in ports) == [8443, 8444, 8445, 8446]
+    assert {p["host_ip"] for p in ports} == {"0.0.0.0"}  # PROXY_BIND_ADDRESS's default
+    limits = proxy["deploy"]["resources"]["limits"]
+    assert limits["memory"] and limits["cpus"] and limits["pids"]
+
+
+def test_the_proxy_routes_to_the_services_and_ports_compose_defines(services):
+    caddyfile = (REPO / "proxy" / "Caddyfile").read_text()
+    entrypoint = (REPO / "proxy" / "entrypoint.sh").read_text()
+    upstreams = dict(re.findall(r"reverse_proxy ([a-z-]+):(\d+)", caddyfile))
+    assert upstreams == {"streamlit": "8501", "airflow-apiserver": "8080", "mlflow": "5000",
+                         "api": "8000"}
+    for name, port in upstreams.items():
+        assert name in services and name in services["proxy"]["depends_on"], name
+        assert any(int(p["target"]) == int(port) for p in services[name]["ports"]), name
+    # each site block of the Caddyfile is given its port by the entrypoint
+    sites = dict(re.findall(r'([A-Z]+_SITES)="\$\(sites (\d+)\)"', entrypoint))
+    assert set(sites) == set(re.findall(r"^\{\$([A-Z]+_SITES)\}", caddyfile, re.M))
+    assert sorted(int(p) for p in sites.values()) == [8443, 8444, 8445, 8446]
+    # the app's password reaches the proxy only, and the proxy only hashes it (stdin)
+    holders = [n for n, svc in services.items()
+               if "STREAMLIT_PASSWORD" in (svc.get("environment") or {})]
+    assert holders == ["proxy"]
+    assert "| caddy hash-password" in entrypoint and "unset STREAMLIT_PASSWORD" in entrypoint
+
+
+def test_only_the_api_holds_its_key(services):
+    holders = [n for n, svc in services.items()
+               if "CARPRICE_API_KEY" in (svc.get("environment") or {})]
+    assert holders == ["api"]
+    assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"

@@ -22,6 +22,7 @@ from carprice.serving import model_source
 from carprice.serving.last_good import LastGood
 from carprice.serving.model_source import Source
 from carprice.serving.pricing import predict_one
+from tests.conftest import API_HEADERS
 from tests.unit.app_model import export_small_model, sign_export
 
 CAR = pyfunc.example_car()
@@ -109,7 +110,7 @@ def test_the_api_keeps_answering_and_ready_says_why(env, tmp_path):
     export_small_model(tmp_path, version="7")
     clock = Clock()
     app = create_app(holder(tmp_path, clock))
-    with TestClient(app) as client:
+    with TestClient(app, headers=API_HEADERS) as client:
         app.state.served.settle()
         before = client.post("/predict", json=CAR).json()
         assert client.get("/ready").json() == {"ready": True, "model_name": "car-price",
@@ -141,7 +142,7 @@ def test_a_first_load_with_nothing_good_is_not_ready_with_the_reason(env, tmp_pa
         from carprice.registry.signing import new_key_pair
 
         env.setenv(settings.ENV_SIGNING_PUBLIC_KEY, new_key_pair()[1])
-    with TestClient(create_app(holder(tmp_path, Clock()))) as client:
+    with TestClient(create_app(holder(tmp_path, Clock())), headers=API_HEADERS) as client:
         client.app.state.served.settle()  # type: ignore[attr-defined]
         ready = client.get("/ready")
         assert ready.status_code == 503 and reason in ready.json()["reason"]

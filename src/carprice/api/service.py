@@ -2,9 +2,11 @@
 
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 uvicorn carprice.api:app --port 8000
 
-Settings come from the environment, read by carprice.serving.model_source (MLFLOW_TRACKING_URI,
-CARPRICE_MODELS_DIR, CARPRICE_MODEL_NAME, CARPRICE_ALIAS_TTL_SECONDS) and by
-carprice.serving.prediction_log (CARPRICE_PREDLOG_DSN). GET /metrics is Prometheus's, answered
+Settings come from the environment, read by carprice.serving.model_source
+(MLFLOW_TRACKING_URI, CARPRICE_MODELS_DIR, CARPRICE_MODEL_NAME, CARPRICE_ALIAS_TTL_SECONDS),
+by carprice.serving.prediction_log (CARPRICE_PREDLOG_DSN) and here (CARPRICE_API_KEY,
+required: /predict asks for it in X-API-Key; CARPRICE_API_RATE_LIMIT, see
+carprice.api.guard). GET /metrics is Prometheus's, answered
 by carprice.api.metrics's middleware (not in the OpenAPI schema).
 """
 
@@ -24,6 +26,13 @@ from pydantic import ValidationError as PydanticValidationError
 
 from carprice.api.batching import MicroBatcher, price_all
 from carprice.api.body_limit import BodyLimit
+from carprice.api.guard import (
+    API_KEY_HEADER,
+    DEFAULT_RATE_LIMIT,
+    ApiGuard,
+    check_key,
+    parse_rate_limit,
+)
 from carprice.api.metrics import ApiMetrics, MetricsMiddleware
 from carprice.api.model_holder import ServedModel, Snapshot
 from carprice.api.schemas import (
@@ -33,6 +42,7 @@ from carprice.api.schemas import (
     PredictBody,
     PredictResponse,
 )
+from carprice.config import settings
 from carprice.contract.validation import ValidationError
 from carprice.serving import prediction_log
 from carprice.serving.model_source import apply_client_defaults
@@ -50,8 +60,11 @@ DESCRIPTION = (
     "(`models:/<name>@production`, re-read every CARPRICE_ALIAS_TTL_SECONDS), or from "
     "its exported copy while MLflow is unreachable: every prediction says which, in the "
     f"`{SOURCE_HEADER}` and `{VERSION_HEADER}` headers. Inputs follow the data contract; "
-    f"one request scores one car or a list of up to {MAX_CARS}."
+    f"one request scores one car or a list of up to {MAX_CARS}. `/predict` needs the "
+    f"stack's key in the `{API_KEY_HEADER}` header (401 without) and answers 429 with "
+    "`Retry-After` past the per-client rate limit."
 )
+SECURITY_SCHEME = {"ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}}
 
 
 class ModelUnavailable(Exception):
@@ -108,7 +121,14 @@ def _openapi_with_body_models(app: FastAPI) -> dict:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version,
                              description=app.description, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_DEFS)
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {}).update(BODY_DEFS)
+        # declared, not enforced here (carprice.api.guard does): /docs gets "Authorize"
+        components["securitySchemes"] = SECURITY_SCHEME
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith("/predict"):
+                for operation in operations.values():
+                    operation["security"] = [{"ApiKey": []}]
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -117,8 +137,17 @@ def _lineage(info: dict) -> dict:
     return {k: v for k, v in info.items() if k not in {"version", "metrics"} and v is not None}
 
 
-def create_app(served: ServedModel | None = None, log_writer: Any = None) -> FastAPI:
-    """A new app; tests pass their own ServedModel / log, uvicorn uses carprice.api.app."""
+def create_app(served: ServedModel | None = None, log_writer: Any = None,
+               api_key: str | None = None, rate_limit: str | None = None) -> FastAPI:
+    """A new app; tests pass their own ServedModel / log, uvicorn uses carprice.api.app.
+    The key and the rate limit default to CARPRICE_API_KEY / CARPRICE_API_RATE_LIMIT; an
+    empty key is refused (SettingsError): the API never serves predictions to anyone."""
+    current = settings.current()
+    api_key = current.api_key if api_key is None else api_key
+    rate_limit = rate_limit or current.api_rate_limit or DEFAULT_RATE_LIMIT
+    # now, not at the first request (Starlette builds its middleware lazily)
+    check_key(api_key)
+    parse_rate_limit(rate_limit)
     apply_client_defaults()  # before any MLflow call: a dead server costs seconds
     served = served if served is not None else ServedModel()
     plog = log_writer if log_writer is not None else prediction_log.from_env()
@@ -133,6 +162,8 @@ def create_app(served: ServedModel | None = None, log_writer: Any = None) -> Fas
     app = FastAPI(title="CarPrice API", description=DESCRIPTION, version="1",
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # outside the body limit: a request without the key is refused before its body is read
+    app.add_middleware(ApiGuard, api_key=api_key, rate_limit=rate_limit)
     metrics = ApiMetrics(served.peek, plog.stats)
     # added last, so outermost: /metrics is answered before the body limit
     app.add_middleware(MetricsMiddleware, metrics=metrics,

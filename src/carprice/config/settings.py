@@ -38,6 +38,10 @@ ENV_PARAMS_JSON = "CARPRICE_PARAMS_JSON"
 ENV_MODEL_NAME = "CARPRICE_MODEL_NAME"
 ENV_ALIAS_TTL = "CARPRICE_ALIAS_TTL_SECONDS"
 ENV_PREDLOG_DSN = "CARPRICE_PREDLOG_DSN"
+# The prediction API's door (carprice.api.guard): the key its /predict routes require and
+# the per-client rate limit (limits' notation, e.g. "20/second;600/minute").
+ENV_API_KEY = "CARPRICE_API_KEY"
+ENV_API_RATE_LIMIT = "CARPRICE_API_RATE_LIMIT"
 # Notifications: Apprise URLs (may hold tokens) and the MLflow UI as a browser reaches it.
 ENV_NOTIFY_URLS = "CARPRICE_NOTIFY_URLS"
 ENV_PUBLIC_MLFLOW_URL = "CARPRICE_PUBLIC_MLFLOW_URL"
@@ -85,6 +89,8 @@ class Settings(BaseSettings):
     model_name: str = Field(default="", validation_alias=ENV_MODEL_NAME)
     alias_ttl_seconds: float = Field(default=DEFAULT_ALIAS_TTL, validation_alias=ENV_ALIAS_TTL)
     predlog_dsn: str = Field(default="", validation_alias=ENV_PREDLOG_DSN)
+    api_key: str = Field(default="", validation_alias=ENV_API_KEY, repr=False)
+    api_rate_limit: str = Field(default="", validation_alias=ENV_API_RATE_LIMIT)
     notify_urls: str = Field(default="", validation_alias=ENV_NOTIFY_URLS)
     public_mlflow_url: str = Field(default="", validation_alias=ENV_PUBLIC_MLFLOW_URL)
     signing_key: str = Field(default="", validation_alias=ENV_SIGNING_KEY, repr=False)
