@@ -1,5 +1,6 @@
-"""Peak memory per row of the train stage, the figure behind params.py's ``rows`` cap
-(carprice.config.limits.TRAIN_BYTES_PER_ROW).
+"""Peak memory per row of the train stage, in-process (no Docker, no MLflow): one of the
+figures behind params.py's ``rows`` cap (carprice.config.limits). The binding stage is
+evaluate, measured in real stage containers by bench/stage_peaks.sh.
 
     python bench/bench_stage_memory.py [--rows 50000 200000 400000]
 

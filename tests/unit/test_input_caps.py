@@ -15,7 +15,7 @@ import pytest
 from carprice.config import limits, settings
 from carprice.serving import pricing
 from carprice.sources import safe_read
-from carprice.sources.csv_reader import CsvError
+from carprice.sources.csv_reader import CsvError, count_rows
 from tests.conftest import REPO
 
 
@@ -70,13 +70,13 @@ HEADER = b"brand,model,year\n"
 @pytest.mark.parametrize("body,rows", [(b"", 0), (b"a,b,1\n", 1), (b"a,b,1", 1),
                                        (b"a,b,1\na,b,2\n", 2), (b"a,b,1\r\na,b,2\r\n", 2)])
 def test_rows_are_counted_without_parsing(body, rows):
-    assert pricing.count_rows(HEADER + body) == rows
+    assert count_rows(HEADER + body, "x.csv", 10) == rows
 
 
 def test_an_upload_past_the_row_cap_is_refused_before_it_is_parsed():
     limit = pricing.MAX_UPLOAD_ROWS
     at_cap = HEADER + b"a,b,1\n" * limit
-    assert pricing.count_rows(at_cap) == limit
+    assert count_rows(at_cap, "at.csv", limit) == limit
     huge = HEADER + b"a,b,1\n" * (limit * 8)  # ~48 MB: under the byte cap, over the rows
     started = time.perf_counter()
     with pytest.raises(CsvError, match=f"^big.csv has more than {limit:,} rows") as caught:
@@ -90,3 +90,17 @@ def test_streamlit_caps_the_upload_size_below_what_its_container_holds():
     config = tomllib.loads((REPO / "app" / ".streamlit" / "config.toml").read_text())
     max_mb = config["server"]["maxUploadSize"]
     assert 1 <= max_mb <= 100  # Streamlit's own default is 200 MB
+
+
+def test_a_csv_source_with_more_rows_than_the_stage_limit_holds_is_refused_unparsed(
+        tmp_path, monkeypatch):
+    from carprice.sources.csv_reader import read_csv
+
+    monkeypatch.setenv(settings.ENV_INBOX_DIR, str(tmp_path))
+    monkeypatch.setenv(settings.ENV_STAGE_MEM_LIMIT, "1g")
+    cap = limits.max_rows(2**30)
+    (tmp_path / "big.csv").write_bytes(HEADER + b"Dacia,Logan,2018\n" * (cap + 1))
+    with pytest.raises(CsvError, match=f"^inbox/big.csv has more than {cap:,} rows"):
+        read_csv("inbox/big.csv")
+    (tmp_path / "ok.csv").write_bytes(HEADER + b"Dacia,Logan,2018\n" * 3)
+    assert len(read_csv("inbox/ok.csv")) == 3

@@ -35,8 +35,8 @@ def test_every_stage_container_is_hardened_and_limited(stage):
         assert s.environment[name].startswith("/tmp"), name
     writable = {m.target for m in s.mounts if not m.read_only} | set(hc["tmpfs"])
     assert container.CONTAINER_DATA_DIR in writable
-    # the .env defaults: 1.5 GB without swap on top, one CPU, 256 processes
-    assert hc["mem_limit"] == hc["memswap_limit"] == 1536 * 2**20
+    # the .env defaults: 2 GB without swap on top, one CPU, 256 processes
+    assert hc["mem_limit"] == hc["memswap_limit"] == 2 * 2**30
     assert hc["nano_cpus"] == 1_000_000_000 and hc["pids_limit"] == 256
 
 
@@ -75,6 +75,18 @@ def test_only_ingest_reaches_the_internet_and_only_monitor_reaches_postgres(stag
     assert spec(stage).network == expected.get(stage, "carprice-stages")
 
 
+def test_the_announcing_stages_reach_the_internet_only_when_notifications_are_set():
+    announcing = {"promote_production", "rollback"}
+    assert announcing == container.NOTIFYING_STAGES
+    with_urls = {**ENV, settings.ENV_NOTIFY_URLS: "json://hooks.example.com/carprice"}
+    for stage in STAGES:
+        expected = spec(stage).network
+        if stage in announcing:
+            expected = "carprice-egress"
+        assert spec(stage, with_urls).network == expected, stage
+    assert {spec(s).network for s in announcing} == {"carprice-stages"}
+
+
 @pytest.mark.parametrize("missing", [container.ENV_EGRESS_NETWORK,
                                      container.ENV_PREDLOG_NETWORK])
 def test_a_missing_stage_network_is_one_line(missing):
@@ -91,11 +103,11 @@ def test_the_rows_cap_follows_the_memory_limit_and_keeps_the_measured_headroom()
     assert small < default < large
     # what the cap allows, at the measured cost, stays within HEADROOM of the limit
     memory = limits.parse_memory(limits.DEFAULT_STAGE_MEMORY)
-    planned = limits.TRAIN_FIXED_BYTES + default * limits.TRAIN_BYTES_PER_ROW
+    planned = limits.PEAK_FIXED_BYTES + default * limits.PEAK_BYTES_PER_ROW
     assert planned <= memory * limits.HEADROOM
     assert default % limits.ROWS_STEP == 0
     # params.yaml's own value fits, with room (the default run is far below the cap)
-    assert load_params(REPO / "params.yaml")["data"]["rows"] * 10 <= default
+    assert load_params(REPO / "params.yaml")["data"]["rows"] * 4 <= default
 
 
 def test_params_refuse_more_rows_than_the_limit_holds_in_one_line():

@@ -9,8 +9,15 @@ gets the same values, so the input caps here agree on both sides: the trigger fo
 before it is read, instead of the kernel killing the stage (or a neighbour) mid-way.
 
 Defaults fit a 2-core 8 GB host: the stack idles at about 2.5 GB, and the train stage
-runs one container per candidate side by side (2 today): 2 x 1.5 GB on top stays under
-6 GB, leaving room for the page cache and a Streamlit upload.
+runs one container per candidate side by side (2 today): 2 x 2 GB on top stays at
+6.5 GB, leaving room for the page cache (in practice a train stage at the row cap peaks
+near 0.5 GB; only evaluate, which runs alone, comes near its limit).
+
+The binding stage is evaluate, not train: measured in real stage containers (read-only,
+1 CPU; bench/stage_peaks.sh, cgroup peak), at 410,000 rows train peaks at 929 MiB (ridge;
+hgb 601), validate 700, preprocess 417, ingest 344, but evaluate at 3,394 MiB (killed at
+1536m: its bootstrap and behaviour checks hold several copies of the test rows' frames),
+against 402 MiB at 25,000 rows.
 
 Imports the standard library only: the Airflow image and params.py read it.
 """
@@ -24,19 +31,19 @@ from collections.abc import Mapping
 from carprice.config.settings import ENV_STAGE_CPUS, ENV_STAGE_MEM_LIMIT, ENV_STAGE_PIDS
 from carprice.errors import InputError
 
-DEFAULT_STAGE_MEMORY = "1536m"
+DEFAULT_STAGE_MEMORY = "2g"
 DEFAULT_STAGE_CPUS = 1.0
 DEFAULT_STAGE_PIDS = 256
 # /tmp of a stage container (a tmpfs: it counts against the memory limit when filled).
 STAGE_TMPFS_SIZE = "256m"
 
-# Peak RSS of the train stage per generated row (the form's ``rows``), and its fixed part
-# (imports, the model's own buffers): bench/bench_stage_memory.py measured ridge, the
-# heavier candidate, at 356 / 661 / 948 MiB for 50k / 200k / 400k rows (hgb 296 / 441 /
-# 645; ingest..preprocess 273 / 370 / 496): 1,774 bytes per row over the whole range,
-# 2,130 on its steepest part. Rounded up.
-TRAIN_BYTES_PER_ROW = 2_200
-TRAIN_FIXED_BYTES = 280 * 2**20
+# Peak memory of the heaviest stage per generated row (the form's ``rows``) and its fixed
+# part (imports, models): evaluate, 402 MiB at 25k rows and 3,394 MiB at 410k, i.e. 8,150
+# bytes per row and 208 MiB fixed; rounded up. (The train stage alone, in-process,
+# bench/bench_stage_memory.py: ridge 356 / 661 / 948 MiB at 50k / 200k / 400k rows,
+# 1,774 bytes per row.)
+PEAK_BYTES_PER_ROW = 8_200
+PEAK_FIXED_BYTES = 220 * 2**20
 # Share of the limit a run may plan to use: the rest absorbs what the figure does not
 # measure (a different machine's allocator, a candidate with more trees).
 HEADROOM = 0.75
@@ -88,9 +95,10 @@ def stage_pids(env: Mapping[str, str] | None = None) -> int:
 
 
 def max_rows(memory_bytes: int) -> int:
-    """The most rows a run may ask for so the train stage stays within ``memory_bytes``."""
-    usable = memory_bytes * HEADROOM - TRAIN_FIXED_BYTES
-    rows = int(usable // TRAIN_BYTES_PER_ROW) // ROWS_STEP * ROWS_STEP
+    """The most rows a run may ask for so every stage (evaluate, the heaviest) stays
+    within ``memory_bytes``."""
+    usable = memory_bytes * HEADROOM - PEAK_FIXED_BYTES
+    rows = int(usable // PEAK_BYTES_PER_ROW) // ROWS_STEP * ROWS_STEP
     return max(rows, ROWS_STEP)
 
 

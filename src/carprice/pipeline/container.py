@@ -71,8 +71,11 @@ WRITABLE_ENV = {"HOME": CONTAINER_TMP, "MPLCONFIGDIR": f"{CONTAINER_TMP}/matplot
                 "JOBLIB_TEMP_FOLDER": CONTAINER_TMP, "TMPDIR": CONTAINER_TMP}
 CAP_DROP = ("ALL",)
 SECURITY_OPT = ("no-new-privileges:true",)
-# Which network a stage joins (any other stage: the stages network).
+# Which network a stage joins (any other stage: the stages network). The stages that
+# announce promotions (carprice.monitoring.notify: Slack, e-mail...) need the internet too,
+# but only when notifications are configured ($CARPRICE_NOTIFY_URLS in the launcher's env).
 EGRESS_STAGES = frozenset({"ingest"})
+NOTIFYING_STAGES = frozenset({"promote_production", "rollback"})
 PREDLOG_STAGES = frozenset({"monitor"})
 # Labels on every stage container: what clean-up (stop script, retries, orphans) matches.
 LABEL_PROJECT = "io.carprice.project"  # scripts/stack-common.sh reads it from here
@@ -97,7 +100,9 @@ EXTRA_SECRETS: dict[str, tuple[str, ...]] = {
 
 def stage_network(stage: str, deployment: Mapping[str, str]) -> str:
     """The one network ``stage`` joins (see ENV_DOCKER_NETWORK)."""
-    name = (ENV_EGRESS_NETWORK if stage in EGRESS_STAGES
+    egress = stage in EGRESS_STAGES or (stage in NOTIFYING_STAGES
+                                        and bool(deployment.get(ENV_NOTIFY_URLS, "").strip()))
+    name = (ENV_EGRESS_NETWORK if egress
             else ENV_PREDLOG_NETWORK if stage in PREDLOG_STAGES else ENV_DOCKER_NETWORK)
     return deployment_value(name, deployment)
 

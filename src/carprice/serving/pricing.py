@@ -18,14 +18,13 @@ from carprice.contract.spreadsheet import escape_formulas
 from carprice.contract.validation import ValidationError, validate_records
 from carprice.model.estimator import OUTPUT_COLUMNS
 from carprice.model.pyfunc import predict_columns, score
-from carprice.sources.csv_reader import CsvError, decode, parse
+from carprice.sources.csv_reader import CsvError, count_rows, decode, parse
 
 BATCH_CHUNK_ROWS = 5_000
 # Rows of one uploaded CSV: parsed as text, validated and scored, 250k rows stay well
 # within the Streamlit container's memory limit (STREAMLIT_MEM_LIMIT, 1.5 GB). The bytes
 # are capped before this by Streamlit's server.maxUploadSize (app/.streamlit/config.toml).
 MAX_UPLOAD_ROWS = 250_000
-COUNT_CHUNK_BYTES = 1 << 20
 
 
 Outcome = dict[str, float] | ValidationError
@@ -68,25 +67,10 @@ class BatchResult:
                 f"{len(self.errors)} rejected")
 
 
-def count_rows(data: bytes, name: str = "CSV", limit: int = MAX_UPLOAD_ROWS) -> int:
-    """Data rows of CSV bytes (line breaks after the header), counted chunk by chunk
-    without parsing or copying; CsvError as soon as the count passes ``limit``. A quoted
-    cell holding a line break counts as an extra row: it errs towards refusing early."""
-    lines = 0
-    for start in range(0, len(data), COUNT_CHUNK_BYTES):
-        lines += data.count(b"\n", start, start + COUNT_CHUNK_BYTES)
-        if lines - 1 > limit:
-            raise CsvError(f"{name} has more than {limit:,} rows; the limit is {limit:,} "
-                           "(split the file)")
-    if data and not data.endswith(b"\n"):
-        lines += 1  # the last row has no line break
-    return max(lines - 1, 0)
-
-
 def read_upload(data: bytes, name: str = "CSV") -> pd.DataFrame:
     """Uploaded bytes -> contract-named frame of text values; CsvError if unreadable or
     longer than MAX_UPLOAD_ROWS (counted before anything is decoded or parsed)."""
-    count_rows(data, name)
+    count_rows(data, name, MAX_UPLOAD_ROWS)
     frame = parse(decode(data, name), name)
     if frame.empty:
         raise CsvError(f"{name} has a header but no rows")
