@@ -21,6 +21,7 @@ VOLUME="bench-peaks-$$"
 docker volume create "$VOLUME" >/dev/null
 trap 'docker volume rm -f "$VOLUME" >/dev/null' EXIT
 
+# shellcheck disable=SC2016  # expanded by the container's shell, not here
 peak='p=/sys/fs/cgroup/memory.peak; [ -r $p ] || p=/sys/fs/cgroup/memory/memory.max_usage_in_bytes
 python -m carprice.pipeline "$@"; rc=$?; echo "PEAK_MIB $(( $(cat $p) / 1048576 ))"; exit $rc'
 stages=("ingest" "validate" "preprocess" "train --candidate ridge" "train --candidate hgb"
