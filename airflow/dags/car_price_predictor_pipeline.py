@@ -25,6 +25,7 @@ from carprice.pipeline import container, definition
 
 SCHEDULE = os.environ.get("CARPRICE_SCHEDULE", "@weekly")
 NETWORK = container.deployment_value(container.ENV_DOCKER_NETWORK)
+EGRESS = container.deployment_value(container.ENV_EGRESS_NETWORK)
 DATA_VOLUME = container.deployment_value(container.ENV_DATA_VOLUME)
 # The candidates a mapped stage (train) runs once each: params.yaml's, read when the DAG is
 # parsed (a change to the list shows in the DAG at the next parse).
@@ -36,7 +37,9 @@ DOC_MD = f"""
 
 Each box is one stage, run in the image of its dependency set
 (`{definition.image_name(definition.STAGES[0])}`, ...) as its own
-sibling container on the `{NETWORK}` network. Stages share the run folder
+sibling container on the `{NETWORK}` network, where only MLflow answers (`ingest`:
+`{EGRESS}`, MLflow and the internet), with a read-only root filesystem and
+memory / CPU / pids limits. Stages share the run folder
 `/app/data/runs/<run id>/` on the `{DATA_VOLUME}` volume and log to MLflow.
 
 * **skipped** (pink) is deliberate, never silent: `ingest` skips when data and params

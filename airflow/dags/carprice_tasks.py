@@ -131,8 +131,11 @@ FILTERS = {"safe_name": definition.safe_name, "carprice_params_json": params_jso
 
 
 class StageOperator(DockerOperator):
-    """DockerOperator that first removes the containers an earlier try left behind, and
-    hands the stage its secrets from the worker's environment at run time."""
+    """DockerOperator that first removes the containers an earlier try left behind, hands
+    the stage its secrets from the worker's environment at run time, and starts it with
+    the spec's limits and hardening (StageContainer.host_config): DockerOperator 4.6 has
+    mem_limit and shm_size, but its ``cpus`` is only a relative cpu_shares weight, and it
+    has no pids limit, read-only root, tmpfs, cap_drop or security_opt parameter."""
 
     template_fields = (*DockerOperator.template_fields, "labels")
 
@@ -146,15 +149,33 @@ class StageOperator(DockerOperator):
         # serialized field, so it never reaches the UI, the DAG table or a log.
         self._private_environment = {**self._private_environment,
                                      **container.secret_values(self.spec, os.environ)}
+        self._harden_host_config()
         try:
             return super().execute(context)
         except DockerContainerFailedException as exc:
+            if self._oom_killed():
+                # The same input would be killed again: fail at once, in one line.
+                raise AirflowFailException(
+                    f"{self.spec.stage} ran out of its {self.spec.limits.memory // 2**20} MiB "
+                    f"memory limit ({settings.ENV_STAGE_MEM_LIMIT} in .env)") from exc
             summary = last_summary(exc.logs)
             if summary.get("exit_code") == definition.StageExit.NO_RETRY:
                 # Bad data, params, a refused source, or the report of a failed run: a
                 # retry cannot succeed.
                 raise AirflowFailException(summary.get("reason") or str(exc)) from exc
             raise
+
+    def _harden_host_config(self) -> None:
+        # The hook's API client is cached: every container this task creates gets them.
+        create, extra = self.cli.create_host_config, self.spec.host_config()
+        self.cli.create_host_config = (  # type: ignore[method-assign]
+            lambda *args, **kwargs: create(*args, **{**kwargs, **extra}))
+
+    def _oom_killed(self) -> bool:
+        try:
+            return bool(self.cli.inspect_container(self.container["Id"])["State"]["OOMKilled"])
+        except Exception:  # gone already, or no container: the usual failure path
+            return False
 
     def _remove_earlier_tries(self) -> None:
         # a candidate's own label too: its siblings run at the same time
@@ -227,6 +248,8 @@ def _operator_kwargs(stage: str, spec: container.StageContainer, **kwargs) -> di
         docker_url=DOCKER_URL,
         network_mode=spec.network,
         mount_tmp_dir=False,
+        # Also in host_config(); set here so the task's rendered fields show it.
+        mem_limit=spec.limits.memory,
         mounts=[Mount(target=m.target, source=m.source, type=m.type, read_only=m.read_only)
                 for m in spec.mounts],
         auto_remove="success",

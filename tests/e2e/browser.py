@@ -122,3 +122,46 @@ def predict_in_browser(base_url: str, screenshot_path: Path, timeout_s: float = 
                     page.screenshot(path=str(screenshot_path), full_page=True)
         finally:
             browser.close()
+
+
+UPLOAD_INPUT = "[data-testid='stFileUploaderDropzoneInput']"
+# What Streamlit's uploader shows for a file past server.maxUploadSize (checked in the
+# browser; the server answers 413 to a client that sends it anyway).
+TOO_LARGE = r"must be [\d.]+ ?MB or smaller"
+
+
+def upload_in_browser(base_url: str, path: Path, screenshot_path: Path, tab: str | None = None,
+                      timeout_s: float = 180) -> str:
+    """Open the app (then ``tab``), choose ``path`` in its file uploader, return the one
+    line the page shows about it (the refusal of a file that is too large). Screenshot
+    saved whatever happens; AssertionError with the page's text if no refusal shows."""
+    import re
+
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    screenshot_path = Path(screenshot_path)
+    screenshot_path.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(timeout_s * 1000)
+            try:
+                page.goto(base_url, wait_until="domcontentloaded")
+                if tab:
+                    chosen = page.get_by_role("tab", name=tab)
+                    _visible_or_explain(page, chosen, f"no '{tab}' tab on {base_url}")
+                    chosen.click()
+                field = page.locator(UPLOAD_INPUT).first
+                field.wait_for(state="attached")
+                field.set_input_files(str(path))
+                refusal = page.get_by_text(re.compile(TOO_LARGE, re.I)).first
+                _visible_or_explain(page, refusal, f"no refusal of {path.name} shown")
+                return refusal.inner_text().strip()
+            finally:
+                with contextlib.suppress(PlaywrightError):
+                    page.screenshot(path=str(screenshot_path), full_page=True)
+        finally:
+            browser.close()

@@ -494,3 +494,52 @@ def test_only_the_api_holds_its_key(services):
                if "CARPRICE_API_KEY" in (svc.get("environment") or {})]
     assert holders == ["api"]
     assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+
+
+def test_every_service_has_memory_cpu_and_pids_limits_overridable_from_env(services):
+    raw = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, svc in services.items():
+        got = svc.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert {"memory", "cpus", "pids"} <= set(got), name
+        assert float(got["cpus"]) > 0 and int(got["pids"]) >= 64, name
+        memory = got["memory"]  # rendered: bytes; raw YAML: the ${VAR:-default} text
+        assert str(memory).isdigit() or str(memory).startswith("${"), name
+        # each one comes from .env: the raw file names a variable for all three
+        limits_text = json.dumps(raw[name].get("deploy", {}))
+        assert limits_text.count("${") >= 3 or "stage-" in name, name
+    # the defaults fit a 2-core host: no service may take more than 1.5 cores
+    assert all(float(s["deploy"]["resources"]["limits"]["cpus"]) <= 1.5
+               for s in services.values())
+
+
+def test_stages_reach_mlflow_only_and_only_mlflow_and_postgres_join_their_networks(config,
+                                                                                   services):
+    networks = config["networks"]
+    names = {key: networks[key]["name"] for key in ("stages", "egress", "predlog")}
+    assert networks["stages"].get("internal") is True
+    assert networks["predlog"].get("internal") is True
+    assert not networks["egress"].get("internal")  # ingest may download a csv_uri
+    joined = {name: set(svc.get("networks") or {"default": None})
+              for name, svc in services.items()}
+    assert joined["mlflow"] >= {"default", "stages", "egress", "predlog"}
+    assert joined["postgres"] == {"default", "predlog"}
+    for name, nets in joined.items():
+        if name not in ("mlflow", "postgres"):
+            assert nets == {"default"}, name  # Redis among them: never on a stage network
+    for launcher in ("airflow-worker", "dvc-runner", "airflow-dag-processor"):
+        env = services[launcher]["environment"]
+        assert {env[container.ENV_DOCKER_NETWORK], env[container.ENV_EGRESS_NETWORK],
+                env[container.ENV_PREDLOG_NETWORK]} == set(names.values()), launcher
+        for key in (settings.ENV_STAGE_MEM_LIMIT, settings.ENV_STAGE_CPUS,
+                    settings.ENV_STAGE_PIDS):
+            assert str(env[key]), (launcher, key)
+
+
+def test_streamlits_upload_cap_defaults_to_the_apps_own_config(services):
+    import tomllib
+
+    app_config = tomllib.loads((REPO / "app" / ".streamlit" / "config.toml").read_text())
+    env = services["streamlit"]["environment"]
+    assert str(env["STREAMLIT_SERVER_MAX_UPLOAD_SIZE"]) in (
+        str(app_config["server"]["maxUploadSize"]), "${STREAMLIT_MAX_UPLOAD_MB:-50}")
+    assert app_config["server"]["maxUploadSize"] == 50

@@ -20,7 +20,9 @@ DAGS = REPO / "airflow" / "dags"
 # What docker-compose-full.yml hands the Airflow services for the default project.
 DEPLOYMENT = {
     "CARPRICE_PROJECT": "carprice",
-    "CARPRICE_DOCKER_NETWORK": "carprice-net",
+    "CARPRICE_DOCKER_NETWORK": "carprice-stages",
+    "CARPRICE_EGRESS_NETWORK": "carprice-egress",
+    "CARPRICE_PREDLOG_NETWORK": "carprice-predlog",
     "CARPRICE_DATA_VOLUME": "carprice-data",
     "CARPRICE_MODELS_VOLUME": "carprice-models",
     "CARPRICE_STAGE_MLFLOW_URI": "http://mlflow:5000",
@@ -110,7 +112,9 @@ def test_every_stage_is_a_docker_operator_with_the_stack_settings(dag):
         assert isinstance(task, DockerOperator), stage
         assert task.image == definition.image_name(stage)
         assert task.mount_tmp_dir is False
-        assert task.network_mode == "carprice-net"
+        # only ingest may reach the internet; no stage joins Postgres' and Redis' network
+        assert task.network_mode == ("carprice-egress" if stage == "ingest"
+                                     else "carprice-stages")
         assert task.auto_remove == "success"
         assert task.docker_url == "unix://var/run/docker.sock"
         assert task.user == "1000:1000"
@@ -416,6 +420,9 @@ def test_the_dag_and_the_dvc_runner_start_the_same_container_for_every_stage(dag
             assert extra == {settings.ENV_TRIGGERED_BY}, (stage, extra)
             assert set(dvc.environment) <= set(task.environment), stage
             assert task.spec.secrets == dvc.secrets, stage
+            # the same limits and hardening (StageOperator applies host_config())
+            assert task.spec.host_config() == dvc.host_config(), stage
+            assert task.mem_limit == dvc.limits.memory, stage
             assert {k: v for k, v in task.labels.items() if k != container.LABEL_RUN} == {
                 **{k: v for k, v in dvc.labels.items()
                    if k not in (container.LABEL_RUN, container.LABEL_DVC)},
@@ -470,3 +477,32 @@ def test_the_registry_pool_is_created_with_its_name_and_one_slot(tmp_path, monke
                             env=env, check=True, capture_output=True, text=True, timeout=300)
     [pool] = json.loads(listed.stdout)
     assert (pool["pool"], int(pool["slots"])) == (definition.REGISTRY_POOL, 1)
+
+
+def test_every_stage_container_is_created_hardened_and_limited(dagbag):
+    """What DockerOperator 4.6 lacks (pids limit, real CPU quota, read-only root, tmpfs,
+    cap_drop, no-new-privileges) reaches the host config the operator creates: a real
+    docker-py client builds it (no daemon needed with a pinned API version)."""
+    import copy
+
+    import docker
+
+    for dag in dagbag.dags.values():
+        for task in operators(dag.tasks):
+            if not isinstance(task, DockerOperator):
+                continue
+            op = copy.copy(task)
+            client = docker.APIClient(base_url="unix://var/run/docker.sock", version="1.44")
+            op.__dict__["hook"] = type("Hook", (), {"api_client": client})()
+            op._harden_host_config()
+            # the arguments DockerOperator.execute passes, then what the daemon gets
+            config = op.cli.create_host_config(auto_remove=False, network_mode=op.network_mode,
+                                               mem_limit=op.mem_limit, shm_size=op.shm_size,
+                                               cpu_shares=round(op.cpus * 1024))
+            limits = op.spec.limits
+            assert config["Memory"] == config["MemorySwap"] == limits.memory, task.task_id
+            assert config["NanoCpus"] == limits.nano_cpus and config["PidsLimit"] == limits.pids
+            assert config["ReadonlyRootfs"] is True and config["CapDrop"] == ["ALL"]
+            assert config["SecurityOpt"] == ["no-new-privileges:true"]
+            assert set(config["Tmpfs"]) == {"/tmp"}
+            assert op.environment["HOME"] == "/tmp"

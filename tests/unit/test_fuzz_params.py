@@ -9,7 +9,13 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carprice.config.params import PARAM_ALIASES, ParamsError, apply_overrides, load_params
+from carprice.config.params import (
+    MAX_ROWS,
+    PARAM_ALIASES,
+    ParamsError,
+    apply_overrides,
+    load_params,
+)
 from tests.conftest import REPO
 from tests.unit.fuzz_support import TEXT, Tally, fuzz, outcome, refusal
 
@@ -84,7 +90,7 @@ def _floats(lo: float, hi: float, exclude_min: bool = False):
 VALID: dict[str, st.SearchStrategy] = {
     "source": st.sampled_from(["synthetic", "csv"]),
     "csv_uri": st.text(max_size=60),
-    "rows": _ints(1, 10_000_000),
+    "rows": _ints(1, MAX_ROWS),
     "seed": _ints(0),
     "price_inflation": _floats(-1, 1e6, exclude_min=True),
     "mileage_shift": _floats(-1, 1e6, exclude_min=True),
@@ -187,7 +193,7 @@ INVALID: dict[str, st.SearchStrategy] = {
     "source": st.one_of(st.text(max_size=20).filter(lambda t: t not in {"synthetic", "csv"}),
                         st.integers(), NOT_A_SCALAR),
     "csv_uri": st.one_of(st.integers(), st.floats(), st.booleans(), NOT_A_SCALAR),
-    "rows": _int_out_of_range(1, 10_000_000) | INT_BROKEN | NOT_A_SCALAR,
+    "rows": _int_out_of_range(1, MAX_ROWS) | INT_BROKEN | NOT_A_SCALAR,
     "seed": _int_out_of_range(0) | INT_BROKEN | NOT_A_SCALAR,
     "price_inflation": _float_out_of_range(-1, inclusive_lo=False) | NOT_A_SCALAR,
     "mileage_shift": _float_out_of_range(-1, inclusive_lo=False) | NOT_A_SCALAR,

@@ -15,7 +15,9 @@ from carprice.pipeline import container, definition, docker_launch, runner
 from tests.conftest import REPO
 
 ENV = {settings.ENV_DVC_DOCKER: "1", container.ENV_PROJECT: "carprice",
-       container.ENV_DOCKER_NETWORK: "carprice-net", container.ENV_DATA_VOLUME: "carprice-data",
+       container.ENV_DOCKER_NETWORK: "carprice-stages", container.ENV_DATA_VOLUME: "carprice-data",
+       container.ENV_EGRESS_NETWORK: "carprice-egress",
+       container.ENV_PREDLOG_NETWORK: "carprice-predlog",
        container.ENV_MODELS_VOLUME: "carprice-models", container.ENV_INBOX_HOST_DIR: "/srv/inbox",
        container.ENV_STAGE_MLFLOW_URI: "http://mlflow:5000", container.ENV_GIT_COMMIT: "abc1234",
        container.ENV_TRAINER_USER: "trainer", container.ENV_TRAINER_PASSWORD: "tr4iner-s3cret",
@@ -31,7 +33,7 @@ def spec(stage="train", flags=("--run-id", "exp 1", "--soft-skip"), env=ENV):
 def test_the_stage_runs_in_the_image_of_its_dependency_set():
     s = spec()
     assert s.image == definition.image_name("train") == "carprice-stage-ml:latest"
-    assert s.user == "1000:1000" and s.network == "carprice-net"
+    assert s.user == "1000:1000" and s.network == "carprice-stages"
     assert s.mounts == (container.Mount("carprice-data", "/app/data"),)
     assert s.name == "carprice-train-dvc-exp_1"
     assert s.labels == {container.LABEL_PROJECT: "carprice", container.LABEL_STAGE: "train",

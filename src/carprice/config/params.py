@@ -25,11 +25,15 @@ from pydantic import (
     model_validator,
 )
 
-from carprice.config import candidates, gate_floor, param_errors, settings
+from carprice.config import candidates, gate_floor, limits, param_errors, settings
 from carprice.config.candidates import CandidateParams
 from carprice.config.gate_params import GateParams, Section
 from carprice.config.maintenance_params import MaintenanceParams
 from carprice.errors import InputError, one_line
+
+# Most synthetic rows a run may ask for: what the train stage holds within the stage
+# memory limit of this process's environment (the launcher's and the stage's agree).
+MAX_ROWS = limits.stage_max_rows()
 
 # Flat names shown in the Airflow trigger form -> dotted keys of params.yaml.
 PARAM_ALIASES: dict[str, str] = {
@@ -97,9 +101,11 @@ class DataParams(Section):
     csv_uri: str = Field(
         description="CSV to train on when source=csv: inbox/<file> for a file you copied "
                     "into the project's data/inbox/ folder, or an http(s) URL")
-    # Bounded: 10 million rows is about 6 GB of frames, past what the stack is sized for.
-    rows: int = Field(ge=1, le=10_000_000,
-                      description="Number of listings to generate when source=synthetic")
+    # Bounded by what the train stage holds within its container's memory limit
+    # (carprice.config.limits: the cap follows CARPRICE_STAGE_MEM_LIMIT).
+    rows: int = Field(ge=1, le=MAX_ROWS,
+                      description="Number of listings to generate when source=synthetic "
+                                  f"(at most {MAX_ROWS:,}: what a stage's memory limit holds)")
     seed: int = Field(ge=0, description="Random seed of the synthetic listings")
     noise_sigma: float = Field(
         ge=0, description="Noise of the synthetic log prices: the best error a model can reach")
@@ -166,7 +172,7 @@ class MonitorParams(Section):
                     "(a price column, if present, is used to measure the model's error)")
     window_days: int = Field(ge=1, le=365, description="How many days of logged predictions "
                                                        "source=predictions looks at")
-    synthetic_rows: int = Field(ge=1, le=10_000_000, description="Rows of the synthetic batch")
+    synthetic_rows: int = Field(ge=1, le=MAX_ROWS, description="Rows of the synthetic batch")
     synthetic_seed: int = Field(ge=0, description="Random seed of the synthetic batch")
     min_current_rows: int = Field(
         ge=1, description="Fewest valid current rows to judge drift (fewer: skipped)")

@@ -53,6 +53,11 @@ ENV_SIGNING_PUBLIC_KEY = "CARPRICE_SIGNING_PUBLIC_KEY"
 ENV_SOURCE_ALLOWED_HOSTS = "CARPRICE_SOURCE_ALLOWED_HOSTS"
 ENV_SOURCE_MAX_BYTES = "CARPRICE_SOURCE_MAX_BYTES"
 ENV_SOURCE_TIMEOUT = "CARPRICE_SOURCE_TIMEOUT"
+# Each stage container's limits (carprice.config.limits; docker-compose-full.yml hands them
+# to the launchers and the launchers to the stages, whose input caps derive from them).
+ENV_STAGE_MEM_LIMIT = "CARPRICE_STAGE_MEM_LIMIT"
+ENV_STAGE_CPUS = "CARPRICE_STAGE_CPUS"
+ENV_STAGE_PIDS = "CARPRICE_STAGE_PIDS"
 # MLflow's own variable: unset means a local ./mlflow.db.
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 # The trainer's MLflow account in the Streamlit container, for scripts/train_with_mlflow.py

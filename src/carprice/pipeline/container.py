@@ -3,7 +3,13 @@ DockerOperator (airflow/dags/carprice_tasks.py) and the stack's dvc-runner
 (``python -m carprice.pipeline`` with $CARPRICE_DVC_DOCKER=1).
 
 ``stage_container`` returns plain data (image, command, environment, secrets to copy,
-mounts, network, user, labels, name); each launcher only translates it to its Docker API.
+mounts, network, user, labels, name, limits, hardening); each launcher only translates it
+to its Docker API.
+
+Hardening, the same from both launchers: read-only root filesystem (the run folder's
+volume and a tmpfs /tmp are the only writable places; HOME and the libraries' caches
+point into /tmp), every capability dropped, no-new-privileges, and a network per kind of
+stage (ingest: MLflow + the internet; monitor: MLflow + Postgres; others: MLflow only).
 Imports the standard library only: the Airflow image reads it without the ML stack.
 """
 
@@ -13,6 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from carprice.config import limits
 from carprice.config.settings import (
     ENV_DAG_ID,
     ENV_DATA_DIR,
@@ -27,13 +34,21 @@ from carprice.config.settings import (
     ENV_RUN_ID,
     ENV_SIGNING_KEY,
     ENV_SIGNING_PUBLIC_KEY,
+    ENV_STAGE_CPUS,
+    ENV_STAGE_MEM_LIMIT,
+    ENV_STAGE_PIDS,
 )
 from carprice.errors import CarpriceError
 from carprice.pipeline import definition
 
 # The deployment's names: docker-compose-full.yml hands them to both launchers.
 ENV_PROJECT = "CARPRICE_PROJECT"
+# The stages' networks (docker-compose-full.yml): only MLflow answers on the first
+# (internal: no way out); the egress one reaches the internet (ingest downloads a csv_uri);
+# the predlog one is internal and holds MLflow and Postgres (the monitor reads the log).
 ENV_DOCKER_NETWORK = "CARPRICE_DOCKER_NETWORK"
+ENV_EGRESS_NETWORK = "CARPRICE_EGRESS_NETWORK"
+ENV_PREDLOG_NETWORK = "CARPRICE_PREDLOG_NETWORK"
 ENV_DATA_VOLUME = "CARPRICE_DATA_VOLUME"
 ENV_MODELS_VOLUME = "CARPRICE_MODELS_VOLUME"
 ENV_STAGE_MLFLOW_URI = "CARPRICE_STAGE_MLFLOW_URI"
@@ -47,6 +62,21 @@ ENV_PROMOTER_USER, ENV_PROMOTER_PASSWORD = "MLFLOW_PROMOTER_USER", "MLFLOW_PROMO
 CONTAINER_DATA_DIR, CONTAINER_MODELS_DIR = "/app/data", "/app/models"
 CONTAINER_INBOX_DIR = "/app/inbox"
 CONTAINER_USER = "1000:1000"
+# The root filesystem is read-only: /tmp is a tmpfs, and HOME and the caches of the
+# libraries the stages load (matplotlib via Evidently, joblib, XDG users) live in it.
+CONTAINER_TMP = "/tmp"
+TMPFS = {CONTAINER_TMP: f"rw,nosuid,nodev,size={limits.STAGE_TMPFS_SIZE}"}
+WRITABLE_ENV = {"HOME": CONTAINER_TMP, "MPLCONFIGDIR": f"{CONTAINER_TMP}/matplotlib",
+                "XDG_CACHE_HOME": f"{CONTAINER_TMP}/.cache",
+                "JOBLIB_TEMP_FOLDER": CONTAINER_TMP, "TMPDIR": CONTAINER_TMP}
+CAP_DROP = ("ALL",)
+SECURITY_OPT = ("no-new-privileges:true",)
+# Which network a stage joins (any other stage: the stages network). The stages that
+# announce promotions (carprice.monitoring.notify: Slack, e-mail...) need the internet too,
+# but only when notifications are configured ($CARPRICE_NOTIFY_URLS in the launcher's env).
+EGRESS_STAGES = frozenset({"ingest"})
+NOTIFYING_STAGES = frozenset({"promote_production", "rollback"})
+PREDLOG_STAGES = frozenset({"monitor"})
 # Labels on every stage container: what clean-up (stop script, retries, orphans) matches.
 LABEL_PROJECT = "io.carprice.project"  # scripts/stack-common.sh reads it from here
 LABEL_STAGE, LABEL_RUN = "io.carprice.stage", "io.carprice.run"
@@ -67,6 +97,15 @@ EXTRA_SECRETS: dict[str, tuple[str, ...]] = {
     "promote_staging": (ENV_SIGNING_KEY,),
     "promote_production": (ENV_SIGNING_KEY,),
 }
+
+
+def stage_network(stage: str, deployment: Mapping[str, str]) -> str:
+    """The one network ``stage`` joins (see ENV_DOCKER_NETWORK)."""
+    egress = stage in EGRESS_STAGES or (stage in NOTIFYING_STAGES
+                                        and bool(deployment.get(ENV_NOTIFY_URLS, "").strip()))
+    name = (ENV_EGRESS_NETWORK if egress
+            else ENV_PREDLOG_NETWORK if stage in PREDLOG_STAGES else ENV_DOCKER_NETWORK)
+    return deployment_value(name, deployment)
 
 
 def stage_account(stage: str) -> tuple[str, str]:
@@ -97,6 +136,24 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """A stage container's resources (carprice.config.limits, from the launcher's env)."""
+
+    memory: int  # bytes; swap is not allowed on top
+    cpus: float
+    pids: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        return cls(limits.stage_memory_bytes(env), limits.stage_cpus(env),
+                   limits.stage_pids(env))
+
+    @property
+    def nano_cpus(self) -> int:
+        return int(self.cpus * 1e9)
+
+
+@dataclass(frozen=True)
 class StageContainer:
     """Everything a launcher needs to start one stage container."""
 
@@ -110,6 +167,19 @@ class StageContainer:
     user: str
     labels: dict[str, str]
     name: str
+    limits: Limits
+    read_only: bool = True
+    tmpfs: tuple[tuple[str, str], ...] = tuple(TMPFS.items())
+    cap_drop: tuple[str, ...] = CAP_DROP
+    security_opt: tuple[str, ...] = SECURITY_OPT
+
+    def host_config(self) -> dict:
+        """Limits and hardening as keyword arguments of the Docker SDK's
+        ``create_host_config`` (both launchers start containers through it)."""
+        return {"mem_limit": self.limits.memory, "memswap_limit": self.limits.memory,
+                "nano_cpus": self.limits.nano_cpus, "pids_limit": self.limits.pids,
+                "read_only": self.read_only, "tmpfs": dict(self.tmpfs),
+                "cap_drop": list(self.cap_drop), "security_opt": list(self.security_opt)}
 
 
 def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, run_name: str,
@@ -125,6 +195,7 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
     Airflow templates: the DAG renders them per run, the dvc-runner passes plain values.
     """
     image = definition.image_name(stage)
+    stage_limits = Limits.from_env(deployment)
     project = deployment_value(ENV_PROJECT, deployment)
     mounts = [Mount(deployment_value(ENV_DATA_VOLUME, deployment), CONTAINER_DATA_DIR)]
     if stage in definition.WRITES_MODELS:  # the exported production copy
@@ -149,6 +220,11 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
         # Not a secret: what validate_staging and the exports verify signatures with.
         ENV_SIGNING_PUBLIC_KEY: deployment.get(ENV_SIGNING_PUBLIC_KEY, ""),
         "PYTHONUNBUFFERED": "1",
+        **WRITABLE_ENV,
+        # The stage's input caps derive from its own limit (carprice.config.limits).
+        ENV_STAGE_MEM_LIMIT: str(stage_limits.memory),
+        ENV_STAGE_CPUS: str(stage_limits.cpus),
+        ENV_STAGE_PIDS: str(stage_limits.pids),
         **({ENV_GIT_COMMIT: deployment[ENV_GIT_COMMIT]} if deployment.get(ENV_GIT_COMMIT)
            else {}),
         **(extra_env or {}),
@@ -160,11 +236,12 @@ def stage_container(stage: str, deployment: Mapping[str, str], *, run_id: str, r
         stage=stage, image=image,
         command=[stage, *(["--candidate", candidate] if candidate else []), *flags],
         environment=environment, secrets=secrets, mounts=tuple(mounts),
-        network=deployment_value(ENV_DOCKER_NETWORK, deployment), user=CONTAINER_USER,
+        network=stage_network(stage, deployment), user=CONTAINER_USER,
         labels={LABEL_PROJECT: project, LABEL_STAGE: stage, LABEL_RUN: run_id, **own,
                 **(launcher_labels or {})},
         name="-".join([project, *(p.replace("_", "-") for p in (stage, candidate) if p),
-                       run_name]))
+                       run_name]),
+        limits=stage_limits)
 
 
 def secret_values(spec: StageContainer, env: Mapping[str, str]) -> dict[str, str]:

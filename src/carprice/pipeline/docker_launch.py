@@ -14,6 +14,7 @@ import os
 import sys
 
 from carprice.config.params import dotted, load_params, parse_set_args
+from carprice.config.settings import ENV_STAGE_MEM_LIMIT
 from carprice.errors import one_line
 from carprice.pipeline import container
 from carprice.pipeline.definition import StageExit, safe_name
@@ -55,11 +56,16 @@ def run_container(spec: container.StageContainer, secrets: dict[str, str]) -> in
     started = client.containers.run(
         spec.image, spec.command, environment={**spec.environment, **secrets},
         network=spec.network, volumes=volumes, user=spec.user, name=spec.name,
-        labels=spec.labels, detach=True)
+        labels=spec.labels, detach=True, **spec.host_config())
     try:
         for chunk in started.logs(stream=True, follow=True):
             sys.stdout.buffer.write(chunk)
             sys.stdout.flush()
-        return int(started.wait()["StatusCode"])
+        code = int(started.wait()["StatusCode"])
+        started.reload()
+        if started.attrs.get("State", {}).get("OOMKilled"):
+            print(f"error: {spec.stage} ran out of its {spec.limits.memory // 2**20} MiB "
+                  f"memory limit ({ENV_STAGE_MEM_LIMIT})", file=sys.stderr)
+        return code
     finally:
         started.remove(force=True)

@@ -18,10 +18,13 @@ from carprice.contract.spreadsheet import escape_formulas
 from carprice.contract.validation import ValidationError, validate_records
 from carprice.model.estimator import OUTPUT_COLUMNS
 from carprice.model.pyfunc import predict_columns, score
-from carprice.sources.csv_reader import CsvError, decode, parse
+from carprice.sources.csv_reader import CsvError, count_rows, decode, parse
 
 BATCH_CHUNK_ROWS = 5_000
-MAX_UPLOAD_ROWS = 1_000_000
+# Rows of one uploaded CSV: parsed as text, validated and scored, 250k rows stay well
+# within the Streamlit container's memory limit (STREAMLIT_MEM_LIMIT, 1.5 GB). The bytes
+# are capped before this by Streamlit's server.maxUploadSize (app/.streamlit/config.toml).
+MAX_UPLOAD_ROWS = 250_000
 
 
 Outcome = dict[str, float] | ValidationError
@@ -65,12 +68,15 @@ class BatchResult:
 
 
 def read_upload(data: bytes, name: str = "CSV") -> pd.DataFrame:
-    """Uploaded bytes -> contract-named frame of text values; CsvError if unreadable."""
+    """Uploaded bytes -> contract-named frame of text values; CsvError if unreadable or
+    longer than MAX_UPLOAD_ROWS (counted before anything is decoded or parsed)."""
+    count_rows(data, name, MAX_UPLOAD_ROWS)
     frame = parse(decode(data, name), name)
     if frame.empty:
         raise CsvError(f"{name} has a header but no rows")
     if len(frame) > MAX_UPLOAD_ROWS:
-        raise CsvError(f"{name} has {len(frame)} rows; the limit is {MAX_UPLOAD_ROWS}")
+        raise CsvError(f"{name} has {len(frame):,} rows; the limit is {MAX_UPLOAD_ROWS:,} "
+                       "(split the file)")
     return frame
 
 

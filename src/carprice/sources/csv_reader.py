@@ -11,6 +11,7 @@ import io
 
 import pandas as pd
 
+from carprice.config import limits
 from carprice.contract import catalog, schema
 from carprice.errors import InputError
 from carprice.request_errors import redact_url
@@ -42,6 +43,24 @@ _HEADER_MAP = {
 
 class CsvError(InputError):
     """A CSV that cannot be read, with a one-line reason."""
+
+
+COUNT_CHUNK_BYTES = 1 << 20
+
+
+def count_rows(data: bytes, name: str, limit: int) -> int:
+    """Data rows of CSV bytes (line breaks after the header), counted chunk by chunk
+    without parsing or copying; CsvError as soon as the count passes ``limit``. A quoted
+    cell holding a line break counts as an extra row: it errs towards refusing early."""
+    lines = 0
+    for start in range(0, len(data), COUNT_CHUNK_BYTES):
+        lines += data.count(b"\n", start, start + COUNT_CHUNK_BYTES)
+        if lines - 1 > limit:
+            raise CsvError(f"{name} has more than {limit:,} rows; the limit is {limit:,} "
+                           "(split the file)")
+    if data and not data.endswith(b"\n"):
+        lines += 1  # the last row has no line break
+    return max(lines - 1, 0)
 
 
 def decode(raw: bytes, name: str = "CSV") -> str:
@@ -78,7 +97,10 @@ def parse(text: str, name: str = "CSV") -> pd.DataFrame:
 def read_csv(uri: str) -> pd.DataFrame:
     """A csv_uri (untrusted: the trigger form sets it) read through the source guard."""
     name = redact_url(uri) if is_url(uri) else uri
-    return parse(decode(read_source(uri), name=name), name=name)
+    data = read_source(uri)
+    # rows past what the stage's memory limit holds are refused before parsing
+    count_rows(data, name, limits.stage_max_rows())
+    return parse(decode(data, name=name), name=name)
 
 
 # The export's header, in its order (Azaziop/detection_car_price,

@@ -12,10 +12,15 @@ container call the stack's own services (http://mlflow:5000/api/...). Allowed:
   answer that changes between the check and the connection cannot slip through.
 
 Every refusal is a SourceError with a one-line reason, raised before anything is read.
+
+Parquet (``read_parquet``): every parquet a stage loads, its own run folder's included, is
+checked by its footer first: more rows or more uncompressed bytes than the stage's memory
+limit holds (carprice.config.limits) is refused in one line before any column is read.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import socket
@@ -30,7 +35,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from carprice.config import settings
+from carprice.config import limits, settings
 from carprice.errors import CarpriceError, InputError, one_line
 from carprice.request_errors import describe_request_error, redact_url
 
@@ -340,6 +345,45 @@ def _body(resp: requests.Response, shown: str, limit: int, deadline: float) -> b
         raise SourceUnavailable(f"cannot download {shown}: "
                                 f"{describe_request_error(exc)}") from exc
     return b"".join(chunks)
+
+
+# ---------------------------------------------------------------- parquet
+
+
+def check_parquet(source: Path | bytes, shown: str, memory: int | None = None) -> None:
+    """Refuse a parquet whose footer declares more rows or uncompressed bytes than a stage
+    with ``memory`` bytes (default: this process's stage limit) can load."""
+    import pyarrow.parquet as pq
+
+    memory = limits.stage_memory_bytes() if memory is None else memory
+    try:
+        meta = pq.ParquetFile(io.BytesIO(source) if isinstance(source, bytes)
+                              else source).metadata
+    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueError/OSError
+        raise SourceError(f"cannot read {shown} as parquet: {one_line(exc, 200)}") from None
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    rows_cap, bytes_cap = limits.max_rows(memory), limits.max_parquet_bytes(memory)
+    within = f"within the stage memory limit of {memory // 2**20} MiB " \
+             f"({settings.ENV_STAGE_MEM_LIMIT})"
+    if meta.num_rows > rows_cap:
+        raise SourceError(f"{shown} has {meta.num_rows:,} rows; at most {rows_cap:,} fit "
+                          f"{within}")
+    if size > bytes_cap:
+        raise SourceError(f"{shown} holds {size // 2**20:,} MiB uncompressed; at most "
+                          f"{bytes_cap // 2**20:,} MiB fit {within}")
+
+
+def read_parquet(source: str | Path | bytes, shown: str | None = None):
+    """A parquet file or its bytes as a DataFrame, after check_parquet."""
+    import pandas as pd
+
+    data = source if isinstance(source, bytes) else Path(source)
+    shown = shown or (Path(source).name if not isinstance(source, bytes) else "parquet")
+    check_parquet(data, shown)
+    try:
+        return pd.read_parquet(io.BytesIO(data) if isinstance(data, bytes) else data)
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"cannot read {shown} as parquet: {one_line(exc, 200)}") from None
 
 
 # ---------------------------------------------------------------- entry point

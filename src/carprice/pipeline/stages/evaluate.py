@@ -21,6 +21,7 @@ from carprice.registry import PRODUCTION_ALIAS, tags
 from carprice.registry.aliases import RegistryError, version_for_alias
 from carprice.registry.gate import GateLimits
 from carprice.registry.judge import judge
+from carprice.sources import safe_read
 
 # Permutation importance is a report (the gate never reads it) and was this stage's
 # largest cost. On 1,500 rows its ranking agrees with 3,000 rows' as closely as two seeds
@@ -49,7 +50,7 @@ def importance(model: CarPriceModel, test: pd.DataFrame, seed: int) -> pd.Series
 
 
 def run(ctx: StageContext) -> dict:
-    test = pd.read_parquet(ctx.path(run_folder.SPLITS["test"]))
+    test = safe_read.read_parquet(ctx.path(run_folder.SPLITS["test"]))
     y = test[schema.TARGET].to_numpy()
     X = to_model_input(test)
     name = ctx.model_name
@@ -78,7 +79,7 @@ def run(ctx: StageContext) -> dict:
         prod_pred = mlflow.pyfunc.load_model(f"models:/{name}/{prod_version}").predict(X)
     # The baseline is fitted on the candidate's training rows; the gate's rules and the
     # behaviour checks: carprice.registry.gate / judge.
-    train = pd.read_parquet(ctx.path(run_folder.SPLITS["train"]))
+    train = safe_read.read_parquet(ctx.path(run_folder.SPLITS["train"]))
     judged = judge(train, test, pred, lambda rows: inner.predict_frame(rows)[PRICE].to_numpy(),
                    GateLimits.from_params(ctx.params.gate.model_dump()), ctx.params.split.seed,
                    prod_pred, prod_version, sigma)

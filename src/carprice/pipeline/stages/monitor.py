@@ -12,8 +12,6 @@ trainer account, which only reads the served model): that run holds the verdict.
 
 from __future__ import annotations
 
-import io
-
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -33,8 +31,9 @@ from carprice.pipeline.runner import StageContext, StageFailed, StageSkipped
 from carprice.registry import tags
 from carprice.registry.aliases import version_for_alias
 from carprice.serving import prediction_log
+from carprice.sources import safe_read
 from carprice.sources.csv_reader import read_csv
-from carprice.sources.safe_read import SourceError, read_source
+from carprice.sources.safe_read import read_source
 from carprice.sources.synthetic import Drift, generate
 
 MAX_ROWS = 50_000  # per side: more rows cost time and add no information to the distances
@@ -90,11 +89,8 @@ def read_current_file(uri: str) -> tuple[pd.DataFrame, dict]:
 
 
 def read_parquet(uri: str) -> pd.DataFrame:
-    data = read_source(uri)
-    try:
-        return pd.read_parquet(io.BytesIO(data))
-    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueError/OSError
-        raise SourceError(f"cannot read {uri} as parquet: {exc}") from exc
+    # the footer is checked against the stage's memory limit before any column is read
+    return safe_read.read_parquet(read_source(uri), uri)
 
 
 def production(client: MlflowClient, name: str) -> ModelVersion:
@@ -114,7 +110,7 @@ def reference_rows(ctx: StageContext, version: ModelVersion) -> pd.DataFrame:
     if not path.is_file():
         raise StageFailed(f"training data of {label} is gone: {path} (pipeline run "
                           f"{run_id}) is missing; retrain to monitor again")
-    return pd.read_parquet(path)
+    return safe_read.read_parquet(path, f"training data of {label}")
 
 
 def _sample(frame: pd.DataFrame) -> pd.DataFrame:

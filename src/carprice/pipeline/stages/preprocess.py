@@ -15,6 +15,7 @@ from carprice.config.params import ParamsError
 from carprice.contract import schema
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
+from carprice.sources import safe_read
 
 
 def _check_sizes(valid_size: float, test_size: float) -> None:
@@ -59,7 +60,7 @@ def split_by_time(frame: pd.DataFrame, valid_size: float,
 def run(ctx: StageContext) -> dict:
     import mlflow
 
-    clean = pd.read_parquet(ctx.path(run_folder.CLEAN))
+    clean = safe_read.read_parquet(ctx.path(run_folder.CLEAN))
     p = ctx.params.split
     parts = (split_by_time(clean, p.valid_size, p.test_size) if p.time_ordered
              else split(clean, p.valid_size, p.test_size, p.seed))

@@ -26,6 +26,7 @@ from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
 from carprice.registry import tags
 from carprice.request_errors import redact_source
+from carprice.sources import safe_read
 
 
 def pip_requirements() -> list[str]:
@@ -44,8 +45,8 @@ def run(ctx: StageContext) -> dict:
     # picks a model this run did not train.
     info_path.unlink(missing_ok=True)
     info_path.parent.mkdir(exist_ok=True)
-    train = pd.read_parquet(ctx.path(run_folder.SPLITS["train"]))
-    valid = pd.read_parquet(ctx.path(run_folder.SPLITS["valid"]))
+    train = safe_read.read_parquet(ctx.path(run_folder.SPLITS["train"]))
+    valid = safe_read.read_parquet(ctx.path(run_folder.SPLITS["valid"]))
     model_params = ctx.params.candidate(name)
     model = from_candidate(model_params, random_state=ctx.params.split.seed)
     # One OpenMP thread: the candidates train side by side on a few cores, where thread

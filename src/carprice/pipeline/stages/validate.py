@@ -4,8 +4,6 @@ fail with a one-line reason on bad data."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from carprice.contract.validation import (
     Thresholds,
     ValidationError,
@@ -14,6 +12,7 @@ from carprice.contract.validation import (
 )
 from carprice.pipeline import run_folder
 from carprice.pipeline.runner import StageContext
+from carprice.sources import safe_read
 
 # The report's row counts: logged to MLflow and the stage's result. Outliers (left out, like
 # invalid rows) are listed in the report's "outliers" and its markdown.
@@ -23,7 +22,7 @@ COUNTS = ("rows_in", "rows_out", "rows_invalid", "rows_duplicate", "rows_outlier
 def run(ctx: StageContext) -> dict:
     import mlflow
 
-    raw = pd.read_parquet(ctx.path(run_folder.RAW))
+    raw = safe_read.read_parquet(ctx.path(run_folder.RAW))
     try:
         clean, report = validate_dataset(raw, Thresholds(**ctx.params.validate_.model_dump()))
     except ValidationError as exc:
