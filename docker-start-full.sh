@@ -24,7 +24,7 @@ HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-420}"
 SECRET_KEYS=(POSTGRES_PASSWORD AIRFLOW_DB_PASSWORD MLFLOW_DB_PASSWORD AIRFLOW_FERNET_KEY
   AIRFLOW_JWT_SECRET AIRFLOW_ADMIN_PASSWORD REDIS_PASSWORD MLFLOW_SECRET_KEY MLFLOW_ADMIN_PASSWORD
   MLFLOW_TRAINER_PASSWORD MLFLOW_PROMOTER_PASSWORD MLFLOW_READER_PASSWORD FLOWER_PASSWORD
-  PREDLOG_DB_PASSWORD)
+  PREDLOG_DB_PASSWORD GRAFANA_ADMIN_PASSWORD)
 
 # --- secrets: openssl on the host, else Python in the base image -----------------------
 random_secret() {  # random_secret hex|fernet
@@ -244,3 +244,4 @@ log "logins (user and password settings in $ENV_FILE, readable by you only):"
 log "  Airflow    AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD"
 log "  MLflow     MLFLOW_ADMIN_USER / MLFLOW_ADMIN_PASSWORD (app and stages have their own accounts)"
 log "  Flower     FLOWER_USER / FLOWER_PASSWORD (with --profile flower)"
+log "  Grafana    GRAFANA_ADMIN_USER / GRAFANA_ADMIN_PASSWORD (with --profile grafana, port GRAFANA_PORT)"

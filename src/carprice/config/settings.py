@@ -38,6 +38,11 @@ ENV_PARAMS_JSON = "CARPRICE_PARAMS_JSON"
 ENV_MODEL_NAME = "CARPRICE_MODEL_NAME"
 ENV_ALIAS_TTL = "CARPRICE_ALIAS_TTL_SECONDS"
 ENV_PREDLOG_DSN = "CARPRICE_PREDLOG_DSN"
+# Prometheus of the `monitoring` profile, read by the app's Model page (basic auth: the
+# same account the stack's .env gives Prometheus itself). Unset: the profile is off.
+ENV_PROMETHEUS_URL = "CARPRICE_PROMETHEUS_URL"
+ENV_PROMETHEUS_USER = "PROMETHEUS_USER"
+ENV_PROMETHEUS_PASSWORD = "PROMETHEUS_PASSWORD"
 # Notifications: Apprise URLs (may hold tokens) and the MLflow UI as a browser reaches it.
 ENV_NOTIFY_URLS = "CARPRICE_NOTIFY_URLS"
 ENV_PUBLIC_MLFLOW_URL = "CARPRICE_PUBLIC_MLFLOW_URL"
@@ -82,6 +87,10 @@ class Settings(BaseSettings):
     model_name: str = Field(default="", validation_alias=ENV_MODEL_NAME)
     alias_ttl_seconds: float = Field(default=DEFAULT_ALIAS_TTL, validation_alias=ENV_ALIAS_TTL)
     predlog_dsn: str = Field(default="", validation_alias=ENV_PREDLOG_DSN)
+    prometheus_url: str = Field(default="", validation_alias=ENV_PROMETHEUS_URL)
+    prometheus_user: str = Field(default="", validation_alias=ENV_PROMETHEUS_USER)
+    prometheus_password: str = Field(default="", validation_alias=ENV_PROMETHEUS_PASSWORD,
+                                     repr=False)
     notify_urls: str = Field(default="", validation_alias=ENV_NOTIFY_URLS)
     public_mlflow_url: str = Field(default="", validation_alias=ENV_PUBLIC_MLFLOW_URL)
     signing_key: str = Field(default="", validation_alias=ENV_SIGNING_KEY, repr=False)
