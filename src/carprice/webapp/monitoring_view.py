@@ -112,10 +112,15 @@ def drift_over_time() -> None:
         return
     st.markdown("**Drift score per feature** (Wasserstein distance in reference standard "
                 "deviations for numbers, Jensen-Shannon distance for categories)")
-    st.altair_chart(alt.Chart(features).mark_line(point=True).encode(
-        x=time_axis, y=alt.Y("score:Q", title="score"),
-        color=alt.Color("drifted:N", title="drifted"),
-        tooltip=["feature", "created_at:T", "score", "drifted"],
-    ).properties(width=260, height=140).facet(
-        facet=alt.Facet("feature:N", title=None, sort=list(dict.fromkeys(features["feature"]))),
-        columns=FEATURE_COLUMNS).resolve_scale(y="independent"))
+    # one line per feature, its points colored by the verdict of each report
+    base = alt.Chart().encode(x=time_axis, y=alt.Y("score:Q", title="score"),
+                              tooltip=["feature", "created_at:T", "score", "drifted"])
+    points = base.mark_point(filled=True, size=40).encode(
+        color=alt.Color("drifted:N", title="drifted",
+                        scale=alt.Scale(domain=[False, True], range=["#4c78a8", "#e45756"])))
+    st.altair_chart(alt.layer(base.mark_line(color="#9ca3af"), points, data=features)
+                    .properties(width=260, height=140)
+                    .facet(facet=alt.Facet("feature:N", title=None,
+                                           sort=list(dict.fromkeys(features["feature"]))),
+                           columns=FEATURE_COLUMNS)
+                    .resolve_scale(y="independent"))
