@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from carprice.webapp.monitoring_view import DRIFT_CHART_TITLE
+from carprice.webapp.monitoring_view import DRIFT_CHART_KEYS, DRIFT_CHART_TITLE
 from tests.e2e.browser import CHROMIUM_ARGS, _visible_or_explain, chromium_path
 
 MODEL_TAB = "Model"
@@ -25,7 +25,7 @@ REPORTS = re.compile(r"Share of drifted features: (\d+) drift reports")
 @dataclass(frozen=True)
 class ModelPage:
     reports: int  # drift reports the page says it charts
-    charts: int  # Vega-Lite charts rendered on the Model tab
+    charts: int  # drift charts rendered (drift share, per feature): 0 to 2
     text: str  # the page's text, for messages
 
 
@@ -59,7 +59,7 @@ def model_page_in_browser(base_url: str, screenshot_path: Path, timeout_s: float
                 _visible_or_explain(page, heading, f"no '{DRIFT_CHART_TITLE}' section")
                 summary = page.get_by_text(REPORTS)
                 _visible_or_explain(page, summary, "no drift report charted")
-                charts = page.locator(CHART)
+                charts = page.locator(", ".join(f".st-key-{k} {CHART}" for k in DRIFT_CHART_KEYS))
                 _visible_or_explain(page, charts.last, "no drift chart rendered")
                 heading.scroll_into_view_if_needed()  # the drift section at the top
                 page.wait_for_timeout(1500)  # let Vega finish drawing before the screenshot

@@ -16,6 +16,9 @@ from carprice.serving.model_source import Resolution, Source
 from carprice.webapp import model_page, prometheus
 
 DRIFT_CHART_TITLE = "Drift over time"  # the e2e finds the section by this heading
+# keys of the containers of the two drift charts: Streamlit gives a keyed container the
+# CSS class st-key-<key>, which the browser tests look for
+DRIFT_CHART_KEYS = ("drift-share", "drift-features")
 FEATURE_COLUMNS = 4  # small charts per row
 
 
@@ -102,11 +105,11 @@ def drift_over_time() -> None:
                 f"{share['created_at'].iloc[0]:%Y-%m-%d %H:%M} to "
                 f"{share['created_at'].iloc[-1]:%Y-%m-%d %H:%M} UTC")
     time_axis = alt.X("created_at:T", title=None)
-    st.altair_chart(alt.Chart(share).mark_line(point=True).encode(
+    share_chart = alt.Chart(share).mark_line(point=True).encode(
         x=time_axis, y=alt.Y("drift_share:Q", title="drift share", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("model_version:N", title="version"),
-        tooltip=["created_at:T", "model_version", "drift_share", "retrain"]),
-        use_container_width=True)
+        tooltip=["created_at:T", "model_version", "drift_share", "retrain"])
+    st.container(key=DRIFT_CHART_KEYS[0]).altair_chart(share_chart, use_container_width=True)
     features = model_page.feature_series(scores)
     if features.empty:
         return
@@ -118,9 +121,10 @@ def drift_over_time() -> None:
     points = base.mark_point(filled=True, size=40).encode(
         color=alt.Color("drifted:N", title="drifted",
                         scale=alt.Scale(domain=[False, True], range=["#4c78a8", "#e45756"])))
-    st.altair_chart(alt.layer(base.mark_line(color="#9ca3af"), points, data=features)
-                    .properties(width=260, height=140)
-                    .facet(facet=alt.Facet("feature:N", title=None,
-                                           sort=list(dict.fromkeys(features["feature"]))),
-                           columns=FEATURE_COLUMNS)
-                    .resolve_scale(y="independent"))
+    per_feature = (alt.layer(base.mark_line(color="#9ca3af"), points, data=features)
+                   .properties(width=260, height=140)
+                   .facet(facet=alt.Facet("feature:N", title=None,
+                                          sort=list(dict.fromkeys(features["feature"]))),
+                          columns=FEATURE_COLUMNS)
+                   .resolve_scale(y="independent"))
+    st.container(key=DRIFT_CHART_KEYS[1]).altair_chart(per_feature)
