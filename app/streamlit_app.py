@@ -3,8 +3,8 @@
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 streamlit run app/streamlit_app.py
 
 The logic lives in carprice: which model to serve and loading it (served), scoring
-(scoring), form choices (choices), registry history and evaluation (model_page). This
-file only lays out the page.
+(scoring), form choices (choices), registry history and evaluation (model_page),
+monitoring (monitoring_view). This file only lays out the page.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from carprice.serving.pricing import (  # noqa: E402
     results_csv,
     score_upload,
 )
-from carprice.webapp import model_page  # noqa: E402
+from carprice.webapp import model_page, monitoring_view  # noqa: E402
 from carprice.webapp.form_choices import Choices, form_choices  # noqa: E402
 
 LOG = logging.getLogger("carprice.app")
@@ -292,39 +292,11 @@ def batch_tab(model, res: Resolution) -> None:
         st.dataframe(result.errors, hide_index=True)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_counts() -> pd.DataFrame | None:
-    dsn = prediction_log.configured_dsn()
-    return prediction_log.counts_per_day(dsn) if dsn else None
-
-
-def monitoring(res: Resolution) -> None:
-    """The latest drift check of the served version and the predictions per day."""
-    try:
-        found = model_page.latest_drift(res.model_name, res.version, res.tracking_uri,
-                             model_source.monitor_experiment())
-        counts = cached_counts()
-    except Exception as exc:  # noqa: BLE001 - monitoring data is optional on this page
-        st.caption(f"Monitoring data unavailable: {one_line(exc)}")
-        return
-    left, right = st.columns(2)
-    if found is None:
-        left.info(f"v{res.version} has not been checked for drift yet "
-                  "(DAG car_price_monitoring).")
-    else:
-        say = left.warning if found["retrain"] else left.success
-        say(f"Drift of v{res.version}: {found['reason']}")
-        left.caption(f"Report: MLflow run {found['run_id']}, artifact {found['report']}")
-    if counts is not None and len(counts):
-        right.markdown("**Predictions per day** (prediction log)")
-        right.bar_chart(counts.pivot_table(index="day", columns="source",
-                                           values="predictions", aggfunc="sum"))
-
-
 def model_tab(res: Resolution) -> None:
     if res.source != Source.REGISTRY:
         st.info("The registry history and evaluation charts need MLflow, which cannot be "
                 "reached right now.")
+        monitoring_view.render(res)
         return
     try:
         history = cached_history(res.model_name, res.tracking_uri)
@@ -336,7 +308,7 @@ def model_tab(res: Resolution) -> None:
     st.markdown(f"**Test set of v{res.version}**: bootstrap interval (low, high) at "
                 "`gate.confidence`; the gate's baseline on the same rows")
     st.dataframe(model_page.metric_table(res.info.get("metrics", {})), hide_index=True)
-    monitoring(res)
+    monitoring_view.render(res)
     versions = [str(v) for v in history["version"]] if len(history) else [res.version]
     version = st.selectbox("Evaluation of version", versions,
                            index=versions.index(res.version) if res.version in versions else 0)

@@ -42,6 +42,11 @@ ENV_PREDLOG_DSN = "CARPRICE_PREDLOG_DSN"
 # the per-client rate limit (limits' notation, e.g. "20/second;600/minute").
 ENV_API_KEY = "CARPRICE_API_KEY"
 ENV_API_RATE_LIMIT = "CARPRICE_API_RATE_LIMIT"
+# Prometheus of the `monitoring` profile, read by the app's Model page (basic auth: the
+# same account the stack's .env gives Prometheus itself). Unset: the profile is off.
+ENV_PROMETHEUS_URL = "CARPRICE_PROMETHEUS_URL"
+ENV_PROMETHEUS_USER = "PROMETHEUS_USER"
+ENV_PROMETHEUS_PASSWORD = "PROMETHEUS_PASSWORD"
 # Notifications: Apprise URLs (may hold tokens) and the MLflow UI as a browser reaches it.
 ENV_NOTIFY_URLS = "CARPRICE_NOTIFY_URLS"
 ENV_PUBLIC_MLFLOW_URL = "CARPRICE_PUBLIC_MLFLOW_URL"
@@ -96,6 +101,10 @@ class Settings(BaseSettings):
     predlog_dsn: str = Field(default="", validation_alias=ENV_PREDLOG_DSN)
     api_key: str = Field(default="", validation_alias=ENV_API_KEY, repr=False)
     api_rate_limit: str = Field(default="", validation_alias=ENV_API_RATE_LIMIT)
+    prometheus_url: str = Field(default="", validation_alias=ENV_PROMETHEUS_URL)
+    prometheus_user: str = Field(default="", validation_alias=ENV_PROMETHEUS_USER)
+    prometheus_password: str = Field(default="", validation_alias=ENV_PROMETHEUS_PASSWORD,
+                                     repr=False)
     notify_urls: str = Field(default="", validation_alias=ENV_NOTIFY_URLS)
     public_mlflow_url: str = Field(default="", validation_alias=ENV_PUBLIC_MLFLOW_URL)
     signing_key: str = Field(default="", validation_alias=ENV_SIGNING_KEY, repr=False)

@@ -313,7 +313,7 @@ def counts_per_day(dsn: str, days: int = 30) -> pd.DataFrame:
            f"model_version, count(*) AS predictions FROM {TABLE} "
            "WHERE ts >= now() - make_interval(days => %s) "
            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
-    rows = _query(dsn, sql, (int(days),))
+    rows = query_rows(dsn, sql, (int(days),))
     return pd.DataFrame(rows, columns=["day", "source", "model_version", "predictions"])
 
 
@@ -332,7 +332,7 @@ def recent_inputs(dsn: str, limit: int = 10_000, source: str | None = None,
     sql = (f"SELECT ts, source, model_version, inputs, {', '.join(OUTPUT_COLUMNS)} "
            f"FROM {TABLE} {'WHERE ' + ' AND '.join(where) if where else ''} "
            "ORDER BY ts DESC, id DESC LIMIT %s")
-    rows = _query(dsn, sql, (*params, int(limit)))
+    rows = query_rows(dsn, sql, (*params, int(limit)))
     meta = pd.DataFrame([r[:3] for r in rows], columns=["ts", "source", "model_version"])
     features = pd.DataFrame.from_records([r[3] for r in rows], columns=list(schema.FEATURES))
     outputs = pd.DataFrame([r[4:] for r in rows], columns=list(OUTPUT_COLUMNS))
@@ -363,8 +363,9 @@ def delete_older_than(dsn: str, before: datetime, batch_rows: int) -> int:
         conn.close()
 
 
-def _query(dsn: str, sql: str, params: tuple) -> list[tuple]:
-    """Rows of a read-only query; none while nothing was ever logged (no table yet)."""
+def query_rows(dsn: str, sql: str, params: tuple) -> list[tuple]:
+    """Rows of a read-only query; none while nothing was ever logged (no table yet).
+    Also the reader of carprice.serving.drift_store (same database)."""
     from psycopg2 import errors
 
     conn = connect(dsn)

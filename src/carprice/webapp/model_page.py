@@ -8,6 +8,7 @@ import pandas as pd
 
 from carprice.pipeline import definition, run_folder
 from carprice.registry import tags
+from carprice.serving import drift_store
 from carprice.serving.model_source import mlflow_client, version_info
 
 # What the app says while no model is served.
@@ -133,3 +134,30 @@ def latest_drift(name: str, version: str, uri: str, experiment: str) -> dict | N
             "drift_share": run.data.metrics.get("drift_share"),
             "prediction_drift_score": run.data.metrics.get("prediction_drift_score"),
             "report": f"{run_folder.DRIFT_ARTIFACTS}/{run_folder.DRIFT_REPORT}"}
+
+
+def drift_history(dsn: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every stored drift report (carprice.serving.drift_store), oldest first:
+    (reports, feature scores in long format)."""
+    return drift_store.reports(dsn), drift_store.feature_scores(dsn)
+
+
+def drift_share_series(reports: pd.DataFrame) -> pd.DataFrame:
+    """One row per report for the drift-share chart: time, share, version, decision."""
+    out = reports[["created_at", "drift_share", "model_version", "retrain"]].copy()
+    out["created_at"] = pd.to_datetime(out["created_at"], utc=True)
+    out["model_version"] = "v" + out["model_version"].astype(str)
+    return out.sort_values("created_at", ignore_index=True)
+
+
+def feature_series(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per feature, its score over time (long format for one small chart per feature);
+    features never compared (score always missing) left out, features ordered by their
+    latest score, largest first."""
+    out = scores.dropna(subset=["score"])[["created_at", "feature", "score", "drifted"]].copy()
+    out["created_at"] = pd.to_datetime(out["created_at"], utc=True)
+    out["score"] = out["score"].astype(float)
+    latest = out.sort_values("created_at").groupby("feature")["score"].last()
+    order = {f: i for i, f in enumerate(latest.sort_values(ascending=False).index)}
+    return (out.assign(_order=out["feature"].map(order))
+            .sort_values(["_order", "created_at"], ignore_index=True).drop(columns="_order"))

@@ -30,7 +30,7 @@ from carprice.pipeline import definition, run_folder
 from carprice.pipeline.runner import StageContext, StageFailed, StageSkipped
 from carprice.registry import tags
 from carprice.registry.aliases import version_for_alias
-from carprice.serving import prediction_log
+from carprice.serving import drift_store, prediction_log
 from carprice.sources import safe_read
 from carprice.sources.csv_reader import read_csv
 from carprice.sources.safe_read import read_source
@@ -175,12 +175,24 @@ def check(ctx: StageContext, current: pd.DataFrame, source: dict) -> dict:
         **({"current_rmse_log": error["rmse_log"]} if error else {}),
     })
     mlflow.set_tags({tags.RUN_RETRAIN: str(retrain).lower(), tags.RUN_REASON: reason[:5000]})
+    report_id = store(summary)
     return {"model_name": name, "model_version": version, "retrain": retrain, "reason": reason,
             "drift_share": summary["drift_share"],
             "drifted_features": summary["drifted_features"],
             "prediction_drift_score": pred_score, "current_rows": len(current),
             "reference_rows": len(reference), "source": source["source"],
-            "report": str(ctx.path(run_folder.DRIFT_REPORT))}
+            "report": str(ctx.path(run_folder.DRIFT_REPORT)), "drift_report_id": report_id}
+
+
+def store(summary: dict) -> int | None:
+    """The report's id in the drift tables; None when no database is configured."""
+    dsn = prediction_log.configured_dsn()
+    if not dsn:
+        return None
+    try:
+        return drift_store.write_report(dsn, summary)
+    except drift_store.StoreError as exc:  # the database is infrastructure: retried
+        raise StageFailed(str(exc)) from None
 
 
 def run(ctx: StageContext) -> dict:
