@@ -6,8 +6,9 @@
 #
 # First start: creates .env from .env.example with generated secrets (mode 600) and prints
 # the Airflow admin credentials once. Safe to run again at any time.
-# Environment: HEALTH_TIMEOUT (seconds, default 420), CARPRICE_ENV_FILE, COMPOSE_PROJECT_NAME
-# and any variable of .env.example (they override .env).
+# Environment: HEALTH_TIMEOUT (seconds, default 420), CARPRICE_ENV_FILE, COMPOSE_PROJECT_NAME,
+# COMPOSE_PROFILES (optional parts, e.g. monitoring) and any variable of .env.example (they
+# override .env).
 set -euo pipefail
 # shellcheck source=scripts/stack-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/scripts/stack-common.sh"
@@ -24,7 +25,7 @@ HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-420}"
 SECRET_KEYS=(POSTGRES_PASSWORD AIRFLOW_DB_PASSWORD MLFLOW_DB_PASSWORD AIRFLOW_FERNET_KEY
   AIRFLOW_JWT_SECRET AIRFLOW_ADMIN_PASSWORD REDIS_PASSWORD MLFLOW_SECRET_KEY MLFLOW_ADMIN_PASSWORD
   MLFLOW_TRAINER_PASSWORD MLFLOW_PROMOTER_PASSWORD MLFLOW_READER_PASSWORD FLOWER_PASSWORD
-  PREDLOG_DB_PASSWORD)
+  PREDLOG_DB_PASSWORD MONITOR_DB_PASSWORD PROMETHEUS_PASSWORD)
 
 # --- secrets: openssl on the host, else Python in the base image -----------------------
 random_secret() {  # random_secret hex|fernet
@@ -111,6 +112,22 @@ fill_secrets() {
   chmod 600 "$ENV_FILE"
 }
 
+# Prometheus's web login wants a bcrypt hash of PROMETHEUS_PASSWORD: made (or kept, when it
+# still matches) by scripts/bcrypt_hash.py in the Python base image, the password in the
+# container's environment only. Single quotes: Compose reads the `$`s literally.
+prometheus_hash() {
+  local hash
+  hash="$(HASH_PASSWORD="$(env_file_get PROMETHEUS_PASSWORD)" \
+    HASH_CURRENT="$(env_file_get PROMETHEUS_PASSWORD_HASH)" docker run --rm -i \
+    -e HASH_PASSWORD -e HASH_CURRENT "$(setting PYTHON_BASE_IMAGE python:3.11-slim-bookworm)" \
+    python - < "$STACK_DIR/scripts/bcrypt_hash.py")" || die "hashing PROMETHEUS_PASSWORD failed"
+  [ "$(env_file_get PROMETHEUS_PASSWORD_HASH)" = "'$hash'" ] \
+    || env_file_set PROMETHEUS_PASSWORD_HASH "'$hash'"
+}
+
+# Whether COMPOSE_PROFILES (environment, else the settings file) names profile $1.
+profile_on() { [[ ",$(setting COMPOSE_PROFILES)," == *",$1,"* ]]; }
+
 # --- preflight -----------------------------------------------------------------------------
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -119,7 +136,9 @@ preflight() {
   local running port key
   running="$(compose ps -q 2>/dev/null || true)"
   if [ -z "$running" ]; then
-    for key in AIRFLOW_PORT MLFLOW_PORT STREAMLIT_PORT API_PORT; do
+    local ports=(AIRFLOW_PORT MLFLOW_PORT STREAMLIT_PORT API_PORT)
+    if profile_on monitoring; then ports+=(PROMETHEUS_PORT); fi
+    for key in "${ports[@]}"; do
       port="$(setting "$key")"
       [ -n "$port" ] || die "$key is empty in $ENV_FILE"
       if port_in_use "$port"; then
@@ -127,8 +146,11 @@ preflight() {
       fi
     done
   fi
-  local image
-  for key in PYTHON_BASE_IMAGE POSTGRES_IMAGE REDIS_IMAGE; do
+  local image images=(PYTHON_BASE_IMAGE POSTGRES_IMAGE REDIS_IMAGE)
+  if profile_on monitoring; then
+    images+=(PROMETHEUS_IMAGE ALERTMANAGER_IMAGE POSTGRES_EXPORTER_IMAGE)
+  fi
+  for key in "${images[@]}"; do
     image="$(setting "$key")"
     [ -n "$image" ] || die "$key is empty in $ENV_FILE"
     docker image inspect "$image" >/dev/null 2>&1 && continue
@@ -202,7 +224,11 @@ create_env_file
 add_new_settings
 fill_secrets
 load_project
+# Optional parts (contract: the standard Compose variable), e.g. COMPOSE_PROFILES=monitoring
+COMPOSE_PROFILES="$(setting COMPOSE_PROFILES)"
+export COMPOSE_PROFILES
 preflight
+if profile_on monitoring; then prometheus_hash; fi
 
 DOCKER_SOCK=/var/run/docker.sock
 [ -S "$DOCKER_SOCK" ] || die "$DOCKER_SOCK not found: the Airflow worker starts the stage containers through it"
@@ -214,7 +240,7 @@ INBOX="$STACK_DIR/data/inbox"
 mkdir -p "$INBOX"
 [ "$(env_file_get CARPRICE_INBOX_HOST_DIR)" = "$INBOX" ] || env_file_set CARPRICE_INBOX_HOST_DIR "$INBOX"
 
-log "project $PROJECT (settings: $ENV_FILE)"
+log "project $PROJECT (settings: $ENV_FILE${COMPOSE_PROFILES:+; profiles: $COMPOSE_PROFILES})"
 if [ "$BUILD" = 1 ]; then build_images; fi
 
 log "starting containers"
@@ -240,6 +266,9 @@ cat <<EOF
 [carprice] Streamlit  http://$bind:$(setting STREAMLIT_PORT 8501)
 [carprice] API        http://$bind:$(setting API_PORT 8000)/docs
 EOF
+if profile_on monitoring; then
+  log "Prometheus http://$bind:$(setting PROMETHEUS_PORT 9090)   (alerts: /alerts; login PROMETHEUS_USER / PROMETHEUS_PASSWORD)"
+fi
 log "logins (user and password settings in $ENV_FILE, readable by you only):"
 log "  Airflow    AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD"
 log "  MLflow     MLFLOW_ADMIN_USER / MLFLOW_ADMIN_PASSWORD (app and stages have their own accounts)"
