@@ -32,7 +32,12 @@ PORTS = {
     "MLFLOW_PORT": os.environ.get("CARPRICE_E2E_MLFLOW_PORT", "15000"),
     "STREAMLIT_PORT": os.environ.get("CARPRICE_E2E_STREAMLIT_PORT", "18501"),
     "API_PORT": os.environ.get("CARPRICE_E2E_API_PORT", "18000"),
+    "PROMETHEUS_PORT": os.environ.get("CARPRICE_E2E_PROMETHEUS_PORT", "19090"),
 }
+# Alerts and the pipeline's notifications go to a test webhook on the stack network
+# (tests/e2e/webhook_receiver.py, started by test_alerts.py; Apprise's json:// URL).
+WEBHOOK_ALIAS, WEBHOOK_PORT = "alert-webhook", 8099
+NOTIFY_URL = f"json://{WEBHOOK_ALIAS}:{WEBHOOK_PORT}/hook"
 # train runs once per candidate: its task instances are train[<candidate>] (task_key)
 CANDIDATES = list(load_params(REPO / "params.yaml")["candidates"])
 START_TIMEOUT = 1800  # first build of every image on a 2-core machine included
@@ -152,6 +157,9 @@ def stack_env(tmp_path_factory):
         # Manual triggers only: a schedule would start its own run on unpause.
         "CARPRICE_SCHEDULE": "none",
         "HEALTH_TIMEOUT": os.environ.get("HEALTH_TIMEOUT", "600"),
+        # contract 1: the e2e stack runs the optional parts too
+        "COMPOSE_PROFILES": "monitoring",
+        "CARPRICE_NOTIFY_URLS": NOTIFY_URL,
     }
     # Leftovers of an interrupted run would keep old database passwords: start from zero.
     script(env, "docker-reset-full.sh", "--yes", "--no-start", timeout=600)
