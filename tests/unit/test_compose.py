@@ -379,6 +379,8 @@ SCRIPTS = [
     "scripts/stack-common.sh",
     "scripts/postgres-init.sh",
     "airflow/init.sh",
+    "monitoring/probe.sh",
+    "monitoring/prometheus/entrypoint.sh",
     "airflow/worker.sh",
     "mlflow/start.sh",
     "scripts/backup.sh",
