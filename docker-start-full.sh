@@ -6,8 +6,9 @@
 #
 # First start: creates .env from .env.example with generated secrets (mode 600) and prints
 # the Airflow admin credentials once. Safe to run again at any time.
-# Environment: HEALTH_TIMEOUT (seconds, default 420), CARPRICE_ENV_FILE, COMPOSE_PROJECT_NAME
-# and any variable of .env.example (they override .env).
+# Environment: HEALTH_TIMEOUT (seconds, default 420), CARPRICE_ENV_FILE, COMPOSE_PROJECT_NAME,
+# COMPOSE_PROFILES (optional parts, e.g. monitoring) and any variable of .env.example (they
+# override .env).
 set -euo pipefail
 # shellcheck source=scripts/stack-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/scripts/stack-common.sh"
@@ -24,7 +25,8 @@ HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-420}"
 SECRET_KEYS=(POSTGRES_PASSWORD AIRFLOW_DB_PASSWORD MLFLOW_DB_PASSWORD AIRFLOW_FERNET_KEY
   AIRFLOW_JWT_SECRET AIRFLOW_ADMIN_PASSWORD REDIS_PASSWORD MLFLOW_SECRET_KEY MLFLOW_ADMIN_PASSWORD
   MLFLOW_TRAINER_PASSWORD MLFLOW_PROMOTER_PASSWORD MLFLOW_READER_PASSWORD FLOWER_PASSWORD
-  PREDLOG_DB_PASSWORD API_KEY STREAMLIT_PASSWORD GRAFANA_ADMIN_PASSWORD)
+  PREDLOG_DB_PASSWORD MONITOR_DB_PASSWORD PROMETHEUS_PASSWORD API_KEY STREAMLIT_PASSWORD
+  GRAFANA_ADMIN_PASSWORD)
 
 # --- secrets: openssl on the host, else Python in the base image -----------------------
 random_secret() {  # random_secret hex|fernet
@@ -111,8 +113,24 @@ fill_secrets() {
   chmod 600 "$ENV_FILE"
 }
 
+# Prometheus's web login wants a bcrypt hash of PROMETHEUS_PASSWORD: made (or kept, when it
+# still matches) by scripts/bcrypt_hash.py in the Python base image, the password in the
+# container's environment only. Single quotes: Compose reads the `$`s literally.
+prometheus_hash() {
+  local hash
+  hash="$(HASH_PASSWORD="$(env_file_get PROMETHEUS_PASSWORD)" \
+    HASH_CURRENT="$(env_file_get PROMETHEUS_PASSWORD_HASH)" docker run --rm -i \
+    -e HASH_PASSWORD -e HASH_CURRENT "$(setting PYTHON_BASE_IMAGE python:3.11-slim-bookworm)" \
+    python - < "$STACK_DIR/scripts/bcrypt_hash.py")" || die "hashing PROMETHEUS_PASSWORD failed"
+  [ "$(env_file_get PROMETHEUS_PASSWORD_HASH)" = "'$hash'" ] \
+    || env_file_set PROMETHEUS_PASSWORD_HASH "'$hash'"
+}
+
+# Whether COMPOSE_PROFILES (environment, else the settings file) names profile $1.
+profile_on() { [[ ",$(setting COMPOSE_PROFILES)," == *",$1,"* ]]; }
+
 # --- the doors: what may listen beyond this machine -----------------------------------------
-proxy_enabled() { case ",$(setting COMPOSE_PROFILES)," in *,proxy,*) return 0 ;; esac; return 1; }
+proxy_enabled() { profile_on proxy; }
 
 # Only the HTTPS proxy is published beyond loopback: the services behind it speak plain HTTP
 # (MLflow's basic auth in clear text) and Streamlit has no login of its own.
@@ -163,6 +181,7 @@ preflight() {
   if [ -z "$running" ]; then
     local keys=(AIRFLOW_PORT MLFLOW_PORT STREAMLIT_PORT API_PORT)
     proxy_enabled && keys+=(PROXY_STREAMLIT_PORT PROXY_AIRFLOW_PORT PROXY_MLFLOW_PORT PROXY_API_PORT)
+    if profile_on monitoring; then keys+=(PROMETHEUS_PORT); fi
     for key in "${keys[@]}"; do
       port="$(setting "$key")"
       [ -n "$port" ] || die "$key is empty in $ENV_FILE"
@@ -171,9 +190,11 @@ preflight() {
       fi
     done
   fi
-  local image
-  local images=(PYTHON_BASE_IMAGE POSTGRES_IMAGE REDIS_IMAGE)
-  proxy_enabled && images+=(CADDY_IMAGE)
+  local image images=(PYTHON_BASE_IMAGE POSTGRES_IMAGE REDIS_IMAGE)
+  if profile_on monitoring; then
+    images+=(PROMETHEUS_IMAGE ALERTMANAGER_IMAGE POSTGRES_EXPORTER_IMAGE)
+  fi
+  if proxy_enabled; then images+=(CADDY_IMAGE); fi
   for key in "${images[@]}"; do
     image="$(setting "$key")"
     [ -n "$image" ] || die "$key is empty in $ENV_FILE"
@@ -248,8 +269,12 @@ create_env_file
 add_new_settings
 fill_secrets
 load_project
+# Optional parts (contract: the standard Compose variable), e.g. COMPOSE_PROFILES=monitoring
+COMPOSE_PROFILES="$(setting COMPOSE_PROFILES)"
+export COMPOSE_PROFILES
 check_bind_address
 preflight
+if profile_on monitoring; then prometheus_hash; fi
 
 DOCKER_SOCK=/var/run/docker.sock
 [ -S "$DOCKER_SOCK" ] || die "$DOCKER_SOCK not found: the Airflow worker starts the stage containers through it"
@@ -261,7 +286,7 @@ INBOX="$STACK_DIR/data/inbox"
 mkdir -p "$INBOX"
 [ "$(env_file_get CARPRICE_INBOX_HOST_DIR)" = "$INBOX" ] || env_file_set CARPRICE_INBOX_HOST_DIR "$INBOX"
 
-log "project $PROJECT (settings: $ENV_FILE)"
+log "project $PROJECT (settings: $ENV_FILE${COMPOSE_PROFILES:+; profiles: $COMPOSE_PROFILES})"
 # Airflow's login redirects are absolute: through the proxy they must name the proxy.
 if proxy_enabled && [ -z "$(setting AIRFLOW_PUBLIC_URL)" ]; then
   AIRFLOW_PUBLIC_URL="https://$(proxy_host):$(setting PROXY_AIRFLOW_PORT 8444)"
@@ -293,6 +318,9 @@ cat <<EOF
 [carprice] Streamlit  http://$bind:$(setting STREAMLIT_PORT 8501)
 [carprice] API        http://$bind:$(setting API_PORT 8000)/docs   (POST /predict: header X-API-Key)
 EOF
+if profile_on monitoring; then
+  log "Prometheus http://$bind:$(setting PROMETHEUS_PORT 9090)   (alerts: /alerts; login PROMETHEUS_USER / PROMETHEUS_PASSWORD)"
+fi
 if proxy_enabled; then
   host="$(proxy_host)"
   cat <<EOF

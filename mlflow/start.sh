@@ -31,12 +31,15 @@ database_uri = $MLFLOW_BACKEND_STORE_URI
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 auth_cache_ttl_seconds = 60
 INI
+# Prometheus metrics at /metrics (behind the same basic auth: scrape with an account):
+# prometheus-flask-exporter in multiprocess mode keeps its files in a fresh private dir.
+METRICS_DIR="$(mktemp -d /tmp/mlflow-metrics.XXXXXX)"
 echo "mlflow-start: accounts"
 python "${CARPRICE_ACCOUNTS_SCRIPT:-/usr/local/lib/carprice/accounts.py}"
 echo "mlflow-start: serving on ${MLFLOW_LISTEN_HOST:-0.0.0.0}:${MLFLOW_LISTEN_PORT:-5000} (basic auth)"
 exec mlflow server --app-name basic-auth --enable-workspaces \
   --host "${MLFLOW_LISTEN_HOST:-0.0.0.0}" --port "${MLFLOW_LISTEN_PORT:-5000}" \
-  --workers "${MLFLOW_WORKERS:-1}" \
+  --workers "${MLFLOW_WORKERS:-1}" --expose-prometheus "$METRICS_DIR" \
   --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
   --serve-artifacts --artifacts-destination "${MLFLOW_ARTIFACTS_DIR:-/mlflow/artifacts}" \
   --allowed-hosts "$MLFLOW_SERVER_ALLOWED_HOSTS"

@@ -37,7 +37,12 @@ PORTS = {
     "PROXY_AIRFLOW_PORT": os.environ.get("CARPRICE_E2E_PROXY_AIRFLOW_PORT", "18444"),
     "PROXY_MLFLOW_PORT": os.environ.get("CARPRICE_E2E_PROXY_MLFLOW_PORT", "18445"),
     "PROXY_API_PORT": os.environ.get("CARPRICE_E2E_PROXY_API_PORT", "18446"),
+    "PROMETHEUS_PORT": os.environ.get("CARPRICE_E2E_PROMETHEUS_PORT", "19090"),
 }
+# Alerts and the pipeline's notifications go to a test webhook on the stack network
+# (tests/e2e/webhook_receiver.py, started by test_alerts.py; Apprise's json:// URL).
+WEBHOOK_ALIAS, WEBHOOK_PORT = "alert-webhook", 8099
+NOTIFY_URL = f"json://{WEBHOOK_ALIAS}:{WEBHOOK_PORT}/hook"
 # train runs once per candidate: its task instances are train[<candidate>] (task_key)
 CANDIDATES = list(load_params(REPO / "params.yaml")["candidates"])
 START_TIMEOUT = 1800  # first build of every image on a 2-core machine included
@@ -157,10 +162,12 @@ def stack_env(tmp_path_factory):
         # Manual triggers only: a schedule would start its own run on unpause.
         "CARPRICE_SCHEDULE": "none",
         "CARPRICE_MAINTENANCE_SCHEDULE": "none",
-        # mon's "monitoring" joins here: COMPOSE_PROFILES=monitoring,proxy
-        "COMPOSE_PROFILES": "proxy",
         "PROXY_BIND_ADDRESS": "127.0.0.1",
         "HEALTH_TIMEOUT": os.environ.get("HEALTH_TIMEOUT", "600"),
+        # the optional parts run too: Prometheus & co. (test_alerts, test_dashboards) and
+        # the HTTPS proxy (test_proxy), here on loopback
+        "COMPOSE_PROFILES": "monitoring,proxy",
+        "CARPRICE_NOTIFY_URLS": NOTIFY_URL,
     }
     # Leftovers of an interrupted run would keep old database passwords: start from zero.
     script(env, "docker-reset-full.sh", "--yes", "--no-start", timeout=600)

@@ -44,8 +44,8 @@ started=$SECONDS
 # One stack for the whole session; the files run in this order and test_restart.py (stop,
 # start, reset) comes last. Arguments replace the list (e.g. one file).
 files=(tests/e2e/test_stack.py tests/e2e/test_day2.py tests/e2e/test_trust.py tests/e2e/test_faults.py
-  tests/e2e/test_maintenance.py tests/e2e/test_limits.py tests/e2e/test_dashboards.py
-  tests/e2e/test_proxy.py tests/e2e/test_restart.py)
+  tests/e2e/test_maintenance.py tests/e2e/test_limits.py tests/e2e/test_alerts.py
+  tests/e2e/test_dashboards.py tests/e2e/test_proxy.py tests/e2e/test_restart.py)
 [ "$#" -gt 0 ] && files=("$@")
 CARPRICE_E2E=1 "$PY" -m pytest -p no:cacheprovider -m e2e -s "${files[@]}"
 log "e2e took $((SECONDS - started)) s"

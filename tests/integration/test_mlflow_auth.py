@@ -210,3 +210,16 @@ def test_accounts_are_idempotent_and_retire_the_old_all_powerful_account(tmp_pat
     same = {**env, "MLFLOW_READER_USER": "promoter"}
     refused = subprocess.run(script, env=same, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "four different users" in refused.stderr
+
+
+
+def test_metrics_need_the_admin(auth_server):
+    """--expose-prometheus: /metrics is behind the basic auth, and MLflow's fail-closed
+    authorization lets only an administrator read it (no validator grants the route), so
+    Prometheus scrapes it as the admin; the request counters of the calls above are there."""
+    assert requests.get(f"{auth_server}/metrics", timeout=30).status_code == 401
+    assert requests.get(f"{auth_server}/metrics", auth=("reader", ACCOUNTS["reader"]),
+                        timeout=30).status_code == 403
+    resp = requests.get(f"{auth_server}/metrics", auth=("admin", ACCOUNTS["admin"]), timeout=30)
+    assert resp.status_code == 200, resp.text[:300]
+    assert "mlflow_http_request_total" in resp.text, resp.text[:500]

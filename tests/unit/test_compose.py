@@ -5,6 +5,7 @@ else parsed as YAML (anchors and merge keys resolved by PyYAML)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -114,7 +115,7 @@ def test_all_services_present(services):
         "flower",
     }
     assert expected <= set(services)
-    assert services["flower"].get("profiles") == ["flower"]
+    assert services["flower"].get("profiles") == ["flower", "monitoring"]
     assert services["airflow-cli"].get("profiles") == ["debug"]
     assert services["dvc-runner"].get("profiles") == ["dvc"]
 
@@ -382,6 +383,8 @@ SCRIPTS = [
     "scripts/stack-common.sh",
     "scripts/postgres-init.sh",
     "airflow/init.sh",
+    "monitoring/probe.sh",
+    "monitoring/prometheus/entrypoint.sh",
     "airflow/worker.sh",
     "mlflow/start.sh",
     "scripts/backup.sh",
@@ -543,3 +546,64 @@ def test_streamlits_upload_cap_defaults_to_the_apps_own_config(services):
     assert str(env["STREAMLIT_SERVER_MAX_UPLOAD_SIZE"]) in (
         str(app_config["server"]["maxUploadSize"]), "${STREAMLIT_MAX_UPLOAD_MB:-50}")
     assert app_config["server"]["maxUploadSize"] == 50
+
+
+MONITORING = {"prometheus", "alertmanager", "postgres-exporter-airflow",
+              "postgres-exporter-predictions", "alert-relay"}
+
+
+def test_monitoring_services_are_an_optional_profile_with_health_and_limits(services):
+    for name in MONITORING:
+        svc = services[name]
+        assert svc.get("profiles") == ["monitoring"], name
+        assert svc.get("restart") == "unless-stopped", name
+        assert (svc.get("healthcheck") or {}).get("test"), name
+        limits = svc["deploy"]["resources"]["limits"]
+        assert limits.get("memory") and limits.get("cpus") and limits.get("pids"), name
+    # only Prometheus is published (on the configured address: tested above); the rest
+    # answer on the stack network only
+    assert [p.get("published") if isinstance(p, dict) else p
+            for p in services["prometheus"]["ports"]]
+    for name in MONITORING - {"prometheus"}:
+        assert not services[name].get("ports"), name
+
+
+def test_without_the_profile_the_stack_is_unchanged(tmp_path):
+    """COMPOSE_PROFILES unset: exactly the services of before (the monitoring ones and
+    Flower join with COMPOSE_PROFILES=monitoring)."""
+    if not docker_compose_available():
+        pytest.skip("docker compose is not installed")
+    env = example_env(tmp_path)
+
+    def names(profiles: str) -> set[str]:
+        out = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "--env-file", str(env),
+                              "config", "--services"], capture_output=True, text=True,
+                             check=True, env={**os.environ, "COMPOSE_PROFILES": profiles})
+        return set(out.stdout.split())
+
+    off, on = names(""), names("monitoring")
+    assert not off & (MONITORING | {"flower"})
+    assert on - off == MONITORING | {"flower"}
+
+
+def test_prometheus_scrapes_every_part_and_holds_no_secret():
+    prom = yaml.safe_load((REPO / "monitoring/prometheus/prometheus.yml").read_text())
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    jobs = {job["job_name"]: job for job in prom["scrape_configs"]}
+    assert set(jobs) == {"prometheus", "api", "mlflow", "flower", "airflow-db",
+                         "predictions-db", "alertmanager", "alert-relay"}
+    for name, job in jobs.items():
+        for target_ in job["static_configs"][0]["targets"]:
+            host = target_.split(":")[0]
+            assert host == "localhost" or host in services, (name, target_)
+        auth = job.get("basic_auth")
+        if auth:  # passwords only as files the entrypoint writes from the environment
+            assert set(auth) == {"username", "password_file"}, name
+    assert {n for n, j in jobs.items() if "basic_auth" in j} == {"prometheus", "mlflow",
+                                                                 "flower"}
+
+
+def test_the_airflow_exporter_queries_the_pipeline_dag():
+    text = (REPO / "monitoring/postgres-exporter/airflow-queries.yaml").read_text()
+    assert f"dag_id = '{definition.DAG_ID}'" in text
+    assert "carprice_airflow_dag_latest" in yaml.safe_load(text)

@@ -50,6 +50,8 @@ ENV_PROMETHEUS_PASSWORD = "PROMETHEUS_PASSWORD"
 # Notifications: Apprise URLs (may hold tokens) and the MLflow UI as a browser reaches it.
 ENV_NOTIFY_URLS = "CARPRICE_NOTIFY_URLS"
 ENV_PUBLIC_MLFLOW_URL = "CARPRICE_PUBLIC_MLFLOW_URL"
+# alert-relay: the folder whose volume it reports free space of (the data volume)
+ENV_DISK_PATH = "CARPRICE_DISK_PATH"
 # Model signatures (carprice.registry.signing): the Ed25519 private key (hex 32-byte seed)
 # only the promoting stages hold, and the public key serving verifies with.
 ENV_SIGNING_KEY = "CARPRICE_SIGNING_KEY"
@@ -107,6 +109,7 @@ class Settings(BaseSettings):
                                      repr=False)
     notify_urls: str = Field(default="", validation_alias=ENV_NOTIFY_URLS)
     public_mlflow_url: str = Field(default="", validation_alias=ENV_PUBLIC_MLFLOW_URL)
+    disk_path: Path = Field(default=Path("data"), validation_alias=ENV_DISK_PATH)
     signing_key: str = Field(default="", validation_alias=ENV_SIGNING_KEY, repr=False)
     signing_public_key: str = Field(default="", validation_alias=ENV_SIGNING_PUBLIC_KEY)
     source_allowed_hosts: str = Field(default="", validation_alias=ENV_SOURCE_ALLOWED_HOSTS)
