@@ -76,7 +76,7 @@ SECURITY_OPT = ("no-new-privileges:true",)
 # but only when notifications are configured ($CARPRICE_NOTIFY_URLS in the launcher's env).
 EGRESS_STAGES = frozenset({"ingest"})
 NOTIFYING_STAGES = frozenset({"promote_production", "rollback"})
-PREDLOG_STAGES = frozenset({"monitor"})
+PREDLOG_STAGES = frozenset({"monitor", "maintenance"})  # the prediction log: read, pruned
 # Labels on every stage container: what clean-up (stop script, retries, orphans) matches.
 LABEL_PROJECT = "io.carprice.project"  # scripts/stack-common.sh reads it from here
 LABEL_STAGE, LABEL_RUN = "io.carprice.stage", "io.carprice.run"
