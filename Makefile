@@ -38,10 +38,11 @@ lint-deps:
 	scripts/test-deps.sh shellcheck
 
 lint: lint-deps install  ## ruff, import-linter (the package layers), mypy (src/carprice), shellcheck
-	$(VENV)/bin/ruff check src tests app bench airflow scripts
+	$(VENV)/bin/ruff check src tests app bench airflow scripts monitoring
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	shellcheck docker-*-full.sh scripts/*.sh tests/e2e/*.sh tests/unit/*.sh airflow/*.sh mlflow/*.sh proxy/*.sh
+	shellcheck docker-*-full.sh scripts/*.sh tests/e2e/*.sh tests/unit/*.sh airflow/*.sh mlflow/*.sh proxy/*.sh \
+	  monitoring/*.sh monitoring/prometheus/*.sh
 
 # One resolution of every image's requirements (the dev extra is the union of the carprice
 # extras, plus airflow/requirements.in), then each image's lock constrained to it: a package
