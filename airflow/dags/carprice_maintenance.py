@@ -1,8 +1,10 @@
 """carprice_maintenance: keep what the stack accumulates within params.yaml ``maintenance``.
 
 - `maintenance` (a stage container, on the data volume): deletes old prediction-log rows,
-  removes old run folders of runs that registered nothing, reports free disk and notifies
-  when it is low or the last backup is too old (carprice.pipeline.stages.maintenance);
+  removes old run folders of runs that registered nothing, reports free disk and finds
+  alerts: disk low, last backup too old (carprice.pipeline.stages.maintenance);
+- `send_alerts`: tells CARPRICE_NOTIFY_URLS what the stage found, from the worker (the
+  stage's network reaches the prediction log only, no way out);
 - `clean_airflow_db`: `airflow db clean` of Airflow's run history older than airflow_days;
 - `prune_task_logs`: task log files older than airflow_days (the airflow-logs volume).
 
@@ -20,10 +22,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import DAG, task
-from carprice_tasks import FILTERS, MACROS, notify_failed_run, stage_task, trigger_params
+from carprice_tasks import (
+    FILTERS,
+    MACROS,
+    last_summary,
+    notify_failed_run,
+    stage_task,
+    trigger_params,
+)
 
 from carprice.config import settings
 from carprice.config.params import MAINTENANCE_PARAM_ALIASES
+from carprice.monitoring import notify
 from carprice.ops import housekeeping
 from carprice.pipeline import definition
 
@@ -58,7 +68,19 @@ with DAG(
     default_args={"owner": "carprice", "retries": 1, "retry_delay": timedelta(seconds=30)},
     tags=["carprice", "maintenance"],
 ) as dag:
-    stage_task("maintenance", definition.MAINTENANCE_DAG_ID)
+    stage = stage_task("maintenance", definition.MAINTENANCE_DAG_ID)
+
+    @task
+    def send_alerts(stage_logs=None) -> dict:
+        """The alerts in the stage's summary, sent to CARPRICE_NOTIFY_URLS (never fails)."""
+        found = last_summary(stage_logs).get("alerts") or []
+        sent = bool(found) and notify.send(housekeeping.ALERT_TITLE, "\n".join(found),
+                                           failure=True)
+        if found:
+            log.info("%d alert(s): %s; alert sent: %s", len(found), "; ".join(found), sent)
+        return {"alerts": len(found), "sent": sent}
+
+    send_alerts(stage.output)
 
     @task(execution_timeout=timedelta(seconds=CLEAN_TIMEOUT_S))
     def clean_airflow_db(params=None) -> dict:

@@ -84,7 +84,9 @@ def test_maintenance_alerts_when_free_disk_is_below_the_threshold(stack, stack_e
                                      dag_id=DAG)
     assert states["maintenance"] == "success"  # an alert is news, not a failure
     stage_log = stack.task_log(run_id, "maintenance", dag_id=DAG)
-    # The stage notifies through carprice.monitoring.notify; the e2e stack configures no
-    # notification URL, so the log shows the attempt and its outcome.
     assert "alert: low disk: free disk at /app/data:" in stage_log, stage_log[-2000:]
-    assert "below the 100% threshold" in stage_log and "alert sent:" in stage_log
+    assert "below the 100% threshold" in stage_log
+    # told from the worker (the stage's network has no way out); the test webhook of
+    # test_alerts.py is not up yet, so the log shows the attempt and its outcome
+    assert states["send_alerts"] == "success"
+    assert "alert sent:" in stack.task_log(run_id, "send_alerts", dag_id=DAG)

@@ -16,18 +16,21 @@ import pytest
 
 from carprice.config import settings
 from carprice.config.params import MAINTENANCE_PARAM_ALIASES, load_params
+from carprice.ops import housekeeping
 from carprice.pipeline import container, definition
 from tests.unit.test_dag import DAGS, DagBag, DockerOperator, dagbag, render
 
 __all__ = ["dagbag"]  # a fixture, used by name
-TASKS = {"maintenance", "clean_airflow_db", "prune_task_logs"}
+TASKS = {"maintenance", "send_alerts", "clean_airflow_db", "prune_task_logs"}
 
 
 def test_the_dag_runs_the_stage_and_airflows_own_clean_up_daily(dagbag):
     assert dagbag.import_errors == {}
     dag = dagbag.dags[definition.MAINTENANCE_DAG_ID]
     assert {t.task_id for t in dag.tasks} == TASKS
-    assert all(not dag.get_task(t).upstream_task_ids for t in TASKS)  # one failing: others run
+    # one failing: the others still run; the alerts are the stage's
+    assert all(not dag.get_task(t).upstream_task_ids for t in TASKS - {"send_alerts"})
+    assert dag.get_task("send_alerts").upstream_task_ids == {"maintenance"}
     assert dag.timetable.expression == "0 0 * * *"  # @daily
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.is_paused_upon_creation is False  # the stack pauses new DAGs, not this one
@@ -45,6 +48,29 @@ def test_the_stage_reads_the_export_but_cannot_change_it(dagbag):
     assert mounts[container.CONTAINER_MODELS_DIR].get("ReadOnly") is True
     assert settings.ENV_PREDLOG_DSN in task.spec.secrets  # at run time, never templated
     assert settings.ENV_PREDLOG_DSN not in task.environment
+
+
+def stage_logs(alerts: list[str]) -> list[str]:
+    """What the stage's container printed, as DockerOperator pushes it (stderr interleaved)."""
+    summary = {"stage": "maintenance", "status": "ok", "alerts": alerts}
+    return ["free disk at /app/data: 1 GB of 10 GB (10.0%)",
+            *[f"alert: {line}" for line in alerts], json.dumps(summary)]
+
+
+def test_the_worker_sends_the_stages_alerts_to_the_notification_urls(dagbag, webhook,
+                                                                     monkeypatch):
+    url, received = webhook
+    monkeypatch.setenv(settings.ENV_NOTIFY_URLS, url)
+    task = dagbag.dags[definition.MAINTENANCE_DAG_ID].get_task("send_alerts")
+    found = ["low disk: free disk at /app/data: 10.0% is below the 20% threshold",
+             "no backup: scripts/backup.sh never wrote one"]
+    assert task.python_callable(stage_logs=stage_logs(found)) == {"alerts": 2, "sent": True}
+    [message] = received
+    assert message["title"] == housekeeping.ALERT_TITLE
+    assert "below the 20% threshold" in message["message"] and "no backup" in message["message"]
+    # nothing found: nothing sent
+    assert task.python_callable(stage_logs=stage_logs([])) == {"alerts": 0, "sent": False}
+    assert len(received) == 1
 
 
 def test_form_values_reach_the_stage_as_params(dagbag, monkeypatch):

@@ -20,6 +20,8 @@ DAY_SECONDS = 86_400
 # Written by scripts/backup.sh after a good archive (contract with the backup script):
 # {"created": "<ISO-8601 UTC>", "archive": "<file name>", "sha256": "<hex>"}.
 BACKUP_MARKER = Path("ops") / "last-backup.json"
+# The title of the message the maintenance DAG sends when alerts() found something.
+ALERT_TITLE = "CarPrice: maintenance needs you"
 
 
 def cutoff(now: datetime, days: int) -> datetime:

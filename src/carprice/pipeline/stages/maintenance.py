@@ -5,10 +5,11 @@ report free disk and warn people before anything breaks.
 - removes run folders older than ``run_folder_days`` whose run registered nothing, never
   one a registered model version (its ``pipeline_run_id`` tag) or the exported production
   copy comes from: the monitor reads the production model's training data there;
-- reports free disk (stage summary, log, MLflow metrics) and notifies
-  (carprice.monitoring.notify) when it is below ``min_free_disk_percent`` or the last good
-  backup (housekeeping.BACKUP_MARKER, written by scripts/backup.sh) is older than
-  ``max_backup_age_days``. An alert never fails the run: it is the news, not a fault.
+- reports free disk (stage summary, log, MLflow metrics) and lists alerts in its summary
+  when it is below ``min_free_disk_percent`` or the last good backup
+  (housekeeping.BACKUP_MARKER, written by scripts/backup.sh) is older than
+  ``max_backup_age_days``; the DAG's send_alerts task tells people. An alert never fails
+  the run: it is the news, not a fault.
 
 The rules themselves: carprice.ops.housekeeping. Airflow's own metadata and task logs are
 pruned by the DAG's Airflow tasks (airflow/dags/carprice_maintenance.py).
@@ -27,7 +28,6 @@ from mlflow import MlflowClient
 
 from carprice.config import settings
 from carprice.config.maintenance_params import MaintenanceParams
-from carprice.monitoring import notify
 from carprice.ops import housekeeping
 from carprice.pipeline import run_folder
 from carprice.pipeline.definition import safe_name
@@ -35,8 +35,6 @@ from carprice.pipeline.runner import StageContext
 from carprice.registry import tags
 from carprice.registry.export import read_export
 from carprice.serving import prediction_log
-
-ALERT_TITLE = "CarPrice: maintenance needs you"
 
 
 def needed_run_folders(client: MlflowClient, model_name: str, models_dir: Path) -> set[str]:
@@ -99,12 +97,10 @@ def run(ctx: StageContext) -> dict:
     age = housekeeping.backup_age_days(data_dir / housekeeping.BACKUP_MARKER, now)
     found = housekeeping.alerts(disk, p.min_free_disk_percent, age, p.max_backup_age_days)
     print(disk.line(), file=sys.stderr, flush=True)
-    sent = False
-    if found:
-        for line in found:
-            print(f"alert: {line}", file=sys.stderr, flush=True)
-        sent = notify.send(ALERT_TITLE, "\n".join(found), failure=True)
-        print(f"alert sent: {sent}", file=sys.stderr, flush=True)
+    # Told by the DAG's send_alerts task (the worker): this container's network, the
+    # prediction log's, has no way out.
+    for line in found:
+        print(f"alert: {line}", file=sys.stderr, flush=True)
 
     mlflow.log_metrics({
         "free_disk_bytes": disk.free_bytes, "free_disk_percent": disk.free_percent,
@@ -113,5 +109,4 @@ def run(ctx: StageContext) -> dict:
         **({"backup_age_days": age} if age is not None else {})})
     return {"free_disk_bytes": disk.free_bytes, "free_disk_percent": round(disk.free_percent, 2),
             "predictions_deleted": deleted, "run_folders_removed": gone,
-            "run_folders_kept": sorted(keep), "backup_age_days": age, "alerts": found,
-            "alert_sent": sent}
+            "run_folders_kept": sorted(keep), "backup_age_days": age, "alerts": found}
