@@ -272,6 +272,8 @@ load_project
 # Optional parts (contract: the standard Compose variable), e.g. COMPOSE_PROFILES=monitoring
 COMPOSE_PROFILES="$(setting COMPOSE_PROFILES)"
 export COMPOSE_PROFILES
+# The app's Model page reads Prometheus only when it runs (unset: it says the profile is off).
+if ! profile_on monitoring; then export CARPRICE_PROMETHEUS_URL=""; fi
 check_bind_address
 preflight
 if profile_on monitoring; then prometheus_hash; fi
