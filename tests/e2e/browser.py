@@ -12,6 +12,8 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 CHROMIUM_ARGS = [
@@ -165,3 +167,29 @@ def upload_in_browser(base_url: str, path: Path, screenshot_path: Path, tab: str
                     page.screenshot(path=str(screenshot_path), full_page=True)
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def streamlit_app(env: dict[str, str], workdir: Path, log_path: Path) -> Iterator[str]:
+    """`streamlit run app/streamlit_app.py` on a free loopback port, as the app's image runs
+    it; yields its URL once healthy, stops it (and prints its log's tail) afterwards."""
+    from tests.conftest import REPO, free_port, wait_http
+
+    port = free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "streamlit_app.py"),
+             "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
+             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
+            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/_stcore/health", 90, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        print(log_path.read_text()[-2000:])

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO, free_port, in_ci, wait_http
-from tests.e2e.browser import browser_available, predict_in_browser
+from tests.conftest import REPO, in_ci
+from tests.e2e.browser import browser_available, predict_in_browser, streamlit_app
 
 pytestmark = pytest.mark.integration
 
@@ -35,28 +33,12 @@ def browser_ready():
 @pytest.fixture(scope="module")
 def app_url(browser_ready, mlflow_server, promoted_model, tmp_path_factory):
     """A `streamlit run app/streamlit_app.py` process serving the promoted model."""
-    port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server,
            "CARPRICE_MODELS_DIR": str(promoted_model["models_dir"]),
            "CARPRICE_ALIAS_TTL_SECONDS": "5", "OMP_NUM_THREADS": "1"}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "streamlit_app.py"),
-             "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
-             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-            cwd=promoted_model["workdir"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_stcore/health", 90, proc)
+    with streamlit_app(env, promoted_model["workdir"], log_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        print(log_path.read_text()[-2000:])
 
 
 def test_prediction_in_a_real_browser(app_url):

@@ -8,14 +8,12 @@ The screenshot lands in the test's tmp dir.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from carprice.serving import drift_store
-from tests.conftest import REPO, free_port, in_ci, wait_http
-from tests.e2e.browser import browser_available
+from tests.conftest import REPO, free_port, in_ci
+from tests.e2e.browser import browser_available, streamlit_app
 from tests.e2e.model_page_browser import model_page_in_browser
 from tests.integration.test_predlog import PgCluster, pg_bin
 
@@ -50,7 +48,6 @@ def reports_dsn(needs):
 
 @pytest.fixture(scope="module")
 def app_url(reports_dsn, export_dir, tmp_path_factory):
-    port = free_port()
     workdir = tmp_path_factory.mktemp("app")
     (workdir / "params.yaml").write_text((REPO / "params.yaml").read_text())
     log_path = workdir / "streamlit.log"
@@ -59,23 +56,8 @@ def app_url(reports_dsn, export_dir, tmp_path_factory):
            "OMP_NUM_THREADS": "1"}
     for name in ("CARPRICE_PROMETHEUS_URL", "PROMETHEUS_USER", "PROMETHEUS_PASSWORD"):
         env.pop(name, None)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "streamlit_app.py"),
-             "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
-             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_stcore/health", 90, proc)
+    with streamlit_app(env, workdir, log_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        print(log_path.read_text()[-2000:])
 
 
 def test_the_model_page_charts_drift_over_time(app_url, tmp_path):
