@@ -49,6 +49,18 @@ def task_log_folder() -> Path:
     return Path(conf.get("logging", "base_log_folder"))
 
 
+def metadata_db_env() -> dict[str, str]:
+    """The environment for `airflow db clean`: this task's, with the metadata DSN that Airflow
+    3's task runner hides from task code, as the worker holds it (settings.py)."""
+    dsn = os.environ.get(settings.ENV_AIRFLOW_METADATA_DSN)
+    if not dsn:
+        raise RuntimeError(f"{settings.ENV_AIRFLOW_METADATA_DSN} is not set on this worker: "
+                           "airflow db clean cannot reach the metadata database")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")}
+    return {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": dsn}
+
+
 with DAG(
     dag_id=definition.MAINTENANCE_DAG_ID,
     description="Prune old predictions, run folders, Airflow history and logs; watch disk "
@@ -89,7 +101,7 @@ with DAG(
         command = housekeeping.airflow_db_clean_command(before)
         log.info("$ %s", " ".join(command))  # no secret: the DSN is in the environment
         done = subprocess.run(command, capture_output=True, text=True, check=False,
-                              timeout=CLEAN_TIMEOUT_S)
+                              timeout=CLEAN_TIMEOUT_S, env=metadata_db_env())
         log.info("%s\n%s", done.stdout[-4000:], done.stderr[-4000:])
         if done.returncode != 0:
             raise RuntimeError(f"airflow db clean exited {done.returncode}")

@@ -607,3 +607,11 @@ def test_the_airflow_exporter_queries_the_pipeline_dag():
     text = (REPO / "monitoring/postgres-exporter/airflow-queries.yaml").read_text()
     assert f"dag_id = '{definition.DAG_ID}'" in text
     assert "carprice_airflow_dag_latest" in yaml.safe_load(text)
+
+
+def test_only_the_worker_hands_airflow_db_clean_the_metadata_dsn(services):
+    holders = [n for n, svc in services.items()
+               if settings.ENV_AIRFLOW_METADATA_DSN in (svc.get("environment") or {})]
+    assert holders == ["airflow-worker"]
+    env = services["airflow-worker"]["environment"]
+    assert env[settings.ENV_AIRFLOW_METADATA_DSN] == env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

@@ -113,17 +113,24 @@ def test_the_db_task_runs_airflow_db_clean_on_a_real_metadata_database(
     """Against a freshly migrated SQLite metadata database (this Airflow's own schema)."""
     bindir = Path(sys.executable).parent  # the `airflow` command of this venv
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-                       f"sqlite:///{tmp_path / 'airflow.db'}")
+    dsn = f"sqlite:///{tmp_path / 'airflow.db'}"
     subprocess.run(["airflow", "db", "migrate"], capture_output=True, timeout=600, check=True,
-                   env={**os.environ, "AIRFLOW_HOME": str(tmp_path)})
+                   env={**os.environ, "AIRFLOW_HOME": str(tmp_path),
+                        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": dsn})
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    # what Airflow 3's task runner leaves a task: a placeholder DSN; the worker's real one
+    # comes from the stack's own setting
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "airflow-db-not-allowed:///")
+    monkeypatch.setenv(settings.ENV_AIRFLOW_METADATA_DSN, dsn)
     task = dagbag.dags[definition.MAINTENANCE_DAG_ID].get_task("clean_airflow_db")
     with caplog.at_level(logging.INFO):
         result = task.python_callable(params={"airflow_days": 30})
     assert result["cleaned_before"].endswith("+00:00")
     out = caplog.text
     assert "--skip-archive" in out and "Checking table dag_run" in out
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite:////nonexistent/x.db")
+    monkeypatch.setenv(settings.ENV_AIRFLOW_METADATA_DSN, "sqlite:////nonexistent/x.db")
     with pytest.raises(RuntimeError, match="airflow db clean exited"):
+        task.python_callable(params={"airflow_days": 30})
+    monkeypatch.delenv(settings.ENV_AIRFLOW_METADATA_DSN)
+    with pytest.raises(RuntimeError, match="is not set on this worker"):
         task.python_callable(params={"airflow_days": 30})

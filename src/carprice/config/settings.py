@@ -74,6 +74,9 @@ ENV_SCRIPT_TRAINER_PASSWORD = "CARPRICE_TRAINER_PASSWORD"
 # Schedule of the carprice_maintenance DAG (read when airflow/dags/ is parsed): a cron
 # preset or expression, or "none" for manual triggers only.
 ENV_MAINTENANCE_SCHEDULE = "CARPRICE_MAINTENANCE_SCHEDULE"
+# Airflow 3 blocks its metadata database inside tasks (the task runner swaps the DSN for a
+# placeholder); the maintenance DAG's `airflow db clean` gets the worker's own DSN from here.
+ENV_AIRFLOW_METADATA_DSN = "CARPRICE_AIRFLOW_METADATA_DSN"
 # Set in the stack's dvc-runner image: dvc.yaml's stages run as sibling containers there.
 ENV_DVC_DOCKER = "CARPRICE_DVC_DOCKER"
 
