@@ -126,11 +126,7 @@ prometheus_hash() {
     || env_file_set PROMETHEUS_PASSWORD_HASH "'$hash'"
 }
 
-# Whether COMPOSE_PROFILES (environment, else the settings file) names profile $1.
-profile_on() { [[ ",$(setting COMPOSE_PROFILES)," == *",$1,"* ]]; }
-
 # --- the doors: what may listen beyond this machine -----------------------------------------
-proxy_enabled() { profile_on proxy; }
 
 # Only the HTTPS proxy is published beyond loopback: the services behind it speak plain HTTP
 # (MLflow's basic auth in clear text) and Streamlit has no login of its own.
@@ -144,8 +140,6 @@ check_bind_address() {
   die "BIND_ADDRESS=$bind would publish Airflow, MLflow, Streamlit and the API on the network unencrypted, Streamlit without a login: keep BIND_ADDRESS=127.0.0.1 and open them through the HTTPS proxy (COMPOSE_PROFILES=proxy in $ENV_FILE)"
 }
 
-# The proxy's first name: the address browsers and the Airflow login redirects use.
-proxy_host() { setting PROXY_HOSTNAMES localhost | tr ',' ' ' | awk '{print $1}'; }
 
 # The root of the proxy's local CA (Caddy creates it on its first start), copied beside the
 # compose file for browsers and curl to trust; git ignores it.
@@ -269,11 +263,6 @@ create_env_file
 add_new_settings
 fill_secrets
 load_project
-# Optional parts (contract: the standard Compose variable), e.g. COMPOSE_PROFILES=monitoring
-COMPOSE_PROFILES="$(setting COMPOSE_PROFILES)"
-export COMPOSE_PROFILES
-# The app's Model page reads Prometheus only when it runs (unset: it says the profile is off).
-if ! profile_on monitoring; then export CARPRICE_PROMETHEUS_URL=""; fi
 check_bind_address
 preflight
 if profile_on monitoring; then prometheus_hash; fi
@@ -289,11 +278,6 @@ mkdir -p "$INBOX"
 [ "$(env_file_get CARPRICE_INBOX_HOST_DIR)" = "$INBOX" ] || env_file_set CARPRICE_INBOX_HOST_DIR "$INBOX"
 
 log "project $PROJECT (settings: $ENV_FILE${COMPOSE_PROFILES:+; profiles: $COMPOSE_PROFILES})"
-# Airflow's login redirects are absolute: through the proxy they must name the proxy.
-if proxy_enabled && [ -z "$(setting AIRFLOW_PUBLIC_URL)" ]; then
-  AIRFLOW_PUBLIC_URL="https://$(proxy_host):$(setting PROXY_AIRFLOW_PORT 8444)"
-  export AIRFLOW_PUBLIC_URL
-fi
 if [ "$BUILD" = 1 ]; then build_images; fi
 
 log "starting containers"

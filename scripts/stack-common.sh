@@ -54,10 +54,28 @@ on machines without a registry: eval \"\$(../shared/offline-images/build.sh)\""
   docker compose version >/dev/null 2>&1 || die "Docker Compose v2 (\`docker compose\`) not found"
 }
 
-# Project name and the derived names the DAG uses (network, volumes).
+# Whether COMPOSE_PROFILES (environment, else the settings file) names profile $1.
+profile_on() { [[ ",$(setting COMPOSE_PROFILES)," == *",$1,"* ]]; }
+proxy_enabled() { profile_on proxy; }
+
+# The proxy's first name: the address browsers and the Airflow login redirects use.
+proxy_host() { setting PROXY_HOSTNAMES localhost | tr ',' ' ' | awk '{print $1}'; }
+
+# Project name, optional parts, and what follows from them. Every script that runs Compose
+# calls this, so a service one of them (re)creates is configured as the start script does.
 load_project() {
   PROJECT="$(setting COMPOSE_PROJECT_NAME carprice)"
   export COMPOSE_PROJECT_NAME="$PROJECT"
+  # Optional parts: the standard Compose variable, e.g. COMPOSE_PROFILES=monitoring,proxy
+  COMPOSE_PROFILES="$(setting COMPOSE_PROFILES)"
+  export COMPOSE_PROFILES
+  # The app's Model page reads Prometheus only when it runs (empty: it says the profile is off).
+  if ! profile_on monitoring; then export CARPRICE_PROMETHEUS_URL=""; fi
+  # Airflow's login redirects are absolute: through the proxy they must name the proxy.
+  if proxy_enabled && [ -z "$(setting AIRFLOW_PUBLIC_URL)" ]; then
+    AIRFLOW_PUBLIC_URL="https://$(proxy_host):$(setting PROXY_AIRFLOW_PORT 8444)"
+    export AIRFLOW_PUBLIC_URL
+  fi
 }
 
 compose() {

@@ -78,7 +78,8 @@ def test_the_largest_rows_the_form_accepts_runs_within_the_limits(stack, stack_e
     run_id, states, seconds = run_pipeline(stack, stack_env, conf)
     log(f"{cap:,} rows: {states} in {seconds:.0f} s")
     tries = {ti["task_id"]: ti["try_number"] for ti in stack.task_instances(run_id)}
-    assert set(tries.values()) == {1}, f"a task was retried: {tries}"
+    # 1: ran once; 0: never ran (skipped before its turn, e.g. past a refused gate)
+    assert max(tries.values()) == 1, f"a task was retried: {tries}"
     assert set(stage_states(states, "train")) == {"success"}, states
     assert states["promote_staging"] == "skipped", states  # the tightened gate
     assert oom_killed(stack_env) == []
