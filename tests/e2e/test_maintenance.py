@@ -67,7 +67,7 @@ def test_maintenance_prunes_what_is_old_keeps_what_is_needed_and_reports_disk(
     run_id, states, seconds = run_pipeline(stack, env, dag_id=DAG)
     log(f"maintenance run {run_id}: {states} in {seconds:.0f} s")
     assert set(states.values()) == {"success"}, states
-    assert set(states) == {"maintenance", "clean_airflow_db", "prune_task_logs"}
+    assert set(states) == {"maintenance", "send_alerts", "clean_airflow_db", "prune_task_logs"}
     assert (count(env, OLD), count(env, RECENT)) == (0, 2)
     listing = in_data_volume(env, f"ls {runs}").split()
     assert STALE_FOLDER not in listing and needed in listing, listing
