@@ -66,7 +66,8 @@ def run_script(env: dict, *cmd: str) -> tuple[float, str]:
 
 
 def build_times(output: str) -> dict[str, int]:
-    return {m[1]: int(m[2]) for m in re.finditer(r"built (.+?) in (\d+) s", output)}
+    return {m[1]: int(m[2]) for m in re.finditer(r"built (\S+) in (\d+) s", output)
+            if m[1] != "in"}
 
 
 def idle_memory_mib(project: str) -> tuple[float, dict[str, float]]:
@@ -161,7 +162,7 @@ def main() -> int:
         run_script(env, "docker-stop-full.sh")
         elapsed, out = run_script(env, "docker-start-full.sh", "--no-build")
         figures["cold_start_s"] = round(elapsed)
-        healthy = re.search(r"all \d+ services healthy after (\d+) s", out)
+        healthy = re.search(r"all services healthy; stack up in (\d+) s", out)
         print(f"cold start (images built) to all-healthy: {elapsed:.0f} s")
         time.sleep(30)
         figures["idle_memory_mib"], figures["idle_memory_by_service_mib"] = idle_memory_mib(PROJECT)
