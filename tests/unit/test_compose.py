@@ -510,9 +510,10 @@ def test_every_service_has_memory_cpu_and_pids_limits_overridable_from_env(servi
         # each one comes from .env: the raw file names a variable for all three
         limits_text = json.dumps(raw[name].get("deploy", {}))
         assert limits_text.count("${") >= 3 or "stage-" in name, name
-    # the defaults fit a 2-core host: no service may take more than 1.5 cores
-    assert all(float(s["deploy"]["resources"]["limits"]["cpus"]) <= 1.5
-               for s in services.values())
+    # the defaults fit a 2-core host: no service may take more than its 2 cores, and only
+    # the API (latency: a quota throttles in 100 ms periods) more than 1.5
+    assert all(float(s["deploy"]["resources"]["limits"]["cpus"]) <= (2.0 if n == "api" else 1.5)
+               for n, s in services.items())
 
 
 def test_stages_reach_mlflow_only_and_only_mlflow_and_postgres_join_their_networks(config,
