@@ -194,8 +194,8 @@ preflight() {
     [ -n "$image" ] || die "$key is empty in $ENV_FILE"
     docker image inspect "$image" >/dev/null 2>&1 && continue
     log "pulling $image ($key)"
-    docker pull -q "$image" >/dev/null || die "cannot pull $image; without a registry build \
-stand-ins with ../shared/offline-images/build.sh and set $key in $ENV_FILE"
+    docker pull -q "$image" >/dev/null || die "cannot pull $image; without a registry provide \
+an equivalent image and set $key in $ENV_FILE (docs/operations.md#base-images-and-offline-machines)"
   done
   local mem_kb disk_kb root
   mem_kb="$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)"

@@ -49,8 +49,7 @@ setting() {
 
 require_engine() {
   command -v docker >/dev/null 2>&1 || die "docker CLI not found: install Docker Engine with Compose v2"
-  docker info >/dev/null 2>&1 || die "no Docker engine answers (is dockerd running, may $(id -un) use it?); \
-on machines without a registry: eval \"\$(../shared/offline-images/build.sh)\""
+  docker info >/dev/null 2>&1 || die "no Docker engine answers (is dockerd running, may $(id -un) use it?)"
   docker compose version >/dev/null 2>&1 || die "Docker Compose v2 (\`docker compose\`) not found"
 }
 
