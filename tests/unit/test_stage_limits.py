@@ -70,8 +70,10 @@ def test_memory_sizes_in_dockers_syntax(text, size):
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_only_ingest_reaches_the_internet_and_only_monitor_reaches_postgres(stage):
-    expected = {"ingest": "carprice-egress", "monitor": "carprice-predlog"}
+def test_only_ingest_reaches_the_internet_and_only_the_prediction_log_stages_postgres(stage):
+    # monitor reads the prediction log, maintenance prunes it
+    expected = {"ingest": "carprice-egress", "monitor": "carprice-predlog",
+                "maintenance": "carprice-predlog"}
     assert spec(stage).network == expected.get(stage, "carprice-stages")
 
 
