@@ -100,6 +100,28 @@ def target(volume) -> str:
     return volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
 
 
+_DEFAULT = re.compile(r"\$\{[A-Za-z0-9_]+:?-([^}]*)\}")
+
+
+def plain(value) -> str:
+    """A value as compose renders it by default: in the raw YAML (no `docker compose`
+    here) each ``${VAR:-default}`` becomes its default; rendered values pass through."""
+    return _DEFAULT.sub(r"\1", str(value))
+
+
+def port_bindings(service: dict) -> list[tuple[str, int]]:
+    """(host address, container port) of each published port, rendered or raw
+    (``"${BIND_ADDRESS:-127.0.0.1}:${PORT:-8080}:8080"``)."""
+    out = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            out.append((port.get("host_ip", ""), int(port["target"])))
+        else:
+            parts = plain(port).split(":")
+            out.append((parts[0] if len(parts) == 3 else "", int(parts[-1])))
+    return out
+
+
 def test_all_services_present(services):
     expected = {
         "postgres",
@@ -465,9 +487,9 @@ def test_the_model_mlflow_creates_at_start_is_the_one_the_pipeline_registers():
 def test_the_proxy_is_the_only_service_published_beyond_loopback(services):
     proxy = services["proxy"]
     assert proxy.get("profiles") == ["proxy"]
-    ports = proxy["ports"]
-    assert sorted(int(p["target"]) for p in ports) == [8443, 8444, 8445, 8446]
-    assert {p["host_ip"] for p in ports} == {"0.0.0.0"}  # PROXY_BIND_ADDRESS's default
+    ports = port_bindings(proxy)
+    assert sorted(port for _, port in ports) == [8443, 8444, 8445, 8446]
+    assert {host for host, _ in ports} == {"0.0.0.0"}  # PROXY_BIND_ADDRESS's default
     limits = proxy["deploy"]["resources"]["limits"]
     assert limits["memory"] and limits["cpus"] and limits["pids"]
 
@@ -480,7 +502,7 @@ def test_the_proxy_routes_to_the_services_and_ports_compose_defines(services):
                          "api": "8000"}
     for name, port in upstreams.items():
         assert name in services and name in services["proxy"]["depends_on"], name
-        assert any(int(p["target"]) == int(port) for p in services[name]["ports"]), name
+        assert int(port) in {target for _, target in port_bindings(services[name])}, name
     # each site block of the Caddyfile is given its port by the entrypoint
     sites = dict(re.findall(r'([A-Z]+_SITES)="\$\(sites (\d+)\)"', entrypoint))
     assert set(sites) == set(re.findall(r"^\{\$([A-Z]+_SITES)\}", caddyfile, re.M))
@@ -504,7 +526,7 @@ def test_every_service_has_memory_cpu_and_pids_limits_overridable_from_env(servi
     for name, svc in services.items():
         got = svc.get("deploy", {}).get("resources", {}).get("limits", {})
         assert {"memory", "cpus", "pids"} <= set(got), name
-        assert float(got["cpus"]) > 0 and int(got["pids"]) >= 64, name
+        assert float(plain(got["cpus"])) > 0 and int(plain(got["pids"])) >= 64, name
         memory = got["memory"]  # rendered: bytes; raw YAML: the ${VAR:-default} text
         assert str(memory).isdigit() or str(memory).startswith("${"), name
         # each one comes from .env: the raw file names a variable for all three
@@ -512,8 +534,8 @@ def test_every_service_has_memory_cpu_and_pids_limits_overridable_from_env(servi
         assert limits_text.count("${") >= 3 or "stage-" in name, name
     # the defaults fit a 2-core host: no service may take more than its 2 cores, and only
     # the API (latency: a quota throttles in 100 ms periods) more than 1.5
-    assert all(float(s["deploy"]["resources"]["limits"]["cpus"]) <= (2.0 if n == "api" else 1.5)
-               for n, s in services.items())
+    assert all(float(plain(s["deploy"]["resources"]["limits"]["cpus"]))
+               <= (2.0 if n == "api" else 1.5) for n, s in services.items())
 
 
 def test_stages_reach_mlflow_only_and_only_mlflow_and_postgres_join_their_networks(config,
