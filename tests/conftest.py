@@ -224,6 +224,21 @@ def promoted_model(workspace) -> dict:
             "models_dir": workspace.models_dir, "workspace": workspace, "results": results}
 
 
+@pytest.fixture
+def api_env(monkeypatch):
+    """The API's environment without MLflow or a prediction log, and the MLflow client
+    settings the API sets itself (undone after the test); set CARPRICE_MODELS_DIR on it."""
+    from carprice.config import settings
+    from carprice.registry import mlflow_server
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
+    monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
+    for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory) -> Path:
     """A models folder holding a small exported production model (version 7)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carprice.webapp.monitoring_view import DRIFT_CHART_KEYS, DRIFT_CHART_TITLE
-from tests.e2e.browser import CHROMIUM_ARGS, _visible_or_explain, chromium_path
+from tests.e2e.browser import _visible_or_explain, launch
 
 MODEL_TAB = "Model"
 CHART = "[data-testid='stVegaLiteChart']"
@@ -41,8 +41,7 @@ def model_page_in_browser(base_url: str, screenshot_path: Path, timeout_s: float
     screenshot_path.parent.mkdir(parents=True, exist_ok=True)
     timeout_ms = timeout_s * 1000
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             credentials = {"username": login[0], "password": login[1]} if login else None
             # tall: Streamlit scrolls inside its own container, so a "full page"

@@ -7,8 +7,8 @@ import psycopg2
 import pytest
 
 from carprice.serving import drift_store
-from tests.conftest import free_port, in_ci
-from tests.integration.test_predlog import PgCluster, pg_bin
+from tests.conftest import free_port
+from tests.integration.test_predlog import pg_cluster
 
 pytestmark = pytest.mark.integration
 HEAVY = ("monitor.source=synthetic", "data.drift.mileage_shift=0.5",
@@ -17,16 +17,8 @@ HEAVY = ("monitor.source=synthetic", "data.drift.mileage_shift=0.5",
 
 @pytest.fixture(scope="module")
 def pg():
-    bindir = pg_bin()
-    if bindir is None:
-        reason = "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    cluster = PgCluster(bindir)
-    cluster.start()
-    yield cluster
-    cluster.remove()
+    with pg_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -84,8 +84,10 @@ class PgCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def postgres():
+@contextlib.contextmanager
+def pg_cluster():
+    """A started throwaway cluster, removed afterwards; the test is skipped (failed under CI)
+    without the server binaries. The module fixtures of the Postgres tests yield it."""
     bindir = pg_bin()
     if bindir is None:
         reason = ("PostgreSQL server binaries (initdb, pg_ctl) not found: "
@@ -95,8 +97,16 @@ def postgres():
         pytest.skip(reason)
     cluster = PgCluster(bindir)
     cluster.start()
-    yield cluster
-    cluster.remove()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with pg_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from carprice.pipeline import backup
-from tests.conftest import in_ci
-from tests.integration.test_predlog import PgCluster, pg_bin
+from tests.integration.test_predlog import PgCluster, pg_cluster
 
 pytestmark = pytest.mark.integration
 RESTORING, REPLACED = "_restoring", "_replaced"  # as scripts/restore.sh names them
@@ -22,15 +21,8 @@ RESTORING, REPLACED = "_restoring", "_replaced"  # as scripts/restore.sh names t
 
 @pytest.fixture(scope="module")
 def pg():
-    bindir = pg_bin()
-    if bindir is None:
-        if in_ci():
-            pytest.fail("PostgreSQL server binaries not found")
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")
-    cluster = PgCluster(bindir)
-    cluster.start()
-    yield cluster
-    cluster.remove()
+    with pg_cluster() as cluster:
+        yield cluster
 
 
 def tool(pg: PgCluster, name: str, *args: str, stdin: bytes | None = None,

@@ -15,10 +15,8 @@ from fastapi.testclient import TestClient
 from carprice.api import create_app
 from carprice.api.schemas import MAX_BODY_BYTES, MAX_CARS
 from carprice.api.service import SOURCE_HEADER, VERSION_HEADER, field_of
-from carprice.config import settings
 from carprice.contract import schema
 from carprice.model import pyfunc
-from carprice.registry import mlflow_server
 from carprice.serving import model_source, pricing
 from carprice.sources import synthetic
 from tests.conftest import API_HEADERS
@@ -27,25 +25,15 @@ CAR = pyfunc.example_car()
 
 
 @pytest.fixture
-def env(monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
-    monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
-    for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
-        monkeypatch.setenv(key, value)
-    return monkeypatch
-
-
-@pytest.fixture
-def client(env, export_dir):
-    env.setenv("CARPRICE_MODELS_DIR", str(export_dir))
+def client(api_env, export_dir):
+    api_env.setenv("CARPRICE_MODELS_DIR", str(export_dir))
     with TestClient(create_app(), headers=API_HEADERS) as c:
         yield c
 
 
 @pytest.fixture
-def no_model_client(env, tmp_path):
-    env.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
+def no_model_client(api_env, tmp_path):
+    api_env.setenv("CARPRICE_MODELS_DIR", str(tmp_path))
     with TestClient(create_app(), headers=API_HEADERS) as c:
         yield c
 

@@ -11,21 +11,15 @@ from carprice.api import create_app
 from carprice.api.guard import API_KEY_HEADER, parse_rate_limit
 from carprice.config import settings
 from carprice.model import pyfunc
-from carprice.registry import mlflow_server
 from tests.conftest import API_HEADERS, API_KEY
 
 CAR = pyfunc.example_car()
 
 
 @pytest.fixture
-def env(monkeypatch, export_dir):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
-    monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
-    for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("CARPRICE_MODELS_DIR", str(export_dir))
-    return monkeypatch
+def env(api_env, export_dir):
+    api_env.setenv("CARPRICE_MODELS_DIR", str(export_dir))
+    return api_env
 
 
 def clients(app, *addresses: str, **kwargs) -> list[TestClient]:

@@ -18,9 +18,7 @@ from carprice.api import create_app
 from carprice.api.metrics import PRICE_BUCKETS, UNMATCHED, StateCollector, log_metrics
 from carprice.api.model_holder import Snapshot
 from carprice.api.schemas import MAX_BODY_BYTES
-from carprice.config import settings
 from carprice.model import pyfunc
-from carprice.registry import mlflow_server
 from carprice.serving import model_source, prediction_log
 from tests.conftest import API_HEADERS, free_port
 
@@ -28,14 +26,9 @@ CAR = pyfunc.example_car()
 
 
 @pytest.fixture
-def env(monkeypatch, export_dir):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(settings.ENV_MODEL_NAME, raising=False)
-    monkeypatch.delenv(settings.ENV_PREDLOG_DSN, raising=False)
-    monkeypatch.setenv("CARPRICE_MODELS_DIR", str(export_dir))
-    for key, value in mlflow_server.CLIENT_ENV_DEFAULTS.items():  # what the API sets; undone
-        monkeypatch.setenv(key, value)
-    return monkeypatch
+def env(api_env, export_dir):
+    api_env.setenv("CARPRICE_MODELS_DIR", str(export_dir))
+    return api_env
 
 
 @pytest.fixture
