@@ -17,7 +17,13 @@ set -eu
 : "${MLFLOW_SERVER_ALLOWED_HOSTS:?MLFLOW_SERVER_ALLOWED_HOSTS is not set}"
 : "${MLFLOW_FLASK_SERVER_SECRET_KEY:?MLFLOW_FLASK_SERVER_SECRET_KEY is not set}"
 echo "mlflow-start: upgrading the tracking schema"
-mlflow db upgrade "$MLFLOW_BACKEND_STORE_URI"
+# `mlflow db upgrade` takes the URL (with the password) as an argument: run the same
+# command in-process, fed from the environment, so no secret is on a command line.
+python - <<'PY'
+import os
+from mlflow.db import upgrade
+upgrade.main([os.environ["MLFLOW_BACKEND_STORE_URI"]], standalone_mode=False)
+PY
 
 # The auth settings hold the database password: a file only this user can read, written
 # from the environment so no secret is ever on a command line.
@@ -37,9 +43,10 @@ METRICS_DIR="$(mktemp -d /tmp/mlflow-metrics.XXXXXX)"
 echo "mlflow-start: accounts"
 python "${CARPRICE_ACCOUNTS_SCRIPT:-/usr/local/lib/carprice/accounts.py}"
 echo "mlflow-start: serving on ${MLFLOW_LISTEN_HOST:-0.0.0.0}:${MLFLOW_LISTEN_PORT:-5000} (basic auth)"
+# The backend store comes from $MLFLOW_BACKEND_STORE_URI (the option's environment
+# variable), not --backend-store-uri: a process's arguments are readable by every user.
 exec mlflow server --app-name basic-auth --enable-workspaces \
   --host "${MLFLOW_LISTEN_HOST:-0.0.0.0}" --port "${MLFLOW_LISTEN_PORT:-5000}" \
   --workers "${MLFLOW_WORKERS:-1}" --expose-prometheus "$METRICS_DIR" \
-  --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
   --serve-artifacts --artifacts-destination "${MLFLOW_ARTIFACTS_DIR:-/mlflow/artifacts}" \
   --allowed-hosts "$MLFLOW_SERVER_ALLOWED_HOSTS"

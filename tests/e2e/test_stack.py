@@ -37,7 +37,9 @@ def test_first_start_keeps_the_ports_and_writes_private_settings(stack, stack_en
     secrets = [line.split("=", 1)[1] for line in settings.read_text().splitlines()
                if "PASSWORD=" in line or "SECRET" in line.split("=", 1)[0]]
     assert secrets and all(len(s) >= 16 for s in secrets)
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    # -ww: whole lines (ps cuts them to $COLUMNS otherwise, and a URL's password with them)
+    ps = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True,
+                        check=True).stdout
     leaked = [s[:4] + "..." for s in secrets if s in ps]
     assert not leaked, f"secrets visible in ps: {leaked}"
 

@@ -6,6 +6,7 @@ Small stage functions stand in for the stages' work; everything around them is r
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 
@@ -16,7 +17,14 @@ from carprice.contract.validation import ValidationError
 from carprice.errors import CarpriceError, FinalError, InputError
 from carprice.pipeline.definition import StageExit
 from carprice.pipeline.run_folder import stage_summary
-from carprice.pipeline.runner import RunFailed, StageFailed, StageSkipped, main, one_line
+from carprice.pipeline.runner import (
+    RunFailed,
+    StageFailed,
+    StageSkipped,
+    imports_loaded,
+    main,
+    one_line,
+)
 from carprice.registry.aliases import RegistryError
 from carprice.sources import SourceError
 from carprice.sources.csv_reader import CsvError
@@ -118,3 +126,28 @@ def test_one_line_explains_a_bare_missing_path():
 def test_one_line_folds_whitespace_and_truncates():
     assert one_line(ValueError("a\n  b")) == "a b"
     assert len(one_line(ValueError("x" * 900))) == 500
+
+
+def test_a_stage_works_with_the_collector_on_after_a_paused_start_up(capsys, data_dir):
+    seen = {}
+
+    def stage(ctx):
+        seen["collecting"] = gc.isenabled()
+        return {}
+
+    gc.disable()  # as the entry point (python -m carprice.pipeline) starts
+    try:
+        code, summary, _ = run_stage(stage, capsys, data_dir)
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    assert code == StageExit.OK, summary
+    assert seen == {"collecting": True}
+    assert frozen > 0  # start-up's objects left out of later passes
+
+
+def test_imports_loaded_freezes_nothing_where_the_collector_already_runs():
+    gc.unfreeze()
+    imports_loaded()  # carprice run: every stage in one process
+    assert gc.isenabled() and gc.get_freeze_count() == 0

@@ -6,8 +6,14 @@ same container spec as the Airflow DAG (carprice.pipeline.container); anywhere e
 in this process (carprice.pipeline.runner.run_stage).
 """
 
+import gc
 import sys
 
-from carprice.pipeline.runner import run_stage_command
+# A stage's start-up is mostly imports (mlflow, pandas, scikit-learn: about 1,500
+# modules), which allocate much and free little: every collection pass would rescan them.
+# The runner resumes collection once they are loaded (runner.imports_loaded).
+gc.disable()
+
+from carprice.pipeline.runner import run_stage_command  # noqa: E402
 
 sys.exit(run_stage_command(sys.argv[1:]))

@@ -10,6 +10,7 @@ An expected failure (carprice.errors) prints one line to stderr; a bug its trace
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import json
@@ -231,6 +232,7 @@ def _execute(ctx: StageContext, func: Callable[[StageContext], dict]) -> dict:
     import mlflow
     from mlflow import MlflowClient
 
+    imports_loaded()
     if ctx.stage in definition.MONITOR_STAGES:  # one run of its own, no pipeline parent
         mlflow.set_experiment(ctx.params.monitor.experiment)
         with mlflow.start_run(run_name=f"{ctx.stage} {ctx.run_id}", tags={
@@ -247,6 +249,15 @@ def _execute(ctx: StageContext, func: Callable[[StageContext], dict]) -> dict:
             **({tags.RUN_CANDIDATE: ctx.candidate} if ctx.candidate else {})})
     with mlflow.start_run(run_id=child.info.run_id):
         return func(ctx) or {}
+
+
+def imports_loaded() -> None:
+    """Resume the cyclic garbage collector the entry point paused for start-up, with what
+    is loaded so far moved out of its later passes. A no-op where it runs (``carprice
+    run`` runs every stage in one process, and freezes nothing)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def main(stage: str, func: Callable[[StageContext], dict], argv: list[str] | None = None) -> int:
@@ -366,5 +377,6 @@ def run_stage_command(argv: list[str]) -> int:
         return run_stage(stage, flags)
     from carprice.pipeline import docker_launch
 
+    imports_loaded()  # only a launcher here: the stage loads in its container
     return docker_launch.run_dvc_stage(stage, flags)
 

@@ -75,14 +75,14 @@ def close_pending(client: MlflowClient, name: str, pipeline_run_id: str, decisio
 
 
 def register_candidate(client: MlflowClient, name: str, model_uri: str,
-                       pipeline_run_id: str, provenance: dict | None = None) -> str:
+                       pipeline_run_id: str, initial_tags: dict | None = None) -> str:
     """The version of ``name`` made from the logged model ``model_uri`` for
     ``pipeline_run_id``: the one already registered (a retry of the registering stage) or a
     new one.
 
-    A new version is created with its run id, ``provenance`` (train's version tags) and a
-    pending decision in one call, so a crash
-    before its other tags never leaves an untraceable version. Versions this pipeline run
+    A new version is created with its run id, ``initial_tags`` (train's provenance,
+    evaluate's judgement) and a pending decision in one call, so a crash before its
+    other tags never leaves an untraceable version. Versions this pipeline run
     registered for another logged model (train ran again after a registration) and still
     pending are closed as superseded first: no version stays pending forever.
     """
@@ -95,7 +95,7 @@ def register_candidate(client: MlflowClient, name: str, model_uri: str,
     close_pending(client, name, pipeline_run_id, tags.GATE_SUPERSEDED,
                   f"superseded by a later try of train in pipeline run {pipeline_run_id}")
     registered = mlflow.register_model(model_uri, name, tags={
-        **(provenance or {}), tags.PIPELINE_RUN_ID: pipeline_run_id,
+        **(initial_tags or {}), tags.PIPELINE_RUN_ID: pipeline_run_id,
         tags.GATE_DECISION: tags.GATE_PENDING})
     return str(registered.version)
 

@@ -38,13 +38,14 @@ def run(ctx: StageContext) -> dict:
     trained = ctx.read_json(run_folder.train_info(evaluation["candidate"]))
     decision = evaluation["decision"]
     client = MlflowClient()
-    version = register_candidate(client, ctx.model_name, trained["model_uri"], ctx.run_id,
-                                 trained["version_tags"])
-    # The decision label last: until then the version stays pending (report closes it if
-    # the run fails here).
     judged = decision_tags(evaluation)
     label = {tags.GATE_DECISION: judged.pop(tags.GATE_DECISION)}
-    tag_version(client, ctx.model_name, version, judged)
+    # The judgement's metrics and reasons go in with the version, in its one create call
+    # (MLflow has no batch call for version tags: each costs two requests). The decision
+    # label comes last: until then the version stays pending (report closes it if the run
+    # fails here).
+    version = register_candidate(client, ctx.model_name, trained["model_uri"], ctx.run_id,
+                                 {**trained["version_tags"], **judged})
     tag_version(client, ctx.model_name, version, label)
     if not decision["passed"]:
         tag_version(client, ctx.model_name, version, {tags.PROMOTION: "refused by gate"})
