@@ -441,8 +441,8 @@ def test_the_stop_script_removes_stage_containers_by_the_label_they_carry():
 
 def test_the_signing_key_reaches_only_the_stage_starters_and_serving_gets_the_public_key(
         services):
-    """The private key goes to the services that start the promoting stages (which hand it
-    on to those two stages only: test_stage_container.py); the API and the app only
+    """The private key goes to the services that start the stages (which hand it on to
+    promote_staging only: test_stage_container.py); the API and the app only
     verify, and tell CARPRICE_NOTIFY_URLS when they refuse a model."""
     private, public = settings.ENV_SIGNING_KEY, settings.ENV_SIGNING_PUBLIC_KEY
     holders = {name for name, svc in services.items()

@@ -151,14 +151,14 @@ def test_outside_the_dvc_runner_the_stage_runs_in_process(workdir, monkeypatch, 
 
 
 @pytest.mark.parametrize("stage", sorted(definition.IMAGE_EXTRAS))
-def test_only_the_promoting_stages_get_the_signing_key(stage):
+def test_only_the_signing_stage_gets_the_signing_key(stage):
     private, public = "11" * 32, "22" * 32
     env = {**ENV, settings.ENV_SIGNING_KEY: private, settings.ENV_SIGNING_PUBLIC_KEY: public}
     s = spec(stage, env=env)
     values = container.secret_values(s, env)
-    promotes = stage in {"promote_staging", "promote_production"}
-    assert (values.get(settings.ENV_SIGNING_KEY) == private) == promotes
-    assert (settings.ENV_SIGNING_KEY in values) == promotes
+    signs = stage == "promote_staging"  # promote_production only verifies the export
+    assert (values.get(settings.ENV_SIGNING_KEY) == private) == signs
+    assert (settings.ENV_SIGNING_KEY in values) == signs
     assert private not in json.dumps([s.command, s.environment, s.labels, s.name])
     # the public key is no secret: every stage may verify with it
     assert s.environment[settings.ENV_SIGNING_PUBLIC_KEY] == public

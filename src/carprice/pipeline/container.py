@@ -90,12 +90,12 @@ ACCOUNT_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 TRAINER_ACCOUNT = (ENV_TRAINER_USER, ENV_TRAINER_PASSWORD)
 PROMOTER_ACCOUNT = (ENV_PROMOTER_USER, ENV_PROMOTER_PASSWORD)
 STAGE_SECRETS: dict[str, str] = {ENV_NOTIFY_URLS: ENV_NOTIFY_URLS}
-# The model-signing private key: only the stages that promote (carprice.registry.signing).
+# Secrets only some stages get. The model-signing private key: only the stage that signs
+# (promote_staging; carprice.registry.signing). The others verify with the public key.
 EXTRA_SECRETS: dict[str, tuple[str, ...]] = {
     "monitor": (ENV_PREDLOG_DSN,),
     "maintenance": (ENV_PREDLOG_DSN,),  # deletes old rows of the prediction log
     "promote_staging": (ENV_SIGNING_KEY,),
-    "promote_production": (ENV_SIGNING_KEY,),
 }
 
 

@@ -1,7 +1,7 @@
 """Signatures of promoted model files: Ed25519 (``cryptography``) over the exact bytes.
 
-promote_staging signs a version once the gate passed, with the private key only the
-promoting stages hold ($CARPRICE_SIGNING_KEY); the signature and the files' digest are
+promote_staging signs a version once the gate passed, with the private key only that
+stage holds ($CARPRICE_SIGNING_KEY); the signature and the files' digest are
 version tags, copied into the export's meta.json. Serving verifies with the public key
 ($CARPRICE_SIGNING_PUBLIC_KEY) before it loads anything: files changed after the gate,
 a version nobody signed, or a signature of another key are refused.
@@ -147,15 +147,15 @@ def signing_key() -> str:
     value = settings.current().signing_key or _local_key(create=True)
     if not value:
         raise SigningKeyError(
-            f"{settings.ENV_SIGNING_KEY} is not set: the promoting stages sign the versions "
-            "they promote (docker-start-full.sh puts a pair in .env; `carprice signing-key` "
+            f"{settings.ENV_SIGNING_KEY} is not set: promote_staging signs the versions "
+            "the gate passed (docker-start-full.sh puts a pair in .env; `carprice signing-key` "
             "prints one)")
     return value
 
 
 def trusted_public_key() -> str | None:
-    """The key signatures are checked against: $CARPRICE_SIGNING_PUBLIC_KEY, else (a
-    promoting stage) the public half of $CARPRICE_SIGNING_KEY, else (a local registry) the
+    """The key signatures are checked against: $CARPRICE_SIGNING_PUBLIC_KEY, else (the
+    signing stage) the public half of $CARPRICE_SIGNING_KEY, else (a local registry) the
     local pair's; None when there is none."""
     current = settings.current()
     if current.signing_public_key:
